@@ -1,0 +1,38 @@
+"""Options and helpers shared by every command: -d/--db, --model, --home; error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+
+from archive.api import Archive
+from archive.errors import ArchiveError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def db_options(func: F) -> F:
+    """-d/--db, --model and --home, shared by every command that opens an archive."""
+    func = click.option("--home", envvar="ARCHIVE_HOME", type=click.Path(file_okay=False), help="Model cache and default db folder [env ARCHIVE_HOME].")(func)
+    func = click.option("--model", envvar="ARCHIVE_MODEL", help="Embedding model: name or local path [env ARCHIVE_MODEL; default all-MiniLM-L6-v2 or the db's model].")(func)
+    func = click.option("-d", "--db", envvar="ARCHIVE_DB", type=click.Path(dir_okay=False), help="Archive database file [env ARCHIVE_DB].")(func)
+    return func
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Turn library errors into one-line CLI errors (exit code 1), never a traceback."""
+    try:
+        yield
+    except ArchiveError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def opened(db: str | None, model: str | None, home: str | None) -> Iterator[Archive]:
+    """Open the archive for one command, with friendly errors."""
+    with friendly_errors(), Archive.open(db, model=model, home=home) as archive:
+        yield archive

@@ -1,0 +1,50 @@
+"""`archive db upgrade` and `archive stats`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from archive.cli import cli
+from archive.cli.common import db_options, friendly_errors, opened
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@db_options
+def db_upgrade(db: str | None, model: str | None, home: str | None) -> None:
+    """Create the database or bring its schema to the latest revision.
+
+    \b
+    Example:
+      archive db upgrade -d news.db
+    """
+    from archive.store.migrate import upgrade_path
+
+    with friendly_errors():
+        revision = upgrade_path(db, model=model, home=home)
+    click.echo(f"schema at revision {revision}")
+
+
+@cli.command()
+@db_options
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def stats(db: str | None, model: str | None, home: str | None, as_json: bool) -> None:
+    """Counts of articles, chunks, outlets and duplicates; date span; size; model.
+
+    \b
+    Example:
+      archive stats --json
+    """
+    with opened(db, model, home) as archive:
+        data = archive.stats()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        for key, value in data.items():
+            click.echo(f"{key:>20}: {value}")

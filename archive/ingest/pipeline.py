@@ -1,0 +1,170 @@
+"""The ingest pipeline: decide duplicates, embed new passages, write a batch, commit.
+
+Work is done per batch, with a handful of set-based queries rather than a few
+per article, so the database adds little to the cost of embedding. A batch is
+committed as one transaction: an ingest killed mid-run loses nothing already
+committed, and a rerun skips what is stored (content hash).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from archive.dates import date_key
+from archive.dedup import MinHasher, jaccard_of_shingles, word_shingles
+from archive.embed import Embedder
+from archive.ingest.decide import decide_batch
+from archive.ingest.prepare import IngestOptions, Prepared
+from archive.results import IngestReport
+from archive.store import reads, writes
+from archive.store.writes import ChunkRow
+
+ProgressFn = Callable[[int], None]
+
+
+class BatchWriter:
+    """Accepts prepared articles and writes them in batches of about ``options.batch_chunks`` chunks."""
+
+    def __init__(
+        self, engine: Engine, embedder: Embedder, options: IngestOptions, report: IngestReport,
+        *, hasher: MinHasher, run_id: int | None, vector_table: str, on_chunks: ProgressFn | None = None,
+    ) -> None:
+        self.engine = engine
+        self.writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self.embedder = embedder
+        self.options = options
+        self.report = report
+        self.hasher = hasher
+        self.run_id = run_id
+        self.vector_table = vector_table
+        self.on_chunks = on_chunks
+        self.pending: list[Prepared] = []
+        self._pending_chunks = 0
+
+    def add(self, item: Prepared) -> None:
+        self.pending.append(item)
+        self._pending_chunks += len(item.chunks)
+        if self._pending_chunks >= self.options.batch_chunks:
+            self.flush()
+
+    def flush(self) -> None:
+        """Decide, embed and write the pending batch in one transaction."""
+        items, self.pending, self._pending_chunks = self.pending, [], 0
+        if not items:
+            return
+        with Session(self.engine) as session:
+            decide_batch(session, items, self.hasher, self.options.near_threshold)
+        kept = [p for p in items if p.decision != "skip"]
+        vectors = self._vectors([p for p in kept if p.keeps_text])
+        with Session(self.writer) as session, session.begin():
+            _BatchWrite(self, session, vectors).write(kept)
+            self.report.skipped += len(items) - len(kept)
+            for item in kept:
+                self._count(item)
+            if self.run_id is not None:
+                writes.update_run(session, self.run_id, self.report)
+
+    def _count(self, item: Prepared) -> None:
+        if item.decision == "exact":
+            self.report.duplicates += 1
+            return
+        self.report.added += 1
+        self.report.near_duplicates += item.decision == "near"
+        self.report.chunks += len(item.chunks)
+
+    def _vectors(self, items: list[Prepared]) -> dict[str, np.ndarray]:
+        """One vector per distinct passage hash; passages already stored reuse their vector."""
+        texts: dict[str, str] = {}
+        for item in items:
+            for chunk, digest in zip(item.chunks, item.chunk_hashes):
+                texts.setdefault(digest, chunk.text)
+        with Session(self.engine) as session:
+            known = reads.vectors_for_hashes(session, list(texts), self.vector_table)
+        todo = [h for h in texts if h not in known]
+        if todo:
+            matrix = self.embedder.embed(
+                [texts[h] for h in todo], batch_size=self.options.embed_batch_size, progress=self.on_chunks
+            )
+            known.update(zip(todo, matrix))
+        return known
+
+
+class _BatchWrite:
+    """The write phase of one batch: articles, chunks and their groups, vectors, band keys."""
+
+    def __init__(self, owner: BatchWriter, session: Session, vectors: dict[str, np.ndarray]) -> None:
+        self.owner = owner
+        self.session = session
+        self.vectors = vectors
+        self.groups: dict[str, int] = {}
+        self.chunk_group: dict[int, int] = {}
+        self.group_updates: list[tuple[int, int]] = []
+        self.vector_rows: list[tuple[int, bytes, int, int, str]] = []
+        self.band_rows: list[tuple[int, int]] = []
+
+    def write(self, items: list[Prepared]) -> None:
+        hashes = [h for item in items if item.keeps_text for h in item.chunk_hashes]
+        self.groups = reads.group_for_hash(self.session, hashes)
+        outlets = {item.raw.outlet for item in items}
+        source_ids = {name: writes.source_id_for(self.session, name) for name in outlets}
+        for item in items:
+            self._article(item, source_ids[item.raw.outlet])
+        writes.set_groups(self.session, self.group_updates)
+        writes.add_vector_rows(self.session, self.vector_rows, table=self.owner.vector_table)
+        writes.add_band_rows(self.session, self.band_rows)
+
+    def _article(self, item: Prepared, source_id: int | None) -> None:
+        canonical = item.canonical.stored_id if isinstance(item.canonical, Prepared) else item.canonical
+        keeps = item.keeps_text
+        item.stored_id = writes.add_article(
+            self.session,
+            source_id=source_id, url=item.raw.url, canonical_url=item.canonical_url,
+            title=item.cleaned.title, published_at=item.published, language=item.raw.language,
+            content_hash=item.content_hash, canonical_id=canonical,
+            duplicate_kind=None if item.decision == "new" else item.decision, duplicate_score=item.score,
+            origin=item.raw.origin or None, run_id=self.owner.run_id,
+            text=item.cleaned.text if keeps else None,
+            minhash=self.owner.hasher.to_bytes(item.signature) if keeps else None,
+        )
+        if not keeps:
+            return
+        rows = [
+            ChunkRow(c.ordinal, c.text, c.char_start, c.char_end, c.token_count, h, None)
+            for c, h in zip(item.chunks, item.chunk_hashes)
+        ]
+        chunk_ids = writes.add_chunks(self.session, item.stored_id, rows)
+        self._assign_groups(item, chunk_ids, canonical)
+        meta = (source_id or 0, date_key(item.published), item.raw.language or "")
+        for chunk_id, digest in zip(chunk_ids, item.chunk_hashes):
+            self.vector_rows.append((chunk_id, self.vectors[digest].astype(np.float32).tobytes(), *meta))
+        self.band_rows.extend((key, item.stored_id) for key in item.band_keys)
+
+    def _assign_groups(self, item: Prepared, chunk_ids: list[int], canonical: int | None) -> None:
+        """Same text anywhere joins its group; else a close passage of the canonical article; else a new group."""
+        originals = None
+        for chunk, chunk_id, digest in zip(item.chunks, chunk_ids, item.chunk_hashes):
+            group = self.groups.get(digest)
+            if group is None and item.decision == "near" and canonical is not None:
+                if originals is None:
+                    originals = [
+                        (self.chunk_group.get(cid, gid), word_shingles(t))
+                        for cid, gid, t in reads.chunk_texts(self.session, canonical)
+                    ]
+                group = _closest_group(word_shingles(chunk.text), originals, self.owner.options.passage_threshold)
+            group = group if group is not None else chunk_id
+            self.groups.setdefault(digest, group)
+            self.chunk_group[chunk_id] = group
+            self.group_updates.append((group, chunk_id))
+
+
+def _closest_group(shingles: np.ndarray, originals: list[tuple[int, np.ndarray]], threshold: float) -> int | None:
+    best, best_score = None, threshold
+    for gid, theirs in originals:
+        score = jaccard_of_shingles(shingles, theirs)
+        if score >= best_score:
+            best, best_score = gid, score
+    return best

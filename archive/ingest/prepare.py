@@ -1,0 +1,82 @@
+"""Turn a RawArticle into everything the store needs, without touching the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import numpy as np
+
+from archive.chunk import Chunk, chunk_text
+from archive.clean import CleanedArticle, clean_article
+from archive.dates import normalize_published
+from archive.dedup import MinHasher, canonical_url, content_hash
+from archive.embed import Embedder
+from archive.errors import IngestError
+from archive.ingest.records import RawArticle
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Knobs of the ingest pipeline (all have sensible defaults)."""
+
+    max_tokens: int | None = None  # None: min(model limit, 128), what MiniLM was trained on
+    overlap_tokens: int = 24
+    near_threshold: float = 0.5  # MinHash Jaccard (word 5-grams) for article near-duplicates
+    passage_threshold: float = 0.6  # shingle Jaccard for passages of near-duplicate articles
+    batch_chunks: int = 512  # chunks embedded and committed together
+    embed_batch_size: int = 32
+    outlet: str | None = None
+    whole_documents: bool = False  # one chunk per article (the model truncates it), as BEIR evaluates
+
+
+@dataclass
+class Prepared:
+    """An article ready to store, plus the dedup decision taken for it."""
+
+    raw: RawArticle
+    cleaned: CleanedArticle
+    content_hash: str
+    canonical_url: str | None
+    published: str | None
+    chunks: list[Chunk]
+    chunk_hashes: list[str]
+    signature: np.ndarray
+    band_keys: list[int]
+    decision: str = "new"  # new | exact | near | skip
+    canonical: Union[int, Prepared, None] = None
+    score: float | None = None
+    stored_id: int | None = field(default=None)
+
+    @property
+    def keeps_text(self) -> bool:
+        return self.decision in ("new", "near")
+
+
+def prepare(raw: RawArticle, *, embedder: Embedder, hasher: MinHasher, options: IngestOptions) -> Prepared:
+    """Clean, hash, sign and chunk one article (pure CPU work, no I/O)."""
+    cleaned = clean_article(raw.text, raw.title)
+    if not cleaned.text.strip():
+        raise IngestError("no article text left after cleaning", path=raw.origin or None)
+    max_tokens = options.max_tokens or min(embedder.max_tokens, 128)
+    max_tokens = min(max_tokens, embedder.max_tokens)
+    if options.whole_documents:
+        text = cleaned.text
+        chunks = [Chunk(0, text, 0, len(text), embedder.count_tokens(text))]
+    else:
+        chunks = chunk_text(
+            cleaned.text, max_tokens=max_tokens, overlap_tokens=min(options.overlap_tokens, max_tokens // 2),
+            count_tokens=embedder.count_tokens,
+        )
+    signature = hasher.signature(cleaned.text)
+    return Prepared(
+        raw=raw,
+        cleaned=cleaned,
+        content_hash=content_hash(cleaned.text),
+        canonical_url=canonical_url(raw.url),
+        published=normalize_published(raw.published),
+        chunks=chunks,
+        chunk_hashes=[content_hash(c.text) for c in chunks],
+        signature=signature,
+        band_keys=hasher.band_keys(signature),
+    )

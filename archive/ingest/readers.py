@@ -1,0 +1,392 @@
+"""Readers: turn input files (text, JSON, JSON Lines, CSV, HTML, feeds) into RawArticles.
+
+``iter_input_files`` expands the paths a user gave; ``read_file`` reads one
+file. A bad record inside a multi-record file is *yielded* as an
+:class:`IngestError` so reading continues; a bad file *raises* one.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import encodings.cp1252
+import gzip
+import io
+import json
+import sys
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from archive.errors import ConfigError, IngestError
+from archive.ingest.feeds import entry_to_article, parse_feed
+from archive.ingest.html import extract_article
+from archive.ingest.records import DEFAULT_FIELDS, RawArticle
+
+_FORMATS: dict[str, str] = {
+    ".txt": "text", ".md": "markdown", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+    ".csv": "csv", ".html": "html", ".htm": "html", ".xml": "feed", ".rss": "feed", ".atom": "feed",
+}
+SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(_FORMATS) + tuple(f"{suffix}.gz" for suffix in _FORMATS)
+
+_CONTAINER_KEYS = ("articles", "items", "data")
+_SNIFF_BYTES = 8192
+_MAX_CONTROL_RATIO = 0.10
+# Bytes that are fine in text: tab, newline, carriage return, form feed, escape.
+_TEXT_CONTROLS = b"\t\n\r\f\x1b"
+_CONTROL_BYTES = bytes(b for b in [*range(32), 127] if b not in _TEXT_CONTROLS)
+_CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # articles are longer than csv's 128 KiB default
+# Windows-1252 as browsers decode it (WHATWG): cp1252's five undefined bytes (0x81, 0x8D, ...)
+# map to U+0081..., so one stray byte does not turn a whole cp1252 file into latin-1 mojibake.
+_WINDOWS_1252 = "".join(
+    chr(byte) if char == "\ufffe" else char for byte, char in enumerate(encodings.cp1252.decoding_table)
+)
+FieldNames = Mapping[str, tuple[str, ...]]
+Results = Iterator[RawArticle | IngestError]
+
+
+def _format_suffix(path: Path) -> str:
+    """The suffix that decides the format: ``a.jsonl.gz`` -> ``.jsonl``."""
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[: -len(".gz")]
+    return Path(name).suffix
+
+
+def is_supported(path: Path) -> bool:
+    """Whether ``read_file`` knows the format of ``path`` (by its suffix)."""
+    return _format_suffix(path) in _FORMATS
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    try:
+        entries = sorted(directory.iterdir(), key=lambda entry: entry.name)
+    except OSError:
+        yield directory  # read_file will report why it cannot be read
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            if not entry.is_symlink():  # a linked directory could loop
+                yield from _walk(entry)
+        elif entry.is_file() and is_supported(entry):
+            yield entry
+
+
+def iter_input_files(paths: Sequence[Path]) -> Iterator[Path]:
+    """Expand input paths into the files to read, in a deterministic order.
+
+    Files are yielded as given (whatever their suffix); directories are walked
+    recursively in name order, skipping hidden entries and unsupported
+    suffixes. A path that does not exist is yielded unchanged, so that
+    ``read_file`` raises :class:`IngestError` for it when the caller reaches
+    it: the caller records the error and carries on with the next file.
+    """
+    for path in paths:
+        if path.is_dir():
+            yield from _walk(path)
+        else:
+            yield path
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it ends in ``.gz``; raises on unreadable or empty files."""
+    where = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise IngestError("no such file or directory", path=where) from exc
+    except IsADirectoryError as exc:
+        message = "is a directory: pass it as an input path to read the files inside"
+        raise IngestError(message, path=where) from exc
+    except OSError as exc:
+        raise IngestError(f"cannot read file: {exc.strerror or exc}", path=where) from exc
+    if path.name.lower().endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise IngestError(f"not a valid gzip file ({exc})", path=where) from exc
+    if not raw.strip():
+        raise IngestError("file is empty", path=where)
+    if _looks_binary(raw):
+        raise IngestError("looks like a binary file, not text: check the file and its suffix", path=where)
+    return raw
+
+
+def _looks_binary(raw: bytes) -> bool:
+    head = raw[:_SNIFF_BYTES]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    if b"\x00" in head:
+        return True
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    return controls / len(head) > _MAX_CONTROL_RATIO
+
+
+def _decode(raw: bytes, encoding: str | None, path: Path) -> str:
+    """Decode with ``encoding`` if given, else UTF-8 (BOM allowed), else Windows-1252."""
+    if encoding:
+        try:
+            return raw.decode(encoding)
+        except LookupError as exc:
+            message = f"unknown encoding {encoding!r}: use a Python codec name such as utf-8 or cp1252"
+            raise ConfigError(message) from exc
+        except UnicodeDecodeError as exc:
+            message = f"cannot decode as {encoding} (byte offset {exc.start}); try another --encoding"
+            raise IngestError(message, path=str(path)) from exc
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return codecs.charmap_decode(raw, "strict", _WINDOWS_1252)[0]  # every byte decodes
+
+
+def _field_names(field_map: Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:
+    names = dict(DEFAULT_FIELDS)
+    for key, column in (field_map or {}).items():
+        if key not in DEFAULT_FIELDS:
+            choices = ", ".join(DEFAULT_FIELDS)
+            raise ConfigError(f"unknown field {key!r} in field map: choose from {choices}")
+        names[key] = (column,)
+    return names
+
+
+def _as_text(value: Any) -> str | None:
+    """A record value as stripped text: numbers coerced, ``{"name": ...}`` objects unwrapped."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        for key in ("name", "title", "value", "text", "url", "href"):
+            if key in value:
+                return _as_text(value[key])
+        return None
+    if isinstance(value, list):
+        parts = [part for part in (_as_text(item) for item in value) if part]
+        return "\n".join(parts) or None
+    text = str(value).strip()
+    return text or None
+
+
+def _find_key(record: Mapping[str, Any], candidates: Iterable[str]) -> str | None:
+    """The record key matching the first candidate name (exact, then case-insensitive)."""
+    lowered = {str(key).strip().lower(): key for key in record if key is not None}
+    for name in candidates:
+        if name in record:
+            return name
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+    return None
+
+
+def _require_text_field(record: Mapping[str, Any], fields: FieldNames, path: Path) -> None:
+    """Raise a file-level error when the records have no column the text could come from."""
+    if _find_key(record, fields["text"]) is not None:
+        return
+    found = ", ".join(str(key) for key in list(record)[:20] if key is not None) or "none"
+    looked_for = ", ".join(fields["text"])
+    raise IngestError(
+        f"no text field found: looked for {looked_for}; the records have {found}. "
+        "Map the right one with --field text=NAME",
+        path=str(path),
+    )
+
+
+def _to_article(
+    record: Mapping[str, Any], fields: FieldNames, *, outlet: str | None, origin: str
+) -> RawArticle | IngestError:
+    values: dict[str, str | None] = {}
+    used: set[Any] = set()
+    for name, candidates in fields.items():
+        key = _find_key(record, candidates)
+        values[name] = _as_text(record[key]) if key is not None else None
+        used.add(key)
+    text = values["text"]
+    if not text:
+        return IngestError("record has no text", path=origin)
+    # Unmapped scalar columns (ids, labels, categories) travel along for provenance.
+    extra = {
+        str(key): str(value).strip()
+        for key, value in record.items()
+        if key not in used and key is not None and isinstance(value, (str, int, float)) and str(value).strip()
+    }
+    return RawArticle(
+        text=text,
+        title=values["title"],
+        url=values["url"],
+        outlet=outlet or values["outlet"],
+        published=values["published"],
+        language=values["language"],
+        origin=origin,
+        extra=extra,
+    )
+
+
+def _lines(text: str) -> Iterator[str]:
+    """Split on newlines only (``str.splitlines`` would also split on U+2028 inside JSON strings)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        yield text[start:end]
+        start = end + 1
+
+
+def _read_jsonl(text: str, path: Path, fields: FieldNames, outlet: str | None) -> Results:
+    checked = False
+    for lineno, line in enumerate(_lines(text), start=1):
+        if not line.strip():
+            continue
+        origin = f"{path}:{lineno}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield IngestError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=origin)
+            continue
+        if not isinstance(record, dict):
+            yield IngestError("expected a JSON object on this line", path=origin)
+            continue
+        if not checked:
+            _require_text_field(record, fields, path)
+            checked = True
+        yield _to_article(record, fields, outlet=outlet, origin=origin)
+
+
+def _unwrap_container(data: Any, fields: FieldNames) -> Any:
+    """``{"articles": [...]}`` (or items/data) -> the list, unless the object is itself an article."""
+    if not isinstance(data, dict) or _find_key(data, fields["text"]) is not None:
+        return data
+    for key in _CONTAINER_KEYS:
+        if isinstance(data.get(key), list):
+            return data[key]
+    return data
+
+
+def _read_json(text: str, path: Path, fields: FieldNames, outlet: str | None) -> Results:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # one object per line: JSON Lines under a .json name
+            yield from _read_jsonl(text, path, fields, outlet)
+            return
+        message = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        raise IngestError(message, path=str(path)) from exc
+    data = _unwrap_container(data, fields)
+    if isinstance(data, dict):
+        _require_text_field(data, fields, path)
+        yield _to_article(data, fields, outlet=outlet, origin=str(path))
+        return
+    if not isinstance(data, list):
+        raise IngestError("expected a JSON object or an array of objects", path=str(path))
+    checked = False
+    for index, record in enumerate(data):
+        origin = f"{path}#{index}"
+        if not isinstance(record, dict):
+            yield IngestError("expected a JSON object in the array", path=origin)
+            continue
+        if not checked:
+            _require_text_field(record, fields, path)
+            checked = True
+        yield _to_article(record, fields, outlet=outlet, origin=origin)
+
+
+def _read_csv(text: str, path: Path, fields: FieldNames, outlet: str | None) -> Results:
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:
+        raise IngestError(f"invalid CSV header: {exc}", path=str(path)) from exc
+    if not header:
+        raise IngestError("file is empty", path=str(path))
+    _require_text_field(dict.fromkeys(header), fields, path)
+    start = reader.line_num + 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if reader.line_num < start:  # the reader is stuck: give up on the rest
+                raise IngestError(f"invalid CSV at line {start}: {exc}", path=str(path)) from exc
+            yield IngestError(f"invalid CSV row: {exc}", path=f"{path}:{start}")
+        else:
+            record = {key: value for key, value in row.items() if key is not None}
+            yield _to_article(record, fields, outlet=outlet, origin=f"{path}:{start}")
+        start = reader.line_num + 1
+
+
+def _read_plain(text: str, path: Path, outlet: str | None, *, markdown: bool) -> RawArticle:
+    """One article per file: the first non-empty line is the title, the rest the text."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").strip().split("\n")
+    title = lines[0].strip()
+    if markdown:
+        title = title.lstrip("#").strip()
+    body = "\n".join(lines[1:]).strip()
+    if not body:  # a one-line file is all text, not a title without an article
+        return RawArticle(text=title, outlet=outlet, origin=str(path))
+    return RawArticle(text=body, title=title or None, outlet=outlet, origin=str(path))
+
+
+def _read_html(text: str, path: Path, outlet: str | None) -> RawArticle:
+    try:
+        article = extract_article(text)
+    except IngestError as exc:
+        raise IngestError("no article text found in page", path=str(path)) from exc
+    return replace(article, origin=str(path), outlet=outlet or article.outlet)
+
+
+def _read_feed(raw: bytes, path: Path, outlet: str | None) -> Results:
+    feed = parse_feed(raw, origin=str(path))
+    for index, entry in enumerate(feed.entries):
+        origin = f"{path}#{index}"
+        if not (entry.content_text or entry.summary_text):
+            yield IngestError("feed entry has no text (no content or summary)", path=origin)
+            continue
+        article = entry_to_article(entry, outlet=outlet or feed.title)
+        yield replace(article, origin=origin)
+
+
+def read_file(
+    path: Path,
+    *,
+    field_map: Mapping[str, str] | None = None,
+    outlet: str | None = None,
+    encoding: str | None = None,
+) -> Iterator[RawArticle | IngestError]:
+    """Read one input file, yielding a :class:`RawArticle` per record.
+
+    The format follows the suffix (``.gz`` is decompressed transparently).
+    A bad record in a multi-record file is yielded as an :class:`IngestError`
+    naming ``path:line`` (or ``path#index``) and reading continues; a file that
+    cannot be read at all raises :class:`IngestError`. ``field_map`` maps
+    article fields to the names a JSON/CSV source uses (``{"text": "body"}``);
+    ``outlet`` overrides every record's outlet; ``encoding`` overrides the
+    UTF-8 / cp1252 / latin-1 detection.
+    """
+    suffix = _format_suffix(path)
+    kind = _FORMATS.get(suffix)
+    if kind is None:
+        supported = ", ".join(_FORMATS)
+        message = f"unsupported file type {suffix or '(no suffix)'!r}: use one of {supported} (or .gz)"
+        raise IngestError(message, path=str(path))
+    fields = _field_names(field_map)
+    raw = _read_bytes(path)
+    if kind == "feed":
+        yield from _read_feed(raw, path, outlet)
+        return
+    text = _decode(raw, encoding, path)
+    if kind in ("text", "markdown"):
+        yield _read_plain(text, path, outlet, markdown=kind == "markdown")
+    elif kind == "html":
+        yield _read_html(text, path, outlet)
+    elif kind == "jsonl":
+        yield from _read_jsonl(text, path, fields, outlet)
+    elif kind == "json":
+        yield from _read_json(text, path, fields, outlet)
+    else:
+        yield from _read_csv(text, path, fields, outlet)

@@ -1,0 +1,61 @@
+"""Human-readable rendering for the CLI (JSON output is the dataclasses' to_dict)."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import click
+
+from archive.results import ArticleView, SearchResult
+
+
+def _source_line(outlet: str | None, title: str, url: str | None, published: str | None) -> str:
+    parts = [outlet or "unknown outlet", (published or "undated")[:10], title or "(untitled)"]
+    return " | ".join(parts) + (f"\n      {url}" if url else "")
+
+
+def print_results(results: Sequence[SearchResult]) -> None:
+    if not results:
+        click.echo("no results")
+        return
+    for r in results:
+        click.secho(f"[{r.rank}] score {r.score:.4f}  article {r.article_id}  chars {r.char_start}-{r.char_end}", bold=True)
+        click.echo(textwrap.fill(r.text, width=100, initial_indent="    ", subsequent_indent="    "))
+        label = "source" if r.source_count == 1 else f"{r.source_count} sources"
+        click.secho(f"    {label}:", fg="cyan")
+        for s in r.sources:
+            click.echo("    - " + _source_line(s.outlet, s.title, s.url, s.published))
+        click.echo()
+
+
+def print_article(view: ArticleView, span: tuple[int, int] | None) -> None:
+    click.secho(view.title or "(untitled)", bold=True)
+    click.echo(_source_line(view.outlet, "", view.url, view.published).replace(" | (untitled)", ""))
+    if view.duplicate_kind:
+        click.echo(f"{view.duplicate_kind} duplicate of article {view.canonical_id}")
+    click.echo()
+    text = view.text
+    if span is not None:
+        start, end = span
+        text = text[:start] + click.style(">>> " + text[start:end] + " <<<", fg="yellow") + text[end:]
+    for paragraph in text.split("\n\n"):
+        click.echo(textwrap.fill(paragraph, width=100) if span is None else paragraph)
+        click.echo()
+    if len(view.copies) > 1:
+        click.secho(f"{len(view.copies)} copies:", fg="cyan")
+        for s in view.copies:
+            kind = f" [{s.duplicate_kind}]" if s.duplicate_kind else ""
+            click.echo(f"  - #{s.article_id}{kind} " + _source_line(s.outlet, s.title, s.url, s.published))
+
+
+@contextmanager
+def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """A counter on stderr when it is a terminal; nothing otherwise (cron, pipes)."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    with click.progressbar(length=None, label=label, file=sys.stderr, show_pos=True) as bar:  # type: ignore[arg-type]
+        yield bar.update

@@ -1,0 +1,95 @@
+"""Typed values returned by the library (and rendered as JSON by the CLI)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Source:
+    """One outlet that carried a passage or article."""
+
+    article_id: int
+    outlet: str | None
+    title: str
+    url: str | None
+    published: str | None
+    duplicate_kind: str | None = None  # None (original) | "exact" | "near"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A passage that matched, collapsed over every article that carried it.
+
+    ``text == article.text[char_start:char_end]`` of the article ``article_id``.
+    ``sources`` lists every copy, earliest first; ``scores`` holds per-mode
+    components (``semantic`` cosine similarity, ``keyword`` bm25, ``rrf``).
+    """
+
+    rank: int
+    score: float
+    text: str
+    article_id: int
+    chunk_id: int
+    char_start: int
+    char_end: int
+    outlet: str | None
+    title: str
+    url: str | None
+    published: str | None
+    sources: tuple[Source, ...] = ()
+    scores: dict[str, float] = field(default_factory=dict)
+    highlights: tuple[str, ...] = ()
+    group_id: int | None = None
+
+    @property
+    def source_count(self) -> int:
+        return len(self.sources)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["source_count"] = self.source_count
+        return data
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did. ``errors`` are (where, message) pairs."""
+
+    run_id: int | None = None
+    files: int = 0
+    added: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    near_duplicates: int = 0
+    failed: int = 0
+    chunks: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["errors"] = [{"where": w, "error": e} for w, e in self.errors]
+        return data
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """An article with its metadata, cleaned text and every known copy."""
+
+    id: int
+    title: str
+    text: str
+    outlet: str | None
+    url: str | None
+    published: str | None
+    canonical_id: int | None
+    duplicate_kind: str | None
+    copies: tuple[Source, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,172 @@
+"""Semantic, keyword and hybrid search with filters and duplicate collapse.
+
+Candidates come from sqlite-vec KNN (cosine) and FTS5 BM25; hybrid fuses them
+with reciprocal rank fusion. Passages of the same group (the same text carried
+by several outlets) collapse into one result listing every source. We over-fetch
+and re-query with a larger window until k distinct groups are found or the
+candidates run out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from archive.dates import parse_filter_date
+from archive.embed import Embedder
+from archive.errors import InvalidQueryError
+from archive.results import SearchResult, Source
+from archive.store import reads
+from archive.store.reads import KNN_MAX_K, Filters
+from archive.store.vtables import VEC_TABLE
+
+MODES = ("hybrid", "semantic", "keyword")
+RRF_K = 60
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset(
+    "a an and are as at be but by for from has have he her his i in is it its of on or our she so than that the "
+    "their them then there these they this to was we were what when where which who why will with you your".split()
+)
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """A validated search request."""
+
+    query: str
+    k: int = 10
+    mode: str = "hybrid"
+    filters: Filters = Filters()
+    dedup: bool = True
+    semantic_weight: float = 1.0
+    keyword_weight: float = 1.0
+
+
+def build_params(
+    session: Session, query: str, *, k: int = 10, mode: str = "hybrid", since: str | None = None,
+    until: str | None = None, outlets: Sequence[str] | None = None, language: str | None = None,
+    dedup: bool = True, semantic_weight: float = 1.0, keyword_weight: float = 1.0,
+) -> SearchParams:
+    """Validate user input into SearchParams; unknown outlets are an error listing the known ones."""
+    if not query or not query.strip():
+        raise InvalidQueryError("the query is empty: give some words to search for")
+    if k < 1:
+        raise InvalidQueryError(f"k must be at least 1 (got {k})")
+    if mode not in MODES:
+        raise InvalidQueryError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+    source_ids: tuple[int, ...] | None = None
+    if outlets:
+        found = reads.source_ids_for(session, outlets)
+        missing = [o for o in outlets if o.lower() not in {n.lower() for n in found}]
+        if missing:
+            known = ", ".join(sorted(reads.source_ids_for_all(session))) or "none yet"
+            raise InvalidQueryError(f"unknown outlet(s) {', '.join(missing)}; known outlets: {known}")
+        source_ids = tuple(found.values())
+    filters = Filters(
+        since=parse_filter_date(since), until=parse_filter_date(until, end=True),
+        source_ids=source_ids, language=language or None,
+    )
+    return SearchParams(query.strip(), k, mode, filters, dedup, semantic_weight, keyword_weight)
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression that user text can never break.
+
+    Each word becomes a quoted term (so ``U.S.``, ``AND``, ``*`` and stray
+    parentheses are plain text), joined with OR so BM25 ranks partial matches.
+    """
+    words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
+    if not words:
+        words = _WORD.findall(text.lower())
+    unique = list(dict.fromkeys(words))
+    if not unique:
+        return None
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+
+
+def highlight_terms(query: str, passage: str) -> tuple[str, ...]:
+    """Query words (not stopwords) that occur in the passage, as written there."""
+    wanted = {w for w in _WORD.findall(query.lower()) if w not in _STOPWORDS}
+    seen: dict[str, str] = {}
+    for word in _WORD.findall(passage):
+        low = word.lower()
+        if low in wanted and low not in seen:
+            seen[low] = word
+    return tuple(seen.values())
+
+
+def run_search(session: Session, embedder: Embedder | None, params: SearchParams, *, table: str = VEC_TABLE) -> list[SearchResult]:
+    """Run a search and return up to k results (collapsed by passage group unless dedup is off)."""
+    vector = embedder.embed_query(params.query) if params.mode != "keyword" and embedder is not None else None
+    window = max(params.k * 4, 40)
+    while True:
+        fused, exhausted = _candidates(session, vector, params, window, table)
+        results = _collapse(session, fused, params)
+        if len(results) >= params.k or exhausted:
+            return results[: params.k]
+        window = min(window * 4, KNN_MAX_K)
+
+
+def _candidates(session, vector, params, window, table):  # type: ignore[no-untyped-def]
+    """Fused (chunk_id, score, components) best first, and whether no more can be had."""
+    semantic = reads.knn(session, vector, window, params.filters, table) if vector is not None else []
+    match = fts_query(params.query) if params.mode != "semantic" else None
+    keyword = reads.fts(session, match, window, params.filters) if match else []
+    exhausted = (len(semantic) < window or window >= KNN_MAX_K) and len(keyword) < window
+    if params.mode == "semantic":
+        return [(cid, 1.0 - dist, {"semantic": 1.0 - dist}) for cid, dist in semantic], exhausted
+    if params.mode == "keyword":
+        return [(cid, -score, {"keyword": -score}) for cid, score in keyword], exhausted
+    return _rrf(semantic, keyword, params), exhausted
+
+
+def _rrf(semantic, keyword, params):  # type: ignore[no-untyped-def]
+    scores: dict[int, dict[str, float]] = {}
+    for rank, (cid, dist) in enumerate(semantic):
+        entry = scores.setdefault(cid, {"rrf": 0.0})
+        entry["rrf"] += params.semantic_weight / (RRF_K + rank + 1)
+        entry["semantic"] = 1.0 - dist
+    for rank, (cid, bm25) in enumerate(keyword):
+        entry = scores.setdefault(cid, {"rrf": 0.0})
+        entry["rrf"] += params.keyword_weight / (RRF_K + rank + 1)
+        entry["keyword"] = -bm25
+    ordered = sorted(scores.items(), key=lambda kv: kv[1]["rrf"], reverse=True)
+    return [(cid, comp["rrf"], comp) for cid, comp in ordered]
+
+
+def _collapse(session, fused, params):  # type: ignore[no-untyped-def]
+    details = reads.chunk_details(session, [cid for cid, _, _ in fused])
+    chosen: list[tuple[int, float, dict[str, float]]] = []
+    seen_groups: set[int] = set()
+    for cid, score, comp in fused:
+        row = details.get(cid)
+        if row is None:
+            continue
+        group = row.group_id if row.group_id is not None else -cid
+        if params.dedup and group in seen_groups:
+            continue
+        seen_groups.add(group)
+        chosen.append((cid, score, comp))
+        if len(chosen) >= params.k:
+            break
+    groups = [details[cid].group_id for cid, _, _ in chosen if details[cid].group_id is not None]
+    sources = reads.group_sources(session, groups) if params.dedup else {}
+    return [_result(rank, details[cid], score, comp, sources, params) for rank, (cid, score, comp) in enumerate(chosen, 1)]
+
+
+def _result(rank, row, score, comp, sources, params) -> SearchResult:  # type: ignore[no-untyped-def]
+    carriers = sources.get(row.group_id) or []
+    unique = {r.id: r for r in carriers}
+    listed = sorted(unique.values(), key=lambda r: (r.published_at or "9999", r.id))
+    src = tuple(
+        Source(r.id, r.outlet, r.title, r.url, r.published_at, r.duplicate_kind) for r in listed
+    ) or (Source(row.article_id, row.outlet, row.title, row.url, row.published_at),)
+    return SearchResult(
+        rank=rank, score=float(score), text=row.text, article_id=row.article_id, chunk_id=row.id,
+        char_start=row.char_start, char_end=row.char_end, outlet=row.outlet, title=row.title, url=row.url,
+        published=row.published_at, sources=src, scores={k: float(v) for k, v in comp.items()},
+        highlights=highlight_terms(params.query, row.text), group_id=row.group_id,
+    )

@@ -1,0 +1,116 @@
+"""SQLite engine: driver fallback, sqlite-vec on every connection, PRAGMAs.
+
+The stdlib ``sqlite3`` is used when it can load extensions. Many Pythons (macOS
+system Python, pyenv builds) are compiled without that ability, so we fall back
+to ``sqlean.py`` or ``pysqlite3`` which bundle a SQLite that can.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import sqlite_vec
+from sqlalchemy import Engine, create_engine, event
+
+from archive.errors import DriverError
+
+BUSY_TIMEOUT_MS = 30_000
+_CANDIDATES = (("sqlite3", "sqlite3 (stdlib)"), ("sqlean", "sqlean.py"), ("pysqlite3.dbapi2", "pysqlite3"))
+
+
+@dataclass(frozen=True)
+class Driver:
+    """The DB-API module in use and a human-readable name for it."""
+
+    module: ModuleType
+    name: str
+
+    @property
+    def sqlite_version(self) -> str:
+        return str(self.module.sqlite_version)
+
+
+def _can_load_extensions(module: ModuleType) -> bool:
+    conn = module.connect(":memory:")
+    try:
+        if not hasattr(conn, "enable_load_extension"):
+            return False
+        conn.enable_load_extension(True)
+        sqlite_vec.load(conn)
+        return True
+    except Exception:
+        return False
+    finally:
+        conn.close()
+
+
+_driver: Driver | None = None
+
+
+def pick_driver() -> Driver:
+    """Return the first DB-API module that can load sqlite-vec (cached)."""
+    global _driver
+    if _driver is not None:
+        return _driver
+    tried: list[str] = []
+    for module_name, label in _CANDIDATES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            tried.append(f"{label}: not installed")
+            continue
+        if _can_load_extensions(module):
+            _driver = Driver(module, label)
+            return _driver
+        tried.append(f"{label}: cannot load extensions")
+    raise DriverError(
+        "no SQLite driver here can load the sqlite-vec extension ("
+        + "; ".join(tried)
+        + "). Fix: pip install sqlean.py (or pysqlite3-binary)."
+    )
+
+
+def prepare_connection(dbapi_conn: Any) -> None:
+    """Load sqlite-vec and set the PRAGMAs every archive connection needs."""
+    dbapi_conn.enable_load_extension(True)
+    sqlite_vec.load(dbapi_conn)
+    dbapi_conn.enable_load_extension(False)
+    cur = dbapi_conn.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.execute("PRAGMA synchronous = NORMAL")
+    cur.execute("PRAGMA temp_store = MEMORY")
+    cur.execute("PRAGMA cache_size = -65536")
+    cur.execute("PRAGMA mmap_size = 268435456")
+    cur.close()
+
+
+def create_archive_engine(path: Path | str, *, echo: bool = False) -> Engine:
+    """Create an engine for the archive at ``path`` with sqlite-vec loaded.
+
+    Transactions are started explicitly (the pysqlite recipe) so that a
+    ``BEGIN IMMEDIATE`` writer and plain readers behave as SQLite documents.
+    """
+    driver = pick_driver()
+    target = str(path)
+    if target != ":memory:":
+        Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{target}", module=driver.module, echo=echo)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event emit BEGIN
+        prepare_connection(dbapi_conn)
+        if target != ":memory:":
+            dbapi_conn.execute("PRAGMA journal_mode = WAL")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine

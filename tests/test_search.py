@@ -1,0 +1,91 @@
+"""Search modes, FTS safety, filters that still return k, duplicate collapse, highlights."""
+
+from __future__ import annotations
+
+import pytest
+
+from archive import Archive, InvalidQueryError, RawArticle
+from archive.search import fts_query, highlight_terms
+
+TOPICS = ["artillery shelling", "grain exports", "drone strike", "peace talks", "refugees crossing", "power grid"]
+CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv"]
+
+
+def _corpus(n: int = 200) -> list[RawArticle]:
+    records = []
+    for i in range(n):
+        topic, city = TOPICS[i % len(TOPICS)], CITIES[i % len(CITIES)]
+        month = 1 + i % 12
+        records.append(RawArticle(
+            title=f"Report {i}: {topic} in {city}",
+            text=f"Officials in {city} described {topic} on day {i}. Item number {i} mentions code{i} and {topic} near {city}.",
+            outlet="Rare Outlet" if i % 100 == 7 else f"Outlet {i % 5}",
+            published=f"2022-{month:02d}-{1 + i % 28:02d}",
+            url=f"https://example.org/{i}",
+        ))
+    return records
+
+
+@pytest.fixture
+def corpus(archive: Archive) -> Archive:
+    archive.ingest_records(_corpus())
+    return archive
+
+
+@pytest.mark.parametrize("query", ['"', 'U.S.', "AND", "OR NOT", "*", "(((", "a) OR (b", "NEAR(x y)", "col:umn", "^start", "-", "'"])
+def test_user_text_never_breaks_fts_syntax(corpus: Archive, query: str) -> None:
+    for mode in ("keyword", "hybrid"):
+        corpus.search(query, k=3, mode=mode)  # must not raise
+
+
+def test_fts_query_quotes_every_term() -> None:
+    assert fts_query('U.S. AND "sanctions" (') == '"u" OR "s" OR "sanctions"'
+    assert fts_query("the") == '"the"'
+    assert fts_query("!!!") is None
+
+
+@pytest.mark.parametrize("mode", ["semantic", "keyword", "hybrid"])
+def test_each_mode_finds_the_exact_article(corpus: Archive, mode: str) -> None:
+    hits = corpus.search("code137 power grid Odesa", k=3, mode=mode)
+    assert any("code137" in h.text for h in hits)
+
+
+def test_hybrid_reports_per_mode_score_components(corpus: Archive) -> None:
+    hit = corpus.search("code42 artillery shelling Mariupol", k=1, mode="hybrid")[0]
+    assert {"rrf", "semantic", "keyword"} <= set(hit.scores)
+    assert "code42" in hit.highlights
+
+
+def test_a_filter_matching_one_percent_still_returns_k(corpus: Archive) -> None:
+    hits = corpus.search("artillery shelling in Kharkiv", k=2, mode="semantic", outlets=["Rare Outlet"])
+    assert len(hits) == 2
+    assert all(h.outlet == "Rare Outlet" for h in hits)
+    hybrid = corpus.search("artillery shelling in Kharkiv", k=2, outlets=["rare outlet"])
+    assert len(hybrid) == 2
+
+
+def test_date_filters_are_inclusive_and_exclude_the_rest(corpus: Archive) -> None:
+    hits = corpus.search("drone strike", k=50, since="2022-03", until="2022-03", mode="semantic")
+    assert hits and all(h.published and h.published.startswith("2022-03") for h in hits)
+    keyword = corpus.search("drone strike", k=50, since="2022-03", until="2022-03", mode="keyword")
+    assert keyword and all(h.published.startswith("2022-03") for h in keyword)
+
+
+def test_k_distinct_results_come_back_even_when_copies_crowd_the_top(archive: Archive) -> None:
+    story = "Ukrainian forces recaptured the village after days of fighting, the general staff said."
+    copies = [RawArticle(text=story, title="Village recaptured", outlet=f"Outlet {i}", url=f"https://x.example/{i}") for i in range(30)]
+    others = [RawArticle(text=f"Different report number {i} about fighting near a village.", title=f"Other {i}") for i in range(10)]
+    archive.ingest_records(copies + others)
+    hits = archive.search("village recaptured after fighting", k=5)
+    assert len(hits) == 5
+    assert len({h.group_id for h in hits}) == 5
+    assert hits[0].source_count == 30
+
+
+def test_unknown_outlet_lists_the_known_ones(corpus: Archive) -> None:
+    with pytest.raises(InvalidQueryError, match="Rare Outlet"):
+        corpus.search("x", outlets=["Nope"])
+
+
+def test_highlight_terms_skip_stopwords_and_keep_original_case() -> None:
+    assert highlight_terms("the shelling of Kharkiv", "Shelling hit Kharkiv on the day") == ("Shelling", "Kharkiv")

@@ -1,0 +1,98 @@
+"""Driver fallback, PRAGMAs, migrations (alembic upgrade/check), model record."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from archive import Archive, ModelMismatchError, SchemaOutOfDateError
+from archive.embed import FakeEmbedder
+from archive.store import migrate
+from archive.store.engine import create_archive_engine, pick_driver
+from archive.store.vtables import vec_table_dimension
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_driver_can_load_sqlite_vec_and_says_which_it_is() -> None:
+    driver = pick_driver()
+    assert driver.name in {"sqlite3 (stdlib)", "sqlean.py", "pysqlite3"}
+    engine = create_archive_engine(":memory:")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT vec_version()").scalar().startswith("v0.1")
+
+
+def test_connections_use_wal_busy_timeout_and_foreign_keys(db_path: Path) -> None:
+    engine = create_archive_engine(db_path)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    engine.dispose()
+
+
+def test_open_creates_schema_at_head_with_virtual_tables(archive: Archive) -> None:
+    assert migrate.current_revision(archive.engine) == migrate.head_revision()
+    with archive.engine.connect() as conn:
+        names = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master"))}
+        assert {"articles", "chunks", "sources", "vec_chunks", "fts_chunks", "ingest_runs", "embedding_models"} <= names
+        assert vec_table_dimension(conn, "vec_chunks") == 384
+
+
+def _alembic(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "alembic", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_alembic_cli_upgrade_then_check_reports_no_drift(tmp_path: Path) -> None:
+    db = tmp_path / "cli.db"
+    up = _alembic("-x", f"db={db}", "upgrade", "head")
+    assert up.returncode == 0, up.stderr
+    check = _alembic("-x", f"db={db}", "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "No new upgrade operations detected" in check.stdout + check.stderr
+
+
+def test_alembic_downgrade_removes_every_table(tmp_path: Path) -> None:
+    db = tmp_path / "down.db"
+    assert _alembic("-x", f"db={db}", "upgrade", "head").returncode == 0
+    down = _alembic("-x", f"db={db}", "downgrade", "base")
+    assert down.returncode == 0, down.stderr
+    engine = create_archive_engine(db)
+    with engine.connect() as conn:
+        left = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))}
+    engine.dispose()
+    assert left <= {"alembic_version", "sqlite_sequence"}
+
+
+def test_vector_dimension_follows_the_model_of_a_new_database(tmp_path: Path) -> None:
+    with Archive.open(tmp_path / "d64.db", embedder=FakeEmbedder(64, name="fake-embedder:64")) as archive:
+        with archive.engine.connect() as conn:
+            assert vec_table_dimension(conn, "vec_chunks") == 64
+
+
+def test_opening_with_another_model_raises_instead_of_mixing_vectors(db_path: Path) -> None:
+    Archive.open(db_path, embedder=FakeEmbedder()).close()
+    with pytest.raises(ModelMismatchError, match="reembed"):
+        Archive.open(db_path, embedder=FakeEmbedder(384, name="other-model"))
+
+
+def test_reopening_uses_the_recorded_model(db_path: Path) -> None:
+    Archive.open(db_path, model="fake").close()
+    with Archive.open(db_path) as archive:
+        assert archive.embedder.name == "fake-embedder"
+
+
+def test_old_schema_is_refused_with_the_fix(db_path: Path) -> None:
+    Archive.open(db_path, embedder=FakeEmbedder()).close()
+    engine = create_archive_engine(db_path)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+    engine.dispose()
+    with pytest.raises(SchemaOutOfDateError, match="archive db upgrade"):
+        Archive.open(db_path, embedder=FakeEmbedder())
