@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import click
 
-from archive.results import ArticleView, SearchResult
+from archive.results import ArticleView, DuplicateGroup, SearchResult
 
 
 def _source_line(outlet: str | None, title: str, url: str | None, published: str | None) -> str:
@@ -59,3 +59,16 @@ def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int], None] | No
         return
     with click.progressbar(length=None, label=label, file=sys.stderr, show_pos=True) as bar:  # type: ignore[arg-type]
         yield bar.update
+
+
+def print_duplicate_groups(groups: Sequence[DuplicateGroup]) -> None:
+    if not groups:
+        click.echo("no duplicates")
+        return
+    for group in groups:
+        c = group.canonical
+        click.secho(f"#{c.article_id} ({group.size} copies) " + _source_line(c.outlet, c.title, c.url, c.published), bold=True)
+        for s in group.copies:
+            score = f" {s.similarity:.2f}" if s.similarity is not None else ""
+            click.echo(f"  - #{s.article_id} [{s.duplicate_kind}{score}] " + _source_line(s.outlet, s.title, s.url, s.published))
+        click.echo()

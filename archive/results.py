@@ -16,6 +16,7 @@ class Source:
     url: str | None
     published: str | None
     duplicate_kind: str | None = None  # None (original) | "exact" | "near"
+    similarity: float | None = None  # Jaccard with the canonical article, for duplicates
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,21 @@ class IngestReport:
         data = asdict(self)
         data["errors"] = [{"where": w, "error": e} for w, e in self.errors]
         return data
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """A canonical article and every stored copy linked to it (exact or near)."""
+
+    canonical: Source
+    copies: tuple[Source, ...]
+
+    @property
+    def size(self) -> int:
+        return 1 + len(self.copies)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"canonical": asdict(self.canonical), "copies": [asdict(c) for c in self.copies], "size": self.size}
 
 
 @dataclass(frozen=True)

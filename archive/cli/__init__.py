@@ -23,7 +23,7 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``cli``.
-    from archive.cli import db, ingest, search  # noqa: F401
+    from archive.cli import db, duplicates, ingest, search  # noqa: F401
 
 
 _register()

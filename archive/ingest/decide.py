@@ -1,7 +1,10 @@
 """Duplicate decisions for a batch: skip (already stored), exact copy, near-duplicate or new.
 
 Lookups are made once per batch; articles earlier in the same batch count too,
-so a file holding the same story twice is handled like two files.
+so a file holding the same story twice is handled like two files. Near-duplicate
+candidates come from MinHash LSH; the link is confirmed with the exact Jaccard
+similarity of word 5-gram shingles, so the estimate's noise never links
+articles below the threshold.
 """
 
 from __future__ import annotations
@@ -11,12 +14,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy.orm import Session
 
-from archive.dedup import MinHasher
+from archive.dedup import MinHasher, jaccard_of_shingles, word_shingles
 from archive.ingest.prepare import Prepared
 from archive.store import reads
-from archive.store.reads import StoredCopy
+from archive.store.reads import Candidate, StoredCopy
 
 Ref = int | Prepared
+# LSH estimates are noisy (±0.09 at 128 permutations); look a little below the
+# threshold so exact verification, not the estimate, decides borderline pairs.
+ESTIMATE_MARGIN = 0.12
 
 
 @dataclass
@@ -25,24 +31,31 @@ class _Seen:
 
     copies: set[tuple[str, str | None, str | None]] = field(default_factory=set)
     text_by_hash: dict[str, Ref] = field(default_factory=dict)
-    by_band: dict[int, list[tuple[Ref, np.ndarray]]] = field(default_factory=dict)
+    by_band: dict[int, list[Prepared]] = field(default_factory=dict)
+
+
+@dataclass
+class _Context:
+    session: Session
+    hasher: MinHasher
+    threshold: float
+    bands: dict[int, list[Candidate]]
+    seen: _Seen = field(default_factory=_Seen)
 
 
 def decide_batch(session: Session, items: list[Prepared], hasher: MinHasher, threshold: float) -> None:
     """Set ``decision``, ``canonical`` and ``score`` on every item, in order."""
     stored = reads.copies_by_hash(session, [p.content_hash for p in items])
+    outlets = sorted({p.raw.outlet for p in items if p.raw.outlet})
+    source_ids = reads.source_ids_by_name(session, outlets) if outlets else {}
     bands = reads.band_candidates(session, [k for p in items for k in p.band_keys])
-    outlets = {p.raw.outlet for p in items if p.raw.outlet}
-    source_ids = reads.source_ids_by_name(session, sorted(outlets)) if outlets else {}
-    seen = _Seen()
+    ctx = _Context(session, hasher, threshold, bands)
     for item in items:
-        _decide(item, stored.get(item.content_hash, []), source_ids.get(item.raw.outlet or ""), bands, seen, hasher, threshold)
+        _decide(item, stored.get(item.content_hash, []), source_ids.get(item.raw.outlet or ""), ctx)
 
 
-def _decide(
-    item: Prepared, stored: list[StoredCopy], source_id: int | None, bands: dict[int, list[tuple[int, bytes]]],
-    seen: _Seen, hasher: MinHasher, threshold: float,
-) -> None:
+def _decide(item: Prepared, stored: list[StoredCopy], source_id: int | None, ctx: _Context) -> None:
+    seen = ctx.seen
     identity = (item.content_hash, item.canonical_url, item.raw.outlet)
     already = any(c.canonical_url == item.canonical_url and c.source_id == source_id for c in stored)
     if already or identity in seen.copies:
@@ -53,28 +66,40 @@ def _decide(
     if holder is not None:
         item.decision, item.canonical, item.score = "exact", holder, 1.0
         return
-    best = _best_near(item, bands, seen, hasher, threshold)
+    best = _best_near(item, ctx)
     if best is not None:
         item.decision, item.canonical, item.score = "near", best[0], best[1]
     seen.text_by_hash[item.content_hash] = item
-    root: Ref = item.canonical if item.decision == "near" and item.canonical is not None else item
     for key in item.band_keys:
-        seen.by_band.setdefault(key, []).append((root, item.signature))
+        seen.by_band.setdefault(key, []).append(item)
 
 
-def _best_near(
-    item: Prepared, bands: dict[int, list[tuple[int, bytes]]], seen: _Seen, hasher: MinHasher, threshold: float
-) -> tuple[Ref, float] | None:
-    best: tuple[Ref, float] | None = None
-    checked: set[int] = set()
+def _best_near(item: Prepared, ctx: _Context) -> tuple[Ref, float] | None:
+    """The most similar earlier article at or above the threshold (exact Jaccard), if any."""
+    floor = ctx.threshold - ESTIMATE_MARGIN
+    stored: dict[int, Candidate] = {}
+    pending: dict[int, Prepared] = {}
     for key in item.band_keys:
-        candidates: list[tuple[Ref, np.ndarray | bytes]] = [*bands.get(key, []), *seen.by_band.get(key, [])]
-        for ref, signature in candidates:
-            if id(signature) in checked:
-                continue
-            checked.add(id(signature))
-            sig = hasher.from_bytes(signature) if isinstance(signature, bytes) else signature
-            score = hasher.similarity(item.signature, sig)
-            if score >= threshold and (best is None or score > best[1]):
-                best = (ref, score)
-    return best
+        for cand in ctx.bands.get(key, []):
+            stored.setdefault(cand.id, cand)
+        for other in ctx.seen.by_band.get(key, []):
+            pending.setdefault(id(other), other)
+    likely_stored = [c for c in stored.values() if _estimate(ctx, item, ctx.hasher.from_bytes(c.minhash)) >= floor]
+    likely_pending = [p for p in pending.values() if _estimate(ctx, item, p.signature) >= floor]
+    if not likely_stored and not likely_pending:
+        return None
+    mine = word_shingles(item.cleaned.text)
+    scored: list[tuple[float, Ref]] = []
+    texts = reads.article_texts(ctx.session, [c.id for c in likely_stored]) if likely_stored else {}
+    for cand in likely_stored:
+        if cand.id in texts:
+            scored.append((jaccard_of_shingles(mine, word_shingles(texts[cand.id])), cand.link_to))
+    for other in likely_pending:
+        root: Ref = other.canonical if other.decision == "near" and other.canonical is not None else other
+        scored.append((jaccard_of_shingles(mine, word_shingles(other.cleaned.text)), root))
+    score, ref = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+    return (ref, score) if ref is not None and score >= ctx.threshold else None
+
+
+def _estimate(ctx: _Context, item: Prepared, signature: np.ndarray) -> float:
+    return ctx.hasher.similarity(item.signature, signature)

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Row, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, func, select
+from sqlalchemy.orm import Session, aliased
 
-from archive.store.models import Article, ArticleBand, Chunk, Source
+from archive.store.models import Article, ArticleBand, Chunk, Feed, FeedItem, Source
 from archive.store.vtables import FTS_TABLE, VEC_TABLE
 
 KNN_MAX_K = 4096  # sqlite-vec's cap on k
@@ -46,25 +46,37 @@ def copies_by_hash(session: Session, content_hashes: Sequence[str]) -> dict[str,
     return found
 
 
-def band_candidates(session: Session, band_keys: Sequence[int]) -> dict[int, list[tuple[int, bytes]]]:
-    """Per band key, the stored articles sharing it: (id to link to, MinHash signature).
+@dataclass(frozen=True)
+class Candidate:
+    """A stored article sharing an LSH band key with a new one."""
 
-    A near-duplicate's own canonical is returned as the id to link to, so
-    copies of copies all point at the first article.
-    """
+    id: int
+    link_to: int  # a near-duplicate's canonical, so copies of copies point at the first article
+    minhash: bytes
+
+
+def band_candidates(session: Session, band_keys: Sequence[int]) -> dict[int, list[Candidate]]:
+    """Per band key, the stored articles (with text) sharing it."""
     keyed: dict[int, list[int]] = {}
     for part in _batches(sorted({int(k) for k in band_keys})):
-        for key, aid in session.execute(select(ArticleBand.band_key, ArticleBand.article_id).where(ArticleBand.band_key.in_(part))):
+        stmt = select(ArticleBand.band_key, ArticleBand.article_id).where(ArticleBand.band_key.in_(part))
+        for key, aid in session.execute(stmt):
             keyed.setdefault(key, []).append(aid)
-    ids = sorted({aid for aids in keyed.values() for aid in aids})
-    sigs: dict[int, tuple[int, bytes]] = {}
-    for part in _batches(ids):
+    found: dict[int, Candidate] = {}
+    for part in _batches(sorted({aid for aids in keyed.values() for aid in aids})):
         stmt = select(Article.id, Article.minhash, Article.canonical_id, Article.duplicate_kind).where(
             Article.id.in_(part), Article.minhash.is_not(None)
         )
         for r in session.execute(stmt):
-            sigs[r.id] = (r.canonical_id if r.duplicate_kind == "near" and r.canonical_id else r.id, r.minhash)
-    return {key: [sigs[a] for a in aids if a in sigs] for key, aids in keyed.items()}
+            link = r.canonical_id if r.duplicate_kind == "near" and r.canonical_id else r.id
+            found[r.id] = Candidate(r.id, link, r.minhash)
+    return {key: [found[a] for a in aids if a in found] for key, aids in keyed.items()}
+
+
+def article_texts(session: Session, article_ids: Sequence[int]) -> dict[int, str]:
+    """Cleaned text of stored articles (those that hold text)."""
+    rows = session.execute(select(Article.id, Article.text).where(Article.id.in_(list(article_ids)), Article.text.is_not(None)))
+    return {r.id: r.text for r in rows}
 
 
 def source_ids_by_name(session: Session, names: Sequence[str]) -> dict[str, int]:
@@ -233,3 +245,137 @@ def source_ids_for_all(session: Session) -> dict[str, int]:
 def chunk_span(session: Session, chunk_id: int) -> tuple[int, int] | None:
     row = session.execute(select(Chunk.char_start, Chunk.char_end).where(Chunk.id == chunk_id)).first()
     return (row[0], row[1]) if row else None
+
+
+def duplicate_groups(session: Session, article_id: int | None = None, limit: int | None = None) -> list[tuple[Row, list[Row]]]:
+    """(canonical, copies) for every canonical article that has copies, largest groups first.
+
+    With ``article_id``, only the group that article belongs to (as canonical or copy).
+    """
+    linked = select(Article.canonical_id, func.count().label("n")).where(Article.canonical_id.is_not(None))
+    if article_id is not None:
+        root = session.scalar(select(Article.canonical_id).where(Article.id == article_id)) or article_id
+        linked = linked.where(Article.canonical_id == root)
+    linked = linked.group_by(Article.canonical_id).order_by(func.count().desc(), Article.canonical_id)
+    if limit is not None:
+        linked = linked.limit(limit)
+    roots = [r.canonical_id for r in session.execute(linked)]
+    if not roots:
+        return []
+    meta = _article_meta().add_columns(Article.duplicate_score, Article.origin)
+    canon = {r.id: r for r in session.execute(meta.where(Article.id.in_(roots)))}
+    copies: dict[int, list[Row]] = {}
+    for r in session.execute(meta.where(Article.canonical_id.in_(roots)).order_by(Article.published_at, Article.id)):
+        copies.setdefault(r.canonical_id, []).append(r)
+    return [(canon[root], copies[root]) for root in roots if root in canon]
+
+
+def article_links(session: Session) -> list[tuple[int, int | None, str | None, str | None]]:
+    """(id, canonical_id, origin, duplicate_kind) of every article, for evaluations."""
+    stmt = select(Article.id, Article.canonical_id, Article.origin, Article.duplicate_kind).order_by(Article.id)
+    return [(r[0], r[1], r[2], r[3]) for r in session.execute(stmt)]
+
+
+# -- feeds ---------------------------------------------------------------------
+def feeds(session: Session) -> list[Feed]:
+    """Every feed, by id."""
+    return list(session.scalars(select(Feed).order_by(Feed.id)))
+
+
+def feed_item_counts(session: Session) -> dict[int, int]:
+    """Feed id -> number of entries already seen."""
+    stmt = select(FeedItem.feed_id, func.count()).group_by(FeedItem.feed_id)
+    return {int(r[0]): int(r[1]) for r in session.execute(stmt)}
+
+
+def seen_guids(session: Session, feed_id: int, guids: Sequence[str]) -> set[str]:
+    """The subset of ``guids`` already recorded for the feed."""
+    found: set[str] = set()
+    for part in _batches(list(set(guids))):
+        found.update(session.scalars(select(FeedItem.guid).where(FeedItem.feed_id == feed_id, FeedItem.guid.in_(part))))
+    return found
+
+
+def articles_of_run(session: Session, run_id: int) -> dict[str, int]:
+    """origin -> id of the articles an ingest run stored."""
+    rows = session.execute(select(Article.origin, Article.id).where(Article.run_id == run_id, Article.origin.is_not(None)))
+    return {r.origin: r.id for r in rows}
+
+
+# -- delete selection ----------------------------------------------------------
+def select_articles(
+    session: Session, *, ids: Sequence[int] | None = None, source_ids: Sequence[int] | None = None,
+    before: str | None = None, after: str | None = None,
+) -> list[Row]:
+    """Articles matching every filter given, plus the exact copies that go with them, by id.
+
+    ``before``/``after`` are ISO dates compared exclusively with the publication day;
+    undated articles never match a date filter.
+    """
+    conds = []
+    if ids is not None:
+        conds.append(Article.id.in_([int(i) for i in ids]))
+    if source_ids is not None:
+        conds.append(Article.source_id.in_([int(i) for i in source_ids]))
+    day = func.substr(Article.published_at, 1, 10)
+    if before is not None:
+        conds.append(day < before)
+    if after is not None:
+        conds.append(day > after)
+    chosen = select(Article.id).where(*conds).correlate(None).scalar_subquery()
+    copies = (Article.duplicate_kind == "exact") & Article.canonical_id.in_(chosen)
+    stmt = _article_meta().where(Article.id.in_(chosen) | copies).order_by(Article.id)
+    return list(session.execute(stmt))
+
+
+# -- health checks and re-embedding --------------------------------------------
+def sqlite_versions(session: Session) -> tuple[str, str]:
+    """(SQLite version, sqlite-vec version) of the connection."""
+    row = session.connection().exec_driver_sql("SELECT sqlite_version(), vec_version()").one()
+    return str(row[0]), str(row[1])
+
+
+def quick_check(session: Session) -> list[str]:
+    """``PRAGMA quick_check`` messages: ``["ok"]`` for a sound file."""
+    return [str(r[0]) for r in session.connection().exec_driver_sql("PRAGMA quick_check")]
+
+
+def consistency_counts(session: Session, table: str = VEC_TABLE) -> dict[str, int]:
+    """Rows in chunks, in the vector table ``table`` and in the FTS index: all three should agree."""
+    conn = session.connection()
+    return {
+        "chunks": session.scalar(select(func.count()).select_from(Chunk)) or 0,
+        "vectors": int(conn.exec_driver_sql(f"SELECT count(*) FROM {_ident(table)}").scalar() or 0),
+        "fts_rows": int(conn.exec_driver_sql(f"SELECT count(*) FROM {FTS_TABLE}_docsize").scalar() or 0),
+    }
+
+
+def dangling_canonicals(session: Session) -> list[int]:
+    """Ids of articles whose canonical_id names an article that does not exist."""
+    target = aliased(Article)
+    stmt = (
+        select(Article.id).outerjoin(target, target.id == Article.canonical_id)
+        .where(Article.canonical_id.is_not(None), target.id.is_(None)).order_by(Article.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def vector_tables(session: Session) -> list[str]:
+    """Names of every vec0 table in the database."""
+    sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE %USING vec0(%' ORDER BY name"
+    return [str(r[0]) for r in session.connection().exec_driver_sql(sql)]
+
+
+def chunks_to_embed(session: Session, after_id: int, limit: int) -> list[Row]:
+    """Chunks with id > ``after_id`` (by id) with the article metadata a vector row carries."""
+    stmt = (
+        select(Chunk.id, Chunk.text, Chunk.text_hash, Article.source_id, Article.published_at, Article.language)
+        .join(Article, Article.id == Chunk.article_id).where(Chunk.id > after_id).order_by(Chunk.id).limit(limit)
+    )
+    return list(session.execute(stmt))
+
+
+def _ident(name: str) -> str:
+    if not name.replace("_", "").isalnum() or not name[0].isalpha():
+        raise ValueError(f"invalid table name {name!r}")
+    return name
