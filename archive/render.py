@@ -23,7 +23,8 @@ def print_results(results: Sequence[SearchResult]) -> None:
         return
     for r in results:
         click.secho(f"[{r.rank}] score {r.score:.4f}  article {r.article_id}  chars {r.char_start}-{r.char_end}", bold=True)
-        click.echo(textwrap.fill(r.text, width=100, initial_indent="    ", subsequent_indent="    "))
+        for paragraph in r.text.split("\n\n"):
+            click.echo(textwrap.fill(paragraph, width=100, initial_indent="    ", subsequent_indent="    "))
         label = "source" if r.source_count == 1 else f"{r.source_count} sources"
         click.secho(f"    {label}:", fg="cyan")
         for s in r.sources:

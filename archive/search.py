@@ -13,6 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from archive.dates import parse_filter_date
@@ -24,6 +26,7 @@ from archive.store.reads import KNN_MAX_K, Filters
 from archive.store.vtables import VEC_TABLE
 
 MODES = ("hybrid", "semantic", "keyword")
+Fused = tuple[int, float, dict[str, float]]  # chunk id, score, per-mode components
 RRF_K = 60
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
@@ -110,7 +113,9 @@ def run_search(session: Session, embedder: Embedder | None, params: SearchParams
         window = min(window * 4, KNN_MAX_K)
 
 
-def _candidates(session, vector, params, window, table):  # type: ignore[no-untyped-def]
+def _candidates(
+    session: Session, vector: np.ndarray | None, params: SearchParams, window: int, table: str
+) -> tuple[list[Fused], bool]:
     """Fused (chunk_id, score, components) best first, and whether no more can be had."""
     semantic = reads.knn(session, vector, window, params.filters, table) if vector is not None else []
     match = fts_query(params.query) if params.mode != "semantic" else None
@@ -123,7 +128,7 @@ def _candidates(session, vector, params, window, table):  # type: ignore[no-unty
     return _rrf(semantic, keyword, params), exhausted
 
 
-def _rrf(semantic, keyword, params):  # type: ignore[no-untyped-def]
+def _rrf(semantic: list[tuple[int, float]], keyword: list[tuple[int, float]], params: SearchParams) -> list[Fused]:
     scores: dict[int, dict[str, float]] = {}
     for rank, (cid, dist) in enumerate(semantic):
         entry = scores.setdefault(cid, {"rrf": 0.0})
@@ -137,7 +142,7 @@ def _rrf(semantic, keyword, params):  # type: ignore[no-untyped-def]
     return [(cid, comp["rrf"], comp) for cid, comp in ordered]
 
 
-def _collapse(session, fused, params):  # type: ignore[no-untyped-def]
+def _collapse(session: Session, fused: list[Fused], params: SearchParams) -> list[SearchResult]:
     details = reads.chunk_details(session, [cid for cid, _, _ in fused])
     chosen: list[tuple[int, float, dict[str, float]]] = []
     seen_groups: set[int] = set()
@@ -157,7 +162,9 @@ def _collapse(session, fused, params):  # type: ignore[no-untyped-def]
     return [_result(rank, details[cid], score, comp, sources, params) for rank, (cid, score, comp) in enumerate(chosen, 1)]
 
 
-def _result(rank, row, score, comp, sources, params) -> SearchResult:  # type: ignore[no-untyped-def]
+def _result(
+    rank: int, row: Row, score: float, comp: dict[str, float], sources: dict[int, list[Row]], params: SearchParams
+) -> SearchResult:
     carriers = sources.get(row.group_id) or []
     unique = {r.id: r for r in carriers}
     listed = sorted(unique.values(), key=lambda r: (r.published_at or "9999", r.id))

@@ -37,6 +37,7 @@ _MAX_CONTROL_RATIO = 0.10
 # Bytes that are fine in text: tab, newline, carriage return, form feed, escape.
 _TEXT_CONTROLS = b"\t\n\r\f\x1b"
 _CONTROL_BYTES = bytes(b for b in [*range(32), 127] if b not in _TEXT_CONTROLS)
+_MAX_NESTING = 20  # lists/objects inside a field deeper than this are not text
 _CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # articles are longer than csv's 128 KiB default
 # Windows-1252 as browsers decode it (WHATWG): cp1252's five undefined bytes (0x81, 0x8D, ...)
 # map to U+0081..., so one stray byte does not turn a whole cp1252 file into latin-1 mojibake.
@@ -155,17 +156,17 @@ def _field_names(field_map: Mapping[str, str] | None) -> dict[str, tuple[str, ..
     return names
 
 
-def _as_text(value: Any) -> str | None:
+def _as_text(value: Any, depth: int = 0) -> str | None:
     """A record value as stripped text: numbers coerced, ``{"name": ...}`` objects unwrapped."""
-    if value is None:
+    if value is None or depth > _MAX_NESTING:
         return None
     if isinstance(value, dict):
         for key in ("name", "title", "value", "text", "url", "href"):
             if key in value:
-                return _as_text(value[key])
+                return _as_text(value[key], depth + 1)
         return None
     if isinstance(value, list):
-        parts = [part for part in (_as_text(item) for item in value) if part]
+        parts = [part for part in (_as_text(item, depth + 1) for item in value) if part]
         return "\n".join(parts) or None
     text = str(value).strip()
     return text or None
@@ -236,6 +237,18 @@ def _lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
+def _loads(text: str) -> Any:
+    """``json.loads``, reporting absurd nesting and giant integers as invalid JSON instead of crashing."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+    except ValueError as exc:  # e.g. an integer over Python's 4,300-digit conversion limit
+        raise json.JSONDecodeError(str(exc).split(";")[0], text, 0) from None
+
+
 def _read_jsonl(text: str, path: Path, fields: FieldNames, outlet: str | None) -> Results:
     checked = False
     for lineno, line in enumerate(_lines(text), start=1):
@@ -243,7 +256,7 @@ def _read_jsonl(text: str, path: Path, fields: FieldNames, outlet: str | None) -
             continue
         origin = f"{path}:{lineno}"
         try:
-            record = json.loads(line)
+            record = _loads(line)
         except json.JSONDecodeError as exc:
             yield IngestError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=origin)
             continue
@@ -268,7 +281,7 @@ def _unwrap_container(data: Any, fields: FieldNames) -> Any:
 
 def _read_json(text: str, path: Path, fields: FieldNames, outlet: str | None) -> Results:
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # one object per line: JSON Lines under a .json name
             yield from _read_jsonl(text, path, fields, outlet)
@@ -321,15 +334,15 @@ def _read_csv(text: str, path: Path, fields: FieldNames, outlet: str | None) -> 
 
 
 def _read_plain(text: str, path: Path, outlet: str | None, *, markdown: bool) -> RawArticle:
-    """One article per file: the first non-empty line is the title, the rest the text."""
+    """One article per file. The cleaner finds the headline among the first lines.
+
+    Scraped pages often open with a teaser line before the headline (the seed
+    article does), so the first line is not taken blindly as the title.
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").strip().split("\n")
-    title = lines[0].strip()
     if markdown:
-        title = title.lstrip("#").strip()
-    body = "\n".join(lines[1:]).strip()
-    if not body:  # a one-line file is all text, not a title without an article
-        return RawArticle(text=title, outlet=outlet, origin=str(path))
-    return RawArticle(text=body, title=title or None, outlet=outlet, origin=str(path))
+        lines = [line.lstrip("#").strip() if line.startswith("#") else line for line in lines]
+    return RawArticle(text="\n".join(lines), title=None, outlet=outlet, origin=str(path))
 
 
 def _read_html(text: str, path: Path, outlet: str | None) -> RawArticle:
