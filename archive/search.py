@@ -28,6 +28,9 @@ from archive.store.vtables import VEC_TABLE
 MODES = ("hybrid", "semantic", "keyword")
 Fused = tuple[int, float, dict[str, float]]  # chunk id, score, per-mode components
 RRF_K = 60
+# Passages this close (cosine of normalized vectors) are the same text with small
+# edits: a syndicated paragraph re-chunked, a corrected typo. They collapse together.
+NEAR_IDENTICAL_COSINE = 0.96
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
     "a an and are as at be but by for from has have he her his i in is it its of on or our she so than that the "
@@ -107,7 +110,7 @@ def run_search(session: Session, embedder: Embedder | None, params: SearchParams
     window = max(params.k * 4, 40)
     while True:
         fused, exhausted = _candidates(session, vector, params, window, table)
-        results = _collapse(session, fused, params)
+        results = _collapse(session, fused, params, table)
         if len(results) >= params.k or exhausted:
             return results[: params.k]
         window = min(window * 4, KNN_MAX_K)
@@ -142,30 +145,73 @@ def _rrf(semantic: list[tuple[int, float]], keyword: list[tuple[int, float]], pa
     return [(cid, comp["rrf"], comp) for cid, comp in ordered]
 
 
-def _collapse(session: Session, fused: list[Fused], params: SearchParams) -> list[SearchResult]:
+def _collapse(session: Session, fused: list[Fused], params: SearchParams, table: str) -> list[SearchResult]:
+    """The best passage of each duplicate group, until k; near-identical passages join the group they echo."""
     details = reads.chunk_details(session, [cid for cid, _, _ in fused])
+    vectors = _VectorCache(session, [cid for cid, _, _ in fused], table) if params.dedup else None
     chosen: list[tuple[int, float, dict[str, float]]] = []
+    merged: dict[int, set[int]] = {}  # chosen chunk id -> every group it stands for
     seen_groups: set[int] = set()
-    for cid, score, comp in fused:
+    for position, (cid, score, comp) in enumerate(fused):
         row = details.get(cid)
-        if row is None:
+        full = len(chosen) >= params.k
+        if row is None or (full and (vectors is None or position >= _echo_horizon(params.k))):
             continue
         group = row.group_id if row.group_id is not None else -cid
         if params.dedup and group in seen_groups:
             continue
         seen_groups.add(group)
-        chosen.append((cid, score, comp))
-        if len(chosen) >= params.k:
-            break
-    groups = [details[cid].group_id for cid, _, _ in chosen if details[cid].group_id is not None]
+        echo = vectors.echo_of(cid, [c for c, _, _ in chosen]) if vectors is not None else None
+        if echo is not None:
+            merged[echo].add(group)
+        elif not full:
+            chosen.append((cid, score, comp))
+            merged[cid] = {group}
+    groups = sorted({g for gs in merged.values() for g in gs if g > 0})
     sources = reads.group_sources(session, groups) if params.dedup else {}
-    return [_result(rank, details[cid], score, comp, sources, params) for rank, (cid, score, comp) in enumerate(chosen, 1)]
+    return [
+        _result(rank, details[cid], score, comp, [r for g in sorted(merged[cid]) for r in sources.get(g, [])], params)
+        for rank, (cid, score, comp) in enumerate(chosen, 1)
+    ]
+
+
+def _echo_horizon(k: int) -> int:
+    """How far past the k-th result to look for near-identical copies of the results."""
+    return 4 * k + 40
+
+
+class _VectorCache:
+    """Stored vectors of candidate passages, fetched a page at a time as collapsing needs them."""
+
+    PAGE = 256
+
+    def __init__(self, session: Session, order: list[int], table: str) -> None:
+        self.session, self.order, self.table = session, order, table
+        self.vectors: dict[int, np.ndarray] = {}
+        self.fetched = 0
+
+    def get(self, chunk_id: int) -> np.ndarray | None:
+        while chunk_id not in self.vectors and self.fetched < len(self.order):
+            page = self.order[self.fetched : self.fetched + self.PAGE]
+            self.fetched += len(page)
+            self.vectors.update(reads.vectors_for_chunks(self.session, page, self.table))
+        return self.vectors.get(chunk_id)
+
+    def echo_of(self, chunk_id: int, chosen: list[int]) -> int | None:
+        """The chosen passage this one nearly repeats (cosine >= NEAR_IDENTICAL_COSINE), if any."""
+        mine = self.get(chunk_id)
+        if mine is None:
+            return None
+        for other in chosen:
+            theirs = self.get(other)
+            if theirs is not None and float(np.dot(mine, theirs)) >= NEAR_IDENTICAL_COSINE:
+                return other
+        return None
 
 
 def _result(
-    rank: int, row: Row, score: float, comp: dict[str, float], sources: dict[int, list[Row]], params: SearchParams
+    rank: int, row: Row, score: float, comp: dict[str, float], carriers: list[Row], params: SearchParams
 ) -> SearchResult:
-    carriers = sources.get(row.group_id) or []
     unique = {r.id: r for r in carriers}
     listed = sorted(unique.values(), key=lambda r: (r.published_at or "9999", r.id))
     src = tuple(

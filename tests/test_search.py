@@ -89,3 +89,26 @@ def test_unknown_outlet_lists_the_known_ones(corpus: Archive) -> None:
 
 def test_highlight_terms_skip_stopwords_and_keep_original_case() -> None:
     assert highlight_terms("the shelling of Kharkiv", "Shelling hit Kharkiv on the day") == ("Shelling", "Kharkiv")
+
+
+def test_near_identical_passages_from_unlinked_articles_collapse_into_one_result(archive: Archive) -> None:
+    shared = (
+        "The International Committee of the Red Cross said its teams delivered insulin, surgical kits, blankets "
+        "and water purification tablets to the two hospitals still working in the besieged city on Wednesday, "
+        "after a local truce allowed a convoy of six trucks to cross the front line. Doctors there said supplies "
+        "of anaesthetics would last only a few more days and asked for generators and fuel."
+    )
+    story_a = " ".join(f"Artillery duels continued overnight near village number {i} in the north." for i in range(8))
+    story_b = " ".join(f"Residents queued for bread at bakery number {i} as the blockade went on." for i in range(8))
+    archive.ingest_records([
+        RawArticle(text=shared + "\n\n" + story_a, title="Red Cross delivers aid", outlet="Wire"),
+        RawArticle(text=story_b + "\n\n" + shared.replace("on Wednesday", "on Wednesday morning"),
+                   title="Bread queues as blockade drags on", outlet="Daily"),
+    ])
+    assert archive.duplicates() == []  # the articles are different stories
+    query = "Red Cross delivered insulin and surgical kits to hospitals in the besieged city"
+    raw = archive.search(query, k=2, mode="semantic", dedup=False)
+    assert len(raw) == 2 and raw[0].group_id != raw[1].group_id
+    assert all("Red Cross" in hit.text for hit in raw)
+    collapsed = archive.search(query, k=1, mode="semantic")
+    assert sorted(s.outlet for s in collapsed[0].sources) == ["Daily", "Wire"]

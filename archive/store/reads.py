@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from archive.store.models import Article, ArticleBand, Chunk, Feed, FeedItem, Source
-from archive.store.vtables import FTS_TABLE, VEC_TABLE
+from archive.store.vtables import FTS_TABLE, VEC_TABLE, existing_bits_table, is_bits_table
 
 KNN_MAX_K = 4096  # sqlite-vec's cap on k
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def source_ids_by_name(session: Session, names: Sequence[str]) -> dict[str, int]
     return {r.name: r.id for r in rows}
 
 
-def _batches(values: list, size: int = 500) -> list[list]:  # type: ignore[type-arg]
+def _batches(values: list[T], size: int = 500) -> list[list[T]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
@@ -217,7 +219,7 @@ def group_sources(session: Session, group_ids: Sequence[int]) -> dict[int, list[
     return result
 
 
-def _article_meta():  # type: ignore[no-untyped-def]
+def _article_meta() -> Select[Any]:
     return select(
         Article.id, Article.title, Article.url, Article.published_at, Article.duplicate_kind,
         Article.canonical_id, Source.name.label("outlet"),
@@ -341,13 +343,20 @@ def quick_check(session: Session) -> list[str]:
 
 
 def consistency_counts(session: Session, table: str = VEC_TABLE) -> dict[str, int]:
-    """Rows in chunks, in the vector table ``table`` and in the FTS index: all three should agree."""
+    """Rows in chunks, in the vector table ``table`` (and its bit prefilter, if any) and in the FTS index.
+
+    All of them should agree.
+    """
     conn = session.connection()
-    return {
+    counts = {
         "chunks": session.scalar(select(func.count()).select_from(Chunk)) or 0,
         "vectors": int(conn.exec_driver_sql(f"SELECT count(*) FROM {_ident(table)}").scalar() or 0),
         "fts_rows": int(conn.exec_driver_sql(f"SELECT count(*) FROM {FTS_TABLE}_docsize").scalar() or 0),
     }
+    bits = existing_bits_table(conn, table)
+    if bits is not None:
+        counts["bit_vectors"] = int(conn.exec_driver_sql(f"SELECT count(*) FROM {bits}").scalar() or 0)
+    return counts
 
 
 def dangling_canonicals(session: Session) -> list[int]:
@@ -361,9 +370,9 @@ def dangling_canonicals(session: Session) -> list[int]:
 
 
 def vector_tables(session: Session) -> list[str]:
-    """Names of every vec0 table in the database."""
+    """Names of every float vec0 table in the database (bit prefilter companions left out)."""
     sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE %USING vec0(%' ORDER BY name"
-    return [str(r[0]) for r in session.connection().exec_driver_sql(sql)]
+    return [str(r[0]) for r in session.connection().exec_driver_sql(sql) if not is_bits_table(str(r[0]))]
 
 
 def chunks_to_embed(session: Session, after_id: int, limit: int) -> list[Row]:
@@ -379,3 +388,14 @@ def _ident(name: str) -> str:
     if not name.replace("_", "").isalnum() or not name[0].isalpha():
         raise ValueError(f"invalid table name {name!r}")
     return name
+
+
+def vectors_for_chunks(session: Session, chunk_ids: Sequence[int], table: str = VEC_TABLE) -> dict[int, np.ndarray]:
+    """Stored float vectors of these chunks."""
+    found: dict[int, np.ndarray] = {}
+    conn = session.connection()
+    for part in _batches([int(c) for c in chunk_ids]):
+        sql = f"SELECT chunk_id, embedding FROM {table} WHERE chunk_id IN ({','.join('?' * len(part))})"
+        for chunk_id, blob in conn.exec_driver_sql(sql, tuple(part)):
+            found[int(chunk_id)] = np.frombuffer(blob, dtype=np.float32)
+    return found
