@@ -9,23 +9,58 @@
 
 from __future__ import annotations
 
-from archive.api import Archive
-from archive.errors import (
-    ArchiveError,
-    ConfigError,
-    DriverError,
-    IngestError,
-    InvalidQueryError,
-    LockedError,
-    ModelChecksumError,
-    ModelMismatchError,
-    ModelNotFoundError,
-    NotFoundError,
-    SchemaOutOfDateError,
-)
-from archive.ingest.prepare import IngestOptions
-from archive.ingest.records import RawArticle
-from archive.results import ArticleView, IngestReport, SearchResult, Source
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from archive.api import Archive
+    from archive.errors import (
+        ArchiveError,
+        ConfigError,
+        DriverError,
+        IngestError,
+        InvalidQueryError,
+        LockedError,
+        ModelChecksumError,
+        ModelMismatchError,
+        ModelNotFoundError,
+        NotFoundError,
+        SchemaOutOfDateError,
+    )
+    from archive.ingest.prepare import IngestOptions
+    from archive.ingest.records import RawArticle
+    from archive.results import ArticleView, IngestReport, SearchResult, Source
+
+# Names are imported on first access (PEP 562), so ``import archive.cli`` or
+# ``archive.store`` does not pay for the whole library: the CLI's cold start counts.
+_LAZY = {
+    "Archive": "archive.api",
+    "IngestOptions": "archive.ingest.prepare",
+    "RawArticle": "archive.ingest.records",
+    **dict.fromkeys(("ArticleView", "IngestReport", "SearchResult", "Source"), "archive.results"),
+    **dict.fromkeys(
+        (
+            "ArchiveError", "ConfigError", "DriverError", "IngestError", "InvalidQueryError", "LockedError",
+            "ModelChecksumError", "ModelMismatchError", "ModelNotFoundError", "NotFoundError", "SchemaOutOfDateError",
+        ),
+        "archive.errors",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'archive' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "Archive",

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archive.config import Settings
 from archive.dedup import MinHasher
 from archive.embed import Embedder, load_embedder
-from archive.errors import ArchiveError, IngestError, ModelMismatchError, NotFoundError
+from archive.errors import ArchiveError, ConfigError, IngestError, LockedError, ModelMismatchError, NotFoundError
 from archive.ingest.pipeline import BatchWriter
 from archive.ingest.prepare import IngestOptions, prepare
-
-from archive.ingest.records import RawArticle
-from archive.results import ArticleView, IngestReport, SearchResult, Source
+from archive.ingest.records import DEFAULT_FIELDS, RawArticle
+from archive.lock import LockHolder, lock_holder, pid_alive, writer_lock
+from archive.results import ArticleView, DuplicateGroup, IngestReport, SearchResult, Source
+from archive.rag import RagContext, build_context
 from archive.search import build_params, run_search
 from archive.store import meta, migrate, reads, writes
 from archive.store.engine import create_archive_engine, pick_driver
@@ -27,6 +32,25 @@ from archive.store.models import Article, IngestRun
 from archive.store.vtables import vec_table_dimension
 
 ProgressFn = Callable[[int], None]
+
+
+def _lazy_module(name: str) -> ModuleType:
+    """``name``, executed on first attribute access (the LazyLoader recipe of importlib's docs)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.loader is not None
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    from archive import feedpoll, ops
+else:  # feeds and maintenance (alembic, http) load on first use: `archive search` starts faster without them
+    feedpoll, ops = _lazy_module("archive.feedpoll"), _lazy_module("archive.ops")
 
 
 def _same_model(recorded: str, requested: str) -> bool:
@@ -93,7 +117,7 @@ class Archive:
             if requested and not _same_model(active.name, requested):
                 raise ModelMismatchError(
                     f"this database holds vectors from {active.name!r} ({active.dimension}-d), not {requested!r}: "
-                    f"drop --model/ARCHIVE_MODEL to use {active.name!r}, or run `archive reembed --model {requested}`"
+                    f"drop --model/ARCHIVE_MODEL to use {active.name!r}, or run `archive reembed --model {_spec_for(requested)}`"
                 )
             embedder = embedder or load_embedder(_spec_for(active.name), home=settings.home)
             table = active.vector_table
@@ -126,33 +150,57 @@ class Archive:
     def ingest(
         self, paths: Sequence[str | Path], *, outlet: str | None = None, field_map: Mapping[str, str] | None = None,
         options: IngestOptions | None = None, progress: ProgressFn | None = None,
-        on_file: Callable[[Path], None] | None = None, command: str = "ingest",
+        on_file: Callable[[Path], None] | None = None, command: str = "ingest", wait: float = 0,
     ) -> IngestReport:
-        """Ingest files and directories; a bad file is reported and the rest continue."""
-        report = IngestReport()
+        """Ingest files and directories; a bad file is reported and the rest continue.
 
+        Holds the writer lock throughout: raises LockedError when another writer
+        holds it for longer than ``wait`` seconds.
+        """
         from archive.ingest.readers import iter_input_files, read_file
+
+        unknown = sorted(set(field_map or {}) - set(DEFAULT_FIELDS))
+        if unknown:
+            raise ConfigError(f"unknown field(s) {', '.join(unknown)} in --field: use {', '.join(DEFAULT_FIELDS)}")
+        report = IngestReport()
 
         def records() -> Iterable[RawArticle | IngestError]:
             for path in iter_input_files([Path(p) for p in paths]):
                 report.files += 1
                 if on_file is not None:
                     on_file(path)
+                found = 0
                 try:
-                    yield from read_file(path, field_map=field_map, outlet=outlet)
+                    for record in read_file(path, field_map=field_map, outlet=outlet):
+                        found += 1
+                        yield record
                 except IngestError as exc:
                     yield exc
+                    continue
+                if not found:  # a header-only CSV, an empty list or feed: say so rather than pass in silence
+                    yield IngestError("no articles in this file (no records, rows or feed items)", path=str(path))
 
-        return self.ingest_records(records(), options=options, progress=progress, command=command, report=report)
+        return self.ingest_records(
+            records(), options=options, progress=progress, command=command, report=report, wait=wait
+        )
 
     def ingest_records(
         self, records: Iterable[RawArticle | IngestError], *, options: IngestOptions | None = None,
         progress: ProgressFn | None = None, command: str = "ingest", report: IngestReport | None = None,
+        wait: float = 0,
     ) -> IngestReport:
-        """Ingest already-read records (what feeds and the library's callers use)."""
-        opts = options or IngestOptions()
-        report = report or IngestReport()
+        """Ingest already-read records (what feeds and the library's callers use), under the writer lock."""
+        with writer_lock(self.path, wait=wait, command=command):
+            command = command.encode("utf-8", "replace").decode("utf-8")  # undecodable argv bytes
+            return self._ingest_locked(records, options or IngestOptions(), progress, command, report or IngestReport())
+
+    def _ingest_locked(
+        self, records: Iterable[RawArticle | IngestError], opts: IngestOptions, progress: ProgressFn | None,
+        command: str, report: IngestReport,
+    ) -> IngestReport:
         with Session(self.engine) as session, session.begin():
+            # We hold the writer lock, so a run still marked running was killed.
+            writes.interrupt_stale_runs(session, live_pid=os.getpid())
             report.run_id = writes.start_run(session, command, os.getpid())
         writer = BatchWriter(
             self.engine, self.embedder, opts, report, hasher=self.hasher, run_id=report.run_id,
@@ -205,6 +253,15 @@ class Archive:
             )
             return run_search(session, self.embedder, params, table=self.vector_table)
 
+    def context(self, query: str, *, max_tokens: int = 1500, k: int = 8, mode: str = "hybrid", **filters: Any) -> RagContext:
+        """Numbered, cited passages for ``query`` within ``max_tokens`` tokens, ready for an LLM prompt.
+
+        ``filters`` are :meth:`search`'s keyword options (since, until, outlets,
+        language, ...). No match gives an empty ``text`` and no sources.
+        """
+        hits = self.search(query, k=k, mode=mode, **filters)
+        return build_context(query, hits, count_tokens=self.embedder.count_tokens, max_tokens=max_tokens)
+
     # -- articles --------------------------------------------------------
     def article(self, article_id: int) -> ArticleView:
         """An article with its text (from its canonical copy when it is an exact duplicate)."""
@@ -225,6 +282,14 @@ class Archive:
                 duplicate_kind=row.duplicate_kind, copies=copies,
             )
 
+    def duplicates(self, article_id: int | None = None, *, limit: int | None = 50) -> list[DuplicateGroup]:
+        """Duplicate groups (largest first), or the one holding ``article_id``."""
+        with Session(self.engine) as session:
+            if article_id is not None and session.get(Article, article_id) is None:
+                raise NotFoundError(f"no article with id {article_id}: see `archive search` for ids")
+            groups = reads.duplicate_groups(session, article_id, limit)
+        return [DuplicateGroup(_source(canon), tuple(_source(c) for c in copies)) for canon, copies in groups]
+
     def chunk_span(self, chunk_id: int) -> tuple[int, int]:
         """(char_start, char_end) of a passage in its article's text."""
         with Session(self.engine) as session:
@@ -234,11 +299,51 @@ class Archive:
         return span
 
     def runs(self, limit: int = 20) -> list[IngestRun]:
-        """The most recent ingest runs, newest first."""
+        """The most recent ingest runs, newest first.
+
+        A run whose process died (``kill -9``, a reboot) still says ``running`` in
+        the file: it is listed as ``interrupted``, and recorded so when no writer is busy.
+        """
+        return self._run_rows(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit))
+
+    def run(self, run_id: int) -> IngestRun:
+        """One ingest run, its ``errors`` JSON included; raises NotFoundError for an unknown id."""
+        rows = self._run_rows(select(IngestRun).where(IngestRun.id == run_id))
+        if not rows:
+            raise NotFoundError(f"no ingest run with id {run_id}: see `archive runs` for ids")
+        return rows[0]
+
+    def _run_rows(self, stmt: Any) -> list[IngestRun]:
         with Session(self.engine, expire_on_commit=False) as session:
-            rows = list(session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)))
+            rows = list(session.scalars(stmt))
             session.expunge_all()
+        running = {r.id: r for r in rows if r.status == "running"}
+        if not running:
             return rows
+        holder = lock_holder(self.path)
+        fresh = self._record_dead_runs(list(running)) if holder is None else None
+        if fresh is not None:
+            for run_id, status in fresh.items():
+                running[run_id].status = status
+            return rows
+        holder = holder or lock_holder(self.path)
+        for row in running.values():
+            if not _run_is_live(row.pid, holder):
+                row.status = "interrupted"
+        return rows
+
+    def _record_dead_runs(self, run_ids: list[int]) -> dict[int, str] | None:
+        """Nobody is writing, so these runs still marked running are dead: record it; their statuses now.
+
+        None when that cannot be done now (a writer started meanwhile, a read-only file).
+        """
+        try:
+            with writer_lock(self.path, command="archive runs"), Session(self.engine) as session, session.begin():
+                writes.interrupt_stale_runs(session, run_ids)
+                rows = session.execute(select(IngestRun.id, IngestRun.status).where(IngestRun.id.in_(run_ids)))
+                return {run_id: status for run_id, status in rows}
+        except (LockedError, ConfigError, OperationalError):
+            return None
 
     def stats(self) -> dict[str, object]:
         """Counts, date span, database size and model."""
@@ -252,6 +357,65 @@ class Archive:
             dimension=active.dimension if active else None, driver=self.driver_name,
         )
         return data
+
+    # -- operations: health, delete, re-embed, vacuum, backup, feeds -----
+    def doctor(self) -> ops.DoctorReport:
+        """Health checks of this archive: driver, extension, schema, model, index counts, duplicate links."""
+        return ops.diagnose(self.path, home=self.settings.home)
+
+    def select_for_delete(self, *, ids: Sequence[int] = (), outlets: Sequence[str] = (), before: str | None = None,
+                          after: str | None = None) -> tuple[Source, ...]:
+        """The articles a delete with these filters would remove, exact copies included."""
+        return ops.select_for_delete(self.engine, ids=ids, outlets=outlets, before=before, after=after)
+
+    def delete_articles(self, article_ids: Sequence[int], *, wait: float = 0) -> int:
+        """Delete articles with their passages, vectors and exact copies in one transaction."""
+        return ops.delete_articles(self.engine, self.path, article_ids, vector_table=self.vector_table, wait=wait)
+
+    def reembed(self, model: Embedder | str, *, batch_size: int = 32, progress: ProgressFn | None = None,
+                wait: float = 0) -> ops.ReembedReport:
+        """Embed every passage with another model and make it this archive's model."""
+        embedder = load_embedder(model, home=self.settings.home) if isinstance(model, str) else model
+        report = ops.reembed(self.engine, self.path, embedder, batch_size=batch_size, progress=progress, wait=wait)
+        self.embedder, self.vector_table = embedder, report.table
+        return report
+
+    def vacuum(self, *, wait: float = 0) -> ops.VacuumReport:
+        """Compact the file and the keyword index; reports bytes before and after."""
+        return ops.vacuum(self.engine, self.path, wait=wait)
+
+    def backup(self, target: str | Path, *, force: bool = False) -> ops.BackupReport:
+        """Copy the archive to ``target`` while it stays in use."""
+        return ops.backup(self.engine, self.path, target, force=force)
+
+    def add_feed(self, url: str, *, outlet: str | None = None, wait: float = 0) -> feedpoll.FeedInfo:
+        """Follow an RSS/Atom feed (http(s), file:// or a path), checked by fetching it once."""
+        return feedpoll.add_feed(self, url, outlet=outlet, wait=wait)
+
+    def feeds(self) -> list[feedpoll.FeedInfo]:
+        """Every followed feed with its last poll's outcome."""
+        return feedpoll.list_feeds(self)
+
+    def remove_feed(self, feed_id: int, *, wait: float = 0) -> feedpoll.FeedInfo:
+        """Stop following a feed; its articles stay."""
+        return feedpoll.remove_feed(self, feed_id, wait=wait)
+
+    def poll_feeds(self, *, fetch_pages: bool = False, feed_ids: Sequence[int] | None = None, wait: float = 0,
+                   on_feed: Callable[[feedpoll.FeedPollResult], None] | None = None) -> list[feedpoll.FeedPollResult]:
+        """Ingest the new entries of every feed; a failing feed is reported and the rest continue."""
+        return feedpoll.poll_feeds(self, fetch_pages=fetch_pages, feed_ids=feed_ids, wait=wait, on_feed=on_feed)
+
+
+def _source(row: Any) -> Source:
+    score = getattr(row, "duplicate_score", None)
+    return Source(row.id, row.outlet, row.title, row.url, row.published_at, row.duplicate_kind, score)
+
+
+def _run_is_live(pid: int | None, holder: LockHolder | None) -> bool:
+    """A run is live while its process holds the writer lock (every run does, start to end)."""
+    if holder is None or not pid_alive(pid):
+        return False
+    return holder.pid is None or holder.pid == pid
 
 
 def _file_size(path: Path) -> int:

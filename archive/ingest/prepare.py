@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Union
 
 import numpy as np
@@ -28,6 +29,8 @@ class IngestOptions:
     embed_batch_size: int = 32
     outlet: str | None = None
     whole_documents: bool = False  # one chunk per article (the model truncates it), as BEIR evaluates
+    # Longer is not one article (a whole book, a dump saved as .txt): ~2,000 passages, seconds of work.
+    max_article_chars: int = 1_000_000
 
 
 @dataclass
@@ -53,8 +56,30 @@ class Prepared:
         return self.decision in ("new", "near")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_surrogates(raw: RawArticle) -> RawArticle:
+    """Replace lone UTF-16 surrogates (JSON ``"\\ud800"``, undecodable file names) by U+FFFD.
+
+    SQLite stores UTF-8, which cannot encode them: left in, one bad record
+    would fail the insert of its whole batch.
+    """
+    fields = {name: value for name, value in vars(raw).items() if isinstance(value, str) and _SURROGATE.search(value)}
+    if not fields:
+        return raw
+    return replace(raw, **{name: _SURROGATE.sub("\ufffd", value) for name, value in fields.items()})
+
+
 def prepare(raw: RawArticle, *, embedder: Embedder, hasher: MinHasher, options: IngestOptions) -> Prepared:
     """Clean, hash, sign and chunk one article (pure CPU work, no I/O)."""
+    raw = without_surrogates(raw)
+    if len(raw.text) > options.max_article_chars:
+        raise IngestError(
+            f"article text is {len(raw.text):,} characters, over the limit of {options.max_article_chars:,} for one "
+            "article: split it into articles (e.g. one JSON object per line in a .jsonl file)",
+            path=raw.origin or None,
+        )
     cleaned = clean_article(raw.text, raw.title)
     if not cleaned.text.strip():
         raise IngestError("no article text left after cleaning", path=raw.origin or None)

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from archive.errors import SchemaOutOfDateError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# alembic is imported only to migrate, or when the quick reads below are unsure:
+# opening an up-to-date archive (every `archive search`) never pays for it.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:['\"](\w+)['\"]|None)", re.MULTILINE)
 
 
 def alembic_config(dimension: int | None = None) -> Config:
     """An alembic Config pointing at our migrations, usable from any working directory."""
+    from alembic.config import Config
+
     ini = PROJECT_ROOT / "alembic.ini"
     cfg = Config(str(ini)) if ini.exists() else Config()
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
@@ -26,16 +33,50 @@ def alembic_config(dimension: int | None = None) -> Config:
 
 
 def head_revision() -> str | None:
+    """The newest revision in migrations/versions."""
+    return _quick_head() or _alembic_head()
+
+
+def _alembic_head() -> str | None:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+@lru_cache(maxsize=1)
+def _quick_head() -> str | None:
+    """The single revision no other names as down_revision, read from the scripts' text; None if unsure."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (PROJECT_ROOT / "migrations" / "versions").glob("*.py"):
+        found = dict((m.group(1), m.group(2)) for m in _REVISION_LINE.finditer(script.read_text(encoding="utf-8")))
+        if "revision" not in found or "down_revision" not in found or found["revision"] is None:
+            return None  # a layout this reader does not know (merges, tuples): ask alembic
+        revisions.add(found["revision"])
+        if found["down_revision"] is not None:
+            parents.add(found["down_revision"])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for a new file)."""
     with engine.connect() as conn:
+        table = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
+        if table.first() is None:
+            return None
+        rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        if len(rows) == 1:
+            return str(rows[0][0])
+        from alembic.runtime.migration import MigrationContext
+
         return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(engine: Engine, *, dimension: int | None = None, revision: str = "head") -> None:
     """Bring the schema to ``revision``; ``dimension`` sizes the vector table of a new db."""
+    from alembic import command
+
     cfg = alembic_config(dimension)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn

@@ -14,6 +14,11 @@ from archive.store.models import Article, ArticleBand, Chunk, Feed, FeedItem, So
 from archive.store.vtables import FTS_TABLE, VEC_TABLE, existing_bits_table, is_bits_table
 
 KNN_MAX_K = 4096  # sqlite-vec's cap on k
+# Above this many passages KNN scans the sign-bit prefilter table first (measured by
+# scripts/bench.py: exact float scans cost ~1 ms per 1,000 vectors here).
+QUANTIZED_MIN_ROWS = 200_000
+# Candidates taken from the bit scan per neighbour asked for, then ranked by float cosine.
+QUANTIZED_OVERSAMPLE = 8
 T = TypeVar("T")
 
 
@@ -126,9 +131,46 @@ def vectors_for_hashes(session: Session, text_hashes: Sequence[str], table: str 
 
 
 def knn(session: Session, query: np.ndarray, k: int, filters: Filters, table: str = VEC_TABLE) -> list[tuple[int, float]]:
-    """(chunk_id, cosine distance) of the k nearest chunks passing the filters."""
-    clauses = ["embedding MATCH ?", "k = ?"]
-    params: list[object] = [np.asarray(query, dtype=np.float32).tobytes(), int(min(k, KNN_MAX_K))]
+    """(chunk_id, cosine distance) of the k nearest chunks passing the filters.
+
+    Exact on archives up to QUANTIZED_MIN_ROWS passages. Larger ones with a
+    ``<table>_bits`` prefilter scan 48-byte sign vectors for k * QUANTIZED_OVERSAMPLE
+    candidates and rank those by exact float cosine: distances stay exact, and
+    recall against the exact scan is measured by scripts/bench.py.
+    """
+    vector = np.asarray(query, dtype=np.float32).tobytes()
+    k = int(min(k, KNN_MAX_K))
+    where, params = _vec_filters(filters)
+    conn = session.connection()
+    bits = existing_bits_table(conn, table) if _approx_vectors(session) > QUANTIZED_MIN_ROWS else None
+    if bits is not None:
+        # MATERIALIZED: the bit scan runs once; each candidate's float vector is then a point lookup.
+        sql = (
+            f"WITH cand AS MATERIALIZED (SELECT chunk_id FROM {bits} WHERE embedding MATCH vec_quantize_binary(?) "
+            f"AND k = ?{where}) SELECT cand.chunk_id, vec_distance_cosine(v.embedding, ?) AS distance "
+            f"FROM cand JOIN {table} v ON v.chunk_id = cand.chunk_id ORDER BY distance LIMIT ?"
+        )
+        candidates = min(k * QUANTIZED_OVERSAMPLE, KNN_MAX_K)
+        rows = conn.exec_driver_sql(sql, (vector, candidates, *params, vector, k))
+    else:
+        # MATERIALIZED keeps SQLite from pushing later joins into the vec0 scan.
+        sql = (
+            f"WITH knn AS MATERIALIZED (SELECT chunk_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
+            f"{where}) SELECT chunk_id, distance FROM knn ORDER BY distance"
+        )
+        rows = conn.exec_driver_sql(sql, (vector, k, *params))
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def _approx_vectors(session: Session) -> int:
+    """Roughly how many vectors the archive holds: the highest chunk id (one B-tree seek, no count)."""
+    return int(session.connection().exec_driver_sql("SELECT max(id) FROM chunks").scalar() or 0)
+
+
+def _vec_filters(filters: Filters) -> tuple[str, list[object]]:
+    """`` AND ...`` metadata pre-filters of a vec0 KNN query, and their parameters."""
+    clauses: list[str] = []
+    params: list[object] = []
     if filters.since is not None:
         clauses.append("published >= ?")
         params.append(int(filters.since))
@@ -141,12 +183,7 @@ def knn(session: Session, query: np.ndarray, k: int, filters: Filters, table: st
     if filters.language:
         clauses.append("language = ?")
         params.append(filters.language)
-    # MATERIALIZED keeps SQLite from pushing later joins into the vec0 scan.
-    sql = (
-        f"WITH knn AS MATERIALIZED (SELECT chunk_id, distance FROM {table} WHERE {' AND '.join(clauses)}) "
-        "SELECT chunk_id, distance FROM knn ORDER BY distance"
-    )
-    return [(int(r[0]), float(r[1])) for r in session.connection().exec_driver_sql(sql, tuple(params))]
+    return "".join(f" AND {c}" for c in clauses), params
 
 
 def fts(session: Session, match: str, limit: int, filters: Filters) -> list[tuple[int, float]]:

@@ -75,8 +75,77 @@ def vec_table_dimension(conn: Connection, table: str) -> int | None:
 
 
 def create_vec_table(conn: Connection, table: str, dimension: int) -> None:
+    """Create a float vector table and its (empty) bit prefilter table; ingest writes both."""
     conn.exec_driver_sql(vec_table_ddl(table, dimension))
+    ensure_bits_table(conn, table)
 
 
 def drop_vec_table(conn: Connection, table: str) -> None:
+    """Drop a float vector table and its prefilter table."""
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {bits_table_for(table)}")
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_check_ident(table)}")
+
+
+# -- binary-quantized prefilter tables ---------------------------------------
+# Each float vector table may have a ``<table>_bits`` companion holding the sign
+# bits of every vector (48 bytes instead of 1,536 at 384-d) with the same
+# metadata columns. Large archives scan it first, then rescore with floats.
+BITS_SUFFIX = "_bits"
+
+
+def bits_table_for(table: str) -> str:
+    """Name of the bit[N] prefilter table that goes with float vector table ``table``."""
+    return _check_ident(f"{table}{BITS_SUFFIX}")
+
+
+def is_bits_table(name: str) -> bool:
+    """True for a prefilter table (so listings of float vector tables can skip it)."""
+    return name.endswith(BITS_SUFFIX)
+
+
+def bits_table_ddl(table: str, dimension: int) -> str:
+    """vec0 ``bit[dimension]`` table keyed by chunk id, metadata columns as in :func:`vec_table_ddl`."""
+    if dimension < 8 or dimension % 8:
+        raise ValueError("a bit vector's dimension must be a positive multiple of 8")
+    return (
+        f"CREATE VIRTUAL TABLE {bits_table_for(table)} USING vec0("
+        f"chunk_id INTEGER PRIMARY KEY, embedding bit[{int(dimension)}], "
+        f"source_id INTEGER, published INTEGER, language TEXT)"
+    )
+
+
+def table_exists(conn: Connection, name: str) -> bool:
+    """True when a table (virtual or not) called ``name`` exists."""
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    return conn.exec_driver_sql(sql, (_check_ident(name),)).first() is not None
+
+
+def ensure_bits_table(conn: Connection, table: str) -> str | None:
+    """Create the prefilter table of float table ``table`` if missing and add the vectors it lacks.
+
+    Returns its name, or None when ``table`` is missing or its dimension is not a
+    multiple of 8 (then searches simply stay exact). Safe to call again: only
+    rows missing from the bit table are added. Call it inside the transaction
+    that created or filled ``table``.
+    """
+    dimension = vec_table_dimension(conn, table)
+    if dimension is None or dimension % 8:
+        return None
+    bits = bits_table_for(table)
+    missing = ""
+    if table_exists(conn, bits):
+        missing = f" WHERE chunk_id NOT IN (SELECT chunk_id FROM {bits})"
+    else:
+        conn.exec_driver_sql(bits_table_ddl(table, dimension))
+    conn.exec_driver_sql(
+        f"INSERT INTO {bits}(chunk_id, embedding, source_id, published, language) "
+        f"SELECT chunk_id, vec_quantize_binary(embedding), source_id, published, language FROM {_check_ident(table)}"
+        + missing
+    )
+    return bits
+
+
+def existing_bits_table(conn: Connection, table: str) -> str | None:
+    """The prefilter table of ``table`` if it exists, else None."""
+    bits = bits_table_for(table)
+    return bits if table_exists(conn, bits) else None

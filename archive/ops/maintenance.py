@@ -1,0 +1,164 @@
+"""Delete articles, vacuum the file, back it up online.
+
+Writes (delete, vacuum) run under the archive's writer lock; a backup does not
+need it, since SQLite's backup API copies one consistent snapshot while
+readers and writers carry on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from archive.dates import parse_filter_date
+from archive.errors import NotFoundError, OperationError
+from archive.lock import writer_lock
+from archive.results import Source
+from archive.store import reads, writes
+from archive.store.engine import pick_driver
+
+
+@dataclass(frozen=True)
+class DeleteReport:
+    """The articles a delete removed (or, with ``dry_run``, would remove)."""
+
+    articles: tuple[Source, ...]
+    deleted: int
+    dry_run: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dry_run": self.dry_run, "deleted": self.deleted, "articles": [asdict(a) for a in self.articles]}
+
+
+@dataclass(frozen=True)
+class VacuumReport:
+    """File size (database plus WAL) before and after ``archive vacuum``."""
+
+    bytes_before: int
+    bytes_after: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "bytes_saved": self.bytes_before - self.bytes_after}
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    """Where a backup went and how big it is."""
+
+    path: str
+    bytes: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def select_for_delete(
+    engine: Engine, *, ids: Sequence[int] = (), outlets: Sequence[str] = (), before: str | None = None,
+    after: str | None = None,
+) -> tuple[Source, ...]:
+    """Articles matching every filter given, plus the exact copies that would go with them.
+
+    ``before``/``after`` take YYYY, YYYY-MM or YYYY-MM-DD and exclude the date
+    itself: ``before="2022-03"`` means published before 1 March 2022,
+    ``after="2022-03"`` after 31 March. Undated articles match no date filter.
+    """
+    if not (ids or outlets or before or after):
+        raise OperationError("say what to delete: --article ID, --outlet NAME, --before DATE and/or --after DATE")
+    before_key, after_key = parse_filter_date(before), parse_filter_date(after, end=True)
+    with Session(engine) as session:
+        source_ids = _outlet_ids(session, outlets) if outlets else None
+        rows = reads.select_articles(
+            session, ids=list(ids) or None, source_ids=source_ids,
+            before=_key_to_iso(before_key), after=_key_to_iso(after_key),
+        )
+    missing = sorted(set(ids) - {r.id for r in rows})
+    if missing and not (outlets or before or after):
+        raise NotFoundError(f"no article with id {missing[0]}: see `archive search` for ids")
+    return tuple(Source(r.id, r.outlet, r.title, r.url, r.published_at, r.duplicate_kind) for r in rows)
+
+
+def delete_articles(engine: Engine, db_path: Path, article_ids: Sequence[int], *, vector_table: str,
+                    wait: float = 0) -> int:
+    """Delete articles (chunks, vectors, keyword index, exact copies) in one transaction; returns how many."""
+    if not article_ids:
+        return 0
+    writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+    with writer_lock(db_path, wait=wait), Session(writer) as session, session.begin():
+        return writes.delete_articles(session, list(article_ids), table=vector_table)
+
+
+def vacuum(engine: Engine, db_path: Path, *, wait: float = 0) -> VacuumReport:
+    """Merge the keyword index, rebuild the file without free pages, truncate the WAL."""
+    before = file_bytes(db_path)
+    with writer_lock(db_path, wait=wait):
+        raw = engine.raw_connection()
+        try:
+            writes.vacuum(raw.driver_connection)
+        finally:
+            raw.close()
+    return VacuumReport(before, file_bytes(db_path))
+
+
+def backup(engine: Engine, db_path: Path, target: str | Path, *, force: bool = False) -> BackupReport:
+    """Copy the archive to ``target`` while it stays in use (SQLite's online backup API).
+
+    The copy is written next to ``target`` and renamed into place, so a failed
+    backup never leaves half a file under that name. Raises OperationError
+    when ``target`` exists (unless ``force``) or is the archive itself.
+    """
+    path = Path(target).expanduser()
+    if path.exists() and path.resolve() == db_path.resolve():
+        raise OperationError(f"{path} is the archive itself: give the backup another name")
+    if path.is_dir():
+        raise OperationError(f"{path} is a folder: give a file name, e.g. {path / db_path.name}")
+    if path.exists() and not force:
+        raise OperationError(f"{path} already exists: choose another name, or pass --force to overwrite it")
+    if not path.parent.is_dir():
+        raise OperationError(f"folder {path.parent} does not exist: create it first")
+    staging = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    staging.unlink(missing_ok=True)
+    try:
+        _copy(engine, staging)
+        for suffix in ("-wal", "-shm"):  # stale companions of an overwritten file would corrupt it
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+    return BackupReport(str(path), path.stat().st_size)
+
+
+def _copy(engine: Engine, staging: Path) -> None:
+    # The target is opened with the driver the archive uses (stdlib sqlite3 or sqlean).
+    target = pick_driver().module.connect(str(staging))
+    raw = engine.raw_connection()
+    try:
+        raw.driver_connection.backup(target)
+    finally:
+        raw.close()
+        target.close()
+
+
+def file_bytes(db_path: Path) -> int:
+    """Size of the database file plus its WAL."""
+    return sum(p.stat().st_size for p in (db_path, Path(f"{db_path}-wal")) if p.exists())
+
+
+def _outlet_ids(session: Session, outlets: Sequence[str]) -> list[int]:
+    found = reads.source_ids_for(session, list(outlets))
+    lowered = {name.lower() for name in found}
+    unknown = [name for name in outlets if name.lower() not in lowered]
+    if unknown:
+        known = sorted(reads.source_ids_for_all(session))
+        hint = ", ".join(known[:10]) + (", …" if len(known) > 10 else "") if known else "none yet"
+        raise NotFoundError(f"no outlet named {unknown[0]!r}; outlets in this archive: {hint}")
+    return list(found.values())
+
+
+def _key_to_iso(key: int | None) -> str | None:
+    return None if key is None else f"{key // 10000:04d}-{key // 100 % 100:02d}-{key % 100:02d}"

@@ -1,0 +1,129 @@
+"""`archive reembed`: move an archive to another embedding model.
+
+Every chunk is embedded into a new vec0 table, batch by batch, while the old
+table keeps serving searches. One last transaction makes the new model active
+and drops the old table, so a crash midway leaves the old model in charge; the
+half-built table is dropped by the next reembed (and reported by doctor).
+The writer lock is held throughout so that no ingest adds chunks meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from archive.dates import date_key
+from archive.embed import Embedder, load_embedder
+from archive.errors import NotFoundError, OperationError
+from archive.lock import writer_lock
+from archive.store import meta, migrate, reads, writes
+from archive.store.engine import create_archive_engine
+from archive.store.vtables import VEC_TABLE, create_vec_table, drop_vec_table
+
+ProgressFn = Callable[[int], None]
+CHUNKS_PER_BATCH = 512  # chunks embedded and committed together
+
+
+@dataclass(frozen=True)
+class ReembedReport:
+    """What a reembed did: the model and table now active, and those replaced."""
+
+    model: str
+    dimension: int
+    table: str
+    old_model: str
+    old_table: str
+    chunks: int
+    dropped_leftovers: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def reembed(
+    engine: Engine, db_path: Path, embedder: Embedder, *, batch_size: int = 32,
+    chunks_per_batch: int = CHUNKS_PER_BATCH, progress: ProgressFn | None = None, wait: float = 0,
+) -> ReembedReport:
+    """Embed every chunk with ``embedder`` into a new table, then switch to it atomically.
+
+    ``progress`` hears the number of chunks done after every batch.
+    """
+    if batch_size < 1 or chunks_per_batch < 1:
+        raise OperationError("--batch-size must be at least 1")
+    writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+    with writer_lock(db_path, wait=wait):
+        with Session(writer) as session, session.begin():
+            active = meta.active_model(session)
+            if active is None:
+                raise OperationError("this archive records no embedding model: run `archive db upgrade` first")
+            old_model, old_table = active.name, active.vector_table
+            leftovers = tuple(t for t in reads.vector_tables(session) if t != old_table)
+            for table in leftovers:
+                drop_vec_table(session.connection(), table)
+            table = _free_table_name(session, old_table)
+            create_vec_table(session.connection(), table, embedder.dimension)
+        chunks = _fill(writer, embedder, table, batch_size, chunks_per_batch, progress)
+        with Session(writer) as session, session.begin():
+            meta.record_model(session, embedder.name, embedder.dimension, getattr(embedder, "fingerprint", None), table=table)
+            drop_vec_table(session.connection(), old_table)
+    return ReembedReport(embedder.name, embedder.dimension, table, old_model, old_table, chunks, leftovers)
+
+
+def reembed_database(
+    db_path: Path, model: str, *, home: Path, batch_size: int = 32, progress: ProgressFn | None = None,
+    wait: float = 0,
+) -> ReembedReport:
+    """Reembed the archive file at ``db_path`` with ``model`` (no need to load its current model)."""
+    if not db_path.is_file():
+        raise NotFoundError(f"no archive at {db_path}: check -d/--db (or ARCHIVE_DB)")
+    embedder = load_embedder(model, home=home)
+    engine = create_archive_engine(db_path)
+    try:
+        migrate.ensure_current(engine)
+        return reembed(engine, db_path, embedder, batch_size=batch_size, progress=progress, wait=wait)
+    finally:
+        engine.dispose()
+
+
+def _fill(writer: Engine, embedder: Embedder, table: str, batch_size: int, per_batch: int,
+          progress: ProgressFn | None) -> int:
+    """Embed chunks in id order, one committed transaction per batch; returns the number of chunks."""
+    done, last_id = 0, 0
+    while True:
+        with Session(writer.execution_options(sqlite_begin="DEFERRED")) as session:
+            rows = reads.chunks_to_embed(session, last_id, per_batch)
+        if not rows:
+            return done
+        vectors = _vector_rows(embedder, rows, batch_size)
+        with Session(writer) as session, session.begin():
+            writes.add_vector_rows(session, vectors, table=table)
+        done, last_id = done + len(rows), rows[-1].id
+        if progress is not None:
+            progress(len(rows))
+
+
+def _vector_rows(embedder: Embedder, rows: list[Any], batch_size: int) -> list[tuple[int, bytes, int, int, str]]:
+    # Identical passages (syndicated copies) are embedded once per batch.
+    texts: dict[str, str] = {}
+    for row in rows:
+        texts.setdefault(row.text_hash, row.text)
+    matrix = embedder.embed(list(texts.values()), batch_size=batch_size)
+    by_hash = dict(zip(texts, np.asarray(matrix, dtype=np.float32)))
+    return [
+        (row.id, by_hash[row.text_hash].tobytes(), row.source_id or 0, date_key(row.published_at), row.language or "")
+        for row in rows
+    ]
+
+
+def _free_table_name(session: Session, active: str) -> str:
+    taken = set(reads.vector_tables(session)) | {active}
+    number = 2
+    while f"{VEC_TABLE}_{number}" in taken:
+        number += 1
+    return f"{VEC_TABLE}_{number}"
