@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -12,21 +10,33 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archive.config import Settings
 from archive.dedup import MinHasher
 from archive.embed import Embedder, load_embedder
-from archive.errors import ArchiveError, ConfigError, IngestError, LockedError, ModelMismatchError, NotFoundError
-from archive.ingest.pipeline import BatchWriter
-from archive.ingest.prepare import IngestOptions, prepare
+from archive.errors import (
+    ArchiveError,
+    ConfigError,
+    IngestError,
+    ModelMismatchError,
+    NotFoundError,
+)
+from archive.ingest.prepare import IngestOptions
 from archive.ingest.records import DEFAULT_FIELDS, RawArticle
-from archive.lock import LockHolder, lock_holder, pid_alive, writer_lock
-from archive.results import ArticleView, DuplicateGroup, IngestReport, SearchResult, Source
+from archive.ingest.runner import IngestTarget, iter_records, run_ingest
+from archive.lock import writer_lock
 from archive.rag import RagContext, build_context
+from archive.results import (
+    ArticleView,
+    DuplicateGroup,
+    IngestReport,
+    SearchResult,
+    Source,
+)
+from archive.runs import list_runs
 from archive.search import build_params, run_search
-from archive.store import meta, migrate, reads, writes
+from archive.store import meta, migrate, reads
 from archive.store.engine import create_archive_engine, pick_driver
 from archive.store.models import Article, IngestRun
 from archive.store.vtables import vec_table_dimension
@@ -157,32 +167,12 @@ class Archive:
         Holds the writer lock throughout: raises LockedError when another writer
         holds it for longer than ``wait`` seconds.
         """
-        from archive.ingest.readers import iter_input_files, read_file
-
         unknown = sorted(set(field_map or {}) - set(DEFAULT_FIELDS))
         if unknown:
             raise ConfigError(f"unknown field(s) {', '.join(unknown)} in --field: use {', '.join(DEFAULT_FIELDS)}")
         report = IngestReport()
-
-        def records() -> Iterable[RawArticle | IngestError]:
-            for path in iter_input_files([Path(p) for p in paths]):
-                report.files += 1
-                if on_file is not None:
-                    on_file(path)
-                found = 0
-                try:
-                    for record in read_file(path, field_map=field_map, outlet=outlet):
-                        found += 1
-                        yield record
-                except IngestError as exc:
-                    yield exc
-                    continue
-                if not found:  # a header-only CSV, an empty list or feed: say so rather than pass in silence
-                    yield IngestError("no articles in this file (no records, rows or feed items)", path=str(path))
-
-        return self.ingest_records(
-            records(), options=options, progress=progress, command=command, report=report, wait=wait
-        )
+        records = iter_records([Path(p) for p in paths], field_map=field_map, outlet=outlet, report=report, on_file=on_file)
+        return self.ingest_records(records, options=options, progress=progress, command=command, report=report, wait=wait)
 
     def ingest_records(
         self, records: Iterable[RawArticle | IngestError], *, options: IngestOptions | None = None,
@@ -192,52 +182,8 @@ class Archive:
         """Ingest already-read records (what feeds and the library's callers use), under the writer lock."""
         with writer_lock(self.path, wait=wait, command=command):
             command = command.encode("utf-8", "replace").decode("utf-8")  # undecodable argv bytes
-            return self._ingest_locked(records, options or IngestOptions(), progress, command, report or IngestReport())
-
-    def _ingest_locked(
-        self, records: Iterable[RawArticle | IngestError], opts: IngestOptions, progress: ProgressFn | None,
-        command: str, report: IngestReport,
-    ) -> IngestReport:
-        with Session(self.engine) as session, session.begin():
-            # We hold the writer lock, so a run still marked running was killed.
-            writes.interrupt_stale_runs(session, live_pid=os.getpid())
-            report.run_id = writes.start_run(session, command, os.getpid())
-        writer = BatchWriter(
-            self.engine, self.embedder, opts, report, hasher=self.hasher, run_id=report.run_id,
-            vector_table=self.vector_table,
-        )
-        status = "failed"
-        try:
-            for record in records:
-                self._ingest_one(writer, record, opts, report)
-                if progress is not None:
-                    progress(1)
-            writer.flush()
-            status = "partial" if report.errors else "ok"
-        except KeyboardInterrupt:
-            status = "interrupted"
-            raise
-        finally:
-            self._finish_run(report, status)
-        return report
-
-    def _ingest_one(self, writer: BatchWriter, record: RawArticle | IngestError, opts: IngestOptions, report: IngestReport) -> None:
-        try:
-            if isinstance(record, IngestError):
-                raise record
-            if opts.outlet:
-                record = RawArticle(**{**record.__dict__, "outlet": opts.outlet})
-            writer.add(prepare(record, embedder=self.embedder, hasher=self.hasher, options=opts))
-        except IngestError as exc:
-            report.failed += 1
-            report.errors.append((exc.path or getattr(record, "origin", "") or "?", str(exc)))
-
-    def _finish_run(self, report: IngestReport, status: str) -> None:
-        if report.run_id is None:
-            return
-        errors = json.dumps([{"where": w, "error": e} for w, e in report.errors[:1000]]) if report.errors else None
-        with Session(self.engine) as session, session.begin():
-            writes.finish_run(session, report.run_id, report, status, errors)
+            target = IngestTarget(self.engine, self.embedder, self.hasher, self.vector_table)
+            return run_ingest(target, records, options or IngestOptions(), progress, command, report or IngestReport())
 
     # -- search ----------------------------------------------------------
     def search(
@@ -304,46 +250,14 @@ class Archive:
         A run whose process died (``kill -9``, a reboot) still says ``running`` in
         the file: it is listed as ``interrupted``, and recorded so when no writer is busy.
         """
-        return self._run_rows(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit))
+        return list_runs(self.engine, self.path, limit=limit)
 
     def run(self, run_id: int) -> IngestRun:
         """One ingest run, its ``errors`` JSON included; raises NotFoundError for an unknown id."""
-        rows = self._run_rows(select(IngestRun).where(IngestRun.id == run_id))
+        rows = list_runs(self.engine, self.path, run_id=run_id)
         if not rows:
             raise NotFoundError(f"no ingest run with id {run_id}: see `archive runs` for ids")
         return rows[0]
-
-    def _run_rows(self, stmt: Any) -> list[IngestRun]:
-        with Session(self.engine, expire_on_commit=False) as session:
-            rows = list(session.scalars(stmt))
-            session.expunge_all()
-        running = {r.id: r for r in rows if r.status == "running"}
-        if not running:
-            return rows
-        holder = lock_holder(self.path)
-        fresh = self._record_dead_runs(list(running)) if holder is None else None
-        if fresh is not None:
-            for run_id, status in fresh.items():
-                running[run_id].status = status
-            return rows
-        holder = holder or lock_holder(self.path)
-        for row in running.values():
-            if not _run_is_live(row.pid, holder):
-                row.status = "interrupted"
-        return rows
-
-    def _record_dead_runs(self, run_ids: list[int]) -> dict[int, str] | None:
-        """Nobody is writing, so these runs still marked running are dead: record it; their statuses now.
-
-        None when that cannot be done now (a writer started meanwhile, a read-only file).
-        """
-        try:
-            with writer_lock(self.path, command="archive runs"), Session(self.engine) as session, session.begin():
-                writes.interrupt_stale_runs(session, run_ids)
-                rows = session.execute(select(IngestRun.id, IngestRun.status).where(IngestRun.id.in_(run_ids)))
-                return {run_id: status for run_id, status in rows}
-        except (LockedError, ConfigError, OperationalError):
-            return None
 
     def stats(self) -> dict[str, object]:
         """Counts, date span, database size and model."""
@@ -409,13 +323,6 @@ class Archive:
 def _source(row: Any) -> Source:
     score = getattr(row, "duplicate_score", None)
     return Source(row.id, row.outlet, row.title, row.url, row.published_at, row.duplicate_kind, score)
-
-
-def _run_is_live(pid: int | None, holder: LockHolder | None) -> bool:
-    """A run is live while its process holds the writer lock (every run does, start to end)."""
-    if holder is None or not pid_alive(pid):
-        return False
-    return holder.pid is None or holder.pid == pid
 
 
 def _file_size(path: Path) -> int:

@@ -1,0 +1,107 @@
+"""One ingest run: read inputs, prepare each article, hand it to the batch writer, record the run."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from archive.dedup import MinHasher
+from archive.embed import Embedder
+from archive.errors import IngestError
+from archive.ingest.pipeline import BatchWriter
+from archive.ingest.prepare import IngestOptions, prepare
+from archive.ingest.readers import iter_input_files, read_file
+from archive.ingest.records import RawArticle
+from archive.results import IngestReport
+from archive.store import writes
+
+ProgressFn = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class IngestTarget:
+    """Where a run writes: the archive's engine, model, hasher and vector table."""
+
+    engine: Engine
+    embedder: Embedder
+    hasher: MinHasher
+    vector_table: str
+
+
+def iter_records(
+    paths: Sequence[Path], *, field_map: Mapping[str, str] | None, outlet: str | None, report: IngestReport,
+    on_file: Callable[[Path], None] | None = None,
+) -> Iterator[RawArticle | IngestError]:
+    """Records of every input file, with an IngestError in place of each unreadable file or record."""
+    for path in iter_input_files(list(paths)):
+        report.files += 1
+        if on_file is not None:
+            on_file(path)
+        found = 0
+        try:
+            for record in read_file(path, field_map=field_map, outlet=outlet):
+                found += 1
+                yield record
+        except IngestError as exc:
+            yield exc
+            continue
+        if not found:  # a header-only CSV, an empty list or feed: say so rather than pass in silence
+            yield IngestError("no articles in this file (no records, rows or feed items)", path=str(path))
+
+
+def run_ingest(
+    target: IngestTarget, records: Iterable[RawArticle | IngestError], opts: IngestOptions,
+    progress: ProgressFn | None, command: str, report: IngestReport,
+) -> IngestReport:
+    """Ingest ``records`` as one recorded run; the caller holds the writer lock."""
+    with Session(target.engine) as session, session.begin():
+        # The writer lock is ours, so a run still marked running was killed.
+        writes.interrupt_stale_runs(session, live_pid=os.getpid())
+        report.run_id = writes.start_run(session, command, os.getpid())
+    writer = BatchWriter(
+        target.engine, target.embedder, opts, report, hasher=target.hasher, run_id=report.run_id,
+        vector_table=target.vector_table,
+    )
+    status = "failed"
+    try:
+        for record in records:
+            _ingest_one(target, writer, record, opts, report)
+            if progress is not None:
+                progress(1)
+        writer.flush()
+        status = "partial" if report.errors else "ok"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        _finish_run(target.engine, report, status)
+    return report
+
+
+def _ingest_one(
+    target: IngestTarget, writer: BatchWriter, record: RawArticle | IngestError, opts: IngestOptions,
+    report: IngestReport,
+) -> None:
+    try:
+        if isinstance(record, IngestError):
+            raise record
+        if opts.outlet:
+            record = replace(record, outlet=opts.outlet)
+        writer.add(prepare(record, embedder=target.embedder, hasher=target.hasher, options=opts))
+    except IngestError as exc:
+        report.failed += 1
+        report.errors.append((exc.path or getattr(record, "origin", "") or "?", str(exc)))
+
+
+def _finish_run(engine: Engine, report: IngestReport, status: str) -> None:
+    if report.run_id is None:
+        return
+    errors = json.dumps([{"where": w, "error": e} for w, e in report.errors[:1000]]) if report.errors else None
+    with Session(engine) as session, session.begin():
+        writes.finish_run(session, report.run_id, report, status, errors)
