@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     )
     from archive.ingest.prepare import IngestOptions
     from archive.ingest.records import RawArticle
-    from archive.results import ArticleView, IngestReport, SearchResult, Source
+    from archive.rag import Citation, RagContext
+    from archive.results import ArticleView, DuplicateGroup, IngestReport, SearchResult, Source
 
 # Names are imported on first access (PEP 562), so ``import archive.cli`` or
 # ``archive.store`` does not pay for the whole library: the CLI's cold start counts.
@@ -36,7 +37,8 @@ _LAZY = {
     "Archive": "archive.api",
     "IngestOptions": "archive.ingest.prepare",
     "RawArticle": "archive.ingest.records",
-    **dict.fromkeys(("ArticleView", "IngestReport", "SearchResult", "Source"), "archive.results"),
+    **dict.fromkeys(("ArticleView", "DuplicateGroup", "IngestReport", "SearchResult", "Source"), "archive.results"),
+    **dict.fromkeys(("Citation", "RagContext"), "archive.rag"),
     **dict.fromkeys(
         (
             "ArchiveError", "ConfigError", "DriverError", "IngestError", "InvalidQueryError", "LockedError",
@@ -66,8 +68,10 @@ __all__ = [
     "Archive",
     "ArchiveError",
     "ArticleView",
+    "Citation",
     "ConfigError",
     "DriverError",
+    "DuplicateGroup",
     "IngestError",
     "IngestOptions",
     "IngestReport",
@@ -77,6 +81,7 @@ __all__ = [
     "ModelMismatchError",
     "ModelNotFoundError",
     "NotFoundError",
+    "RagContext",
     "RawArticle",
     "SchemaOutOfDateError",
     "SearchResult",
