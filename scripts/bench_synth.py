@@ -104,6 +104,13 @@ class Space:
         return _unit(self._base(n) + own + QUERY_NOISE * self._noise(n))
 
 
+def query_vectors(n: int, *, seed: int = 7, stream: int = 1) -> np.ndarray:
+    """``n`` query vectors in the space of the archive built with ``seed`` (other draws than its passages)."""
+    space = Space.make(seed)
+    space.rng = np.random.default_rng([seed, stream])
+    return space.queries(n)
+
+
 def sentence_pool(limit_articles: int = 3000) -> list[str]:
     """Sentences (40-300 characters) from the first ``limit_articles`` ukraine_media articles."""
     pool: list[str] = []

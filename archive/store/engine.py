@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from archive.errors import DriverError
 
 BUSY_TIMEOUT_MS = 30_000
+MMAP_BYTES = 1 << 36  # 64 GiB of address space, not memory: pages load on touch and stay shared
 _CANDIDATES = (("sqlite3", "sqlite3 (stdlib)"), ("sqlean", "sqlean.py"), ("pysqlite3.dbapi2", "pysqlite3"))
 
 
@@ -85,7 +86,10 @@ def prepare_connection(dbapi_conn: Any) -> None:
     cur.execute("PRAGMA synchronous = NORMAL")
     cur.execute("PRAGMA temp_store = MEMORY")
     cur.execute("PRAGMA cache_size = -65536")
-    cur.execute("PRAGMA mmap_size = 268435456")
+    # Map the whole file (SQLite caps this at its compile-time maximum): a vector is read
+    # from the middle of a 1.5 MB vec0 blob by walking its overflow pages, ~10x faster
+    # mapped than through read() once the file outgrows the map (measured at 1M passages).
+    cur.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
     cur.close()
 
 

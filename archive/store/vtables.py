@@ -6,6 +6,7 @@ are never user input: they come from this module or the ``embedding_models`` row
 
 from __future__ import annotations
 
+import json
 import re
 
 from sqlalchemy import Connection
@@ -132,16 +133,21 @@ def ensure_bits_table(conn: Connection, table: str) -> str | None:
     if dimension is None or dimension % 8:
         return None
     bits = bits_table_for(table)
-    missing = ""
-    if table_exists(conn, bits):
-        missing = f" WHERE chunk_id NOT IN (SELECT chunk_id FROM {bits})"
-    else:
+    columns = "chunk_id, embedding, source_id, published, language"
+    quantized = "v.chunk_id, vec_quantize_binary(v.embedding), v.source_id, v.published, v.language"
+    if not table_exists(conn, bits):
         conn.exec_driver_sql(bits_table_ddl(table, dimension))
-    conn.exec_driver_sql(
-        f"INSERT INTO {bits}(chunk_id, embedding, source_id, published, language) "
-        f"SELECT chunk_id, vec_quantize_binary(embedding), source_id, published, language FROM {_check_ident(table)}"
-        + missing
-    )
+        conn.exec_driver_sql(f"INSERT INTO {bits}({columns}) SELECT {quantized} FROM {_check_ident(table)} AS v")
+        return bits
+    # Reading the target inside INSERT ... SELECT would stage rows in a temp table, which drops the
+    # "bit vector" subtype vec_quantize_binary() sets: look up the missing ids first instead.
+    missing = [r[0] for r in conn.exec_driver_sql(f"SELECT chunk_id FROM {table} EXCEPT SELECT chunk_id FROM {bits}")]
+    for start in range(0, len(missing), 10_000):
+        conn.exec_driver_sql(
+            f"INSERT INTO {bits}({columns}) SELECT {quantized} FROM json_each(?) AS j "
+            f"CROSS JOIN {table} AS v ON v.chunk_id = j.value",
+            (json.dumps(missing[start : start + 10_000]),),
+        )
     return bits
 
 

@@ -1,0 +1,120 @@
+"""Ingest throughput against plain ``SentenceTransformer.encode``, interleaved in one process.
+
+The articles are split into segments. Each segment is ingested into a fresh
+archive (``Archive.ingest_records``: clean, chunk, dedup, embed, write) and the
+same passages are encoded with the archive's own SentenceTransformer (same
+weights, batch size and torch threads); the order alternates per segment, so a
+burst of load from other processes on this shared machine hits both sides.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import median
+
+from archive import Archive, IngestOptions, RawArticle
+from archive.dedup import MinHasher
+from archive.embed import SentenceTransformerEmbedder, torch_threads_setting
+from archive.ingest.prepare import prepare
+from archive.ingest.readers import read_file
+
+
+@dataclass
+class IngestResult:
+    """Totals of the interleaved runs."""
+
+    articles: int = 0
+    chunks: int = 0  # passages stored by the pipeline
+    distinct: int = 0  # distinct passage texts (what the pipeline actually embeds)
+    pipeline_s: float = 0.0
+    baseline_s: float = 0.0
+    segment_ratios: list[float] = field(default_factory=list)
+    torch_threads: int | None = None
+    peak_rss_mb: float = 0.0
+    db_bytes: int = 0
+
+    @property
+    def pipeline_rate(self) -> float:
+        return self.chunks / self.pipeline_s if self.pipeline_s else 0.0
+
+    @property
+    def baseline_rate(self) -> float:
+        return self.chunks / self.baseline_s if self.baseline_s else 0.0
+
+    @property
+    def ratio(self) -> float:
+        return self.pipeline_rate / self.baseline_rate if self.baseline_rate else 0.0
+
+
+def read_articles(path: Path, limit: int) -> list[RawArticle]:
+    """The first ``limit`` articles of a JSON Lines file."""
+    out: list[RawArticle] = []
+    for record in read_file(path):
+        if isinstance(record, RawArticle):
+            out.append(record)
+            if len(out) >= limit:
+                break
+    return out
+
+
+def stored_texts(articles: list[RawArticle], embedder: SentenceTransformerEmbedder, seen: set[str]) -> list[str]:
+    """The passages a fresh archive stores for ``articles`` (exact copies store none), in order."""
+    hasher, options = MinHasher(), IngestOptions()
+    texts: list[str] = []
+    for article in articles:
+        item = prepare(article, embedder=embedder, hasher=hasher, options=options)
+        if item.content_hash not in seen:
+            seen.add(item.content_hash)
+            texts.extend(chunk.text for chunk in item.chunks)
+    return texts
+
+
+def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: bool = True) -> IngestResult:
+    """Ingest ``articles`` articles into a new archive ``db`` in ``segments`` parts, timing plain encoding beside each."""
+    records = read_articles(data, articles)
+    result = IngestResult(articles=len(records), torch_threads=torch_threads_setting())
+    seen: set[str] = set()
+    size = -(-len(records) // segments)
+    for stale in db.parent.glob(db.name + "*"):
+        stale.unlink()
+    with Archive.open(db, home=home) as archive:
+        embedder = archive.embedder
+        assert isinstance(embedder, SentenceTransformerEmbedder), "the benchmark needs the real model"
+        model = embedder._load()  # the very instance ingest uses
+        model.encode(["warm up the model"] * 32, batch_size=32)
+        for number, start in enumerate(range(0, len(records), size)):
+            part = records[start : start + size]
+            texts = stored_texts(part, embedder, seen)
+            timings = {}
+            for side in (("pipeline", "baseline") if number % 2 == 0 else ("baseline", "pipeline")):
+                began = time.perf_counter()
+                if side == "pipeline":
+                    report = archive.ingest_records(part, options=IngestOptions(), command="bench")
+                else:
+                    model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+                timings[side] = time.perf_counter() - began
+            if report.chunks != len(texts) and log:
+                print(f"  note: pipeline stored {report.chunks} passages, baseline encoded {len(texts)}")
+            result.chunks += len(texts)
+            result.distinct += len(set(texts))
+            result.pipeline_s += timings["pipeline"]
+            result.baseline_s += timings["baseline"]
+            result.segment_ratios.append(timings["baseline"] / timings["pipeline"])
+            if log:
+                print(
+                    f"  segment {number + 1}: {len(texts)} passages, pipeline {len(texts) / timings['pipeline']:.1f}/s, "
+                    f"encode {len(texts) / timings['baseline']:.1f}/s", flush=True,
+                )
+        with archive.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        result.db_bytes = db.stat().st_size
+    result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def median_ratio(result: IngestResult) -> float:
+    """Median over segments of pipeline rate / encode rate."""
+    return median(result.segment_ratios) if result.segment_ratios else 0.0

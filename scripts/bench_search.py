@@ -1,0 +1,189 @@
+"""Search latency (semantic, hybrid) and prefilter recall on synthetic archives; query embedding time.
+
+Latency is ``Archive.search(..., k=10)`` end to end (KNN, FTS5, fusion, duplicate
+collapse, hit details) with the query vector already computed: embedding is
+timed on its own (:func:`query_embedding`), since it does not depend on size.
+Recall@10 compares the default path with the exact float scan on the same
+queries (the prefilter threshold patched away).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+
+import numpy as np
+
+import bench_synth
+from archive import Archive
+from archive.store import reads
+
+
+class ReplayEmbedder:
+    """Hands out precomputed query vectors in turn; named like the model the archive records."""
+
+    name = bench_synth.DEFAULT_MODEL
+    dimension = bench_synth.DIMENSION
+    max_tokens = 254
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        self.vectors = vectors
+        self.next = 0
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vector = self.vectors[self.next % len(self.vectors)]
+        self.next += 1
+        return vector
+
+    def embed(self, texts: Sequence[str], **_: object) -> np.ndarray:
+        raise RuntimeError("search benchmarks never embed passages")
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+@dataclass
+class SizeResult:
+    """Latencies (ms) and recall for one archive size."""
+
+    chunks: int
+    path: str  # "exact" or "bits prefilter"
+    semantic_p50: float
+    semantic_p95: float
+    hybrid_p50: float
+    hybrid_p95: float
+    recall_at_10: float | None  # None where the default path is the exact scan
+    similarity_ratio: float | None  # summed cosine of the top 10 found / of the exact top 10
+    exact_semantic_p50: float | None
+    db_mb_per_1k: float
+    peak_rss_mb: float
+
+
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    return float(np.percentile(values, 50) * 1000), float(np.percentile(values, 95) * 1000)
+
+
+def _timed_searches(archive: Archive, texts: list[str], mode: str) -> tuple[list[float], list[list[int]]]:
+    latencies, ids, _ = _searches(archive, texts, mode)
+    return latencies, ids
+
+
+def _searches(archive: Archive, texts: list[str], mode: str) -> tuple[list[float], list[list[int]], list[float]]:
+    """Latencies, result chunk ids and summed semantic scores of one search per text."""
+    archive.embedder.next = 0  # type: ignore[attr-defined]
+    latencies, ids, similarity = [], [], []
+    for text in texts:
+        began = time.perf_counter()
+        hits = archive.search(text, k=10, mode=mode)
+        latencies.append(time.perf_counter() - began)
+        ids.append([h.chunk_id for h in hits])
+        similarity.append(sum(h.scores.get("semantic", 0.0) for h in hits))
+    return latencies, ids, similarity
+
+
+def _recall(found: list[list[int]], truth: list[list[int]]) -> float:
+    return float(np.mean([len(set(a) & set(b)) / max(1, len(b)) for a, b in zip(found, truth)]))
+
+
+@contextmanager
+def _prefilter(min_rows: int, oversample: int | None = None) -> Iterator[None]:
+    saved = reads.QUANTIZED_MIN_ROWS, reads.QUANTIZED_OVERSAMPLE
+    reads.QUANTIZED_MIN_ROWS = min_rows
+    reads.QUANTIZED_OVERSAMPLE = oversample or saved[1]
+    try:
+        yield
+    finally:
+        reads.QUANTIZED_MIN_ROWS, reads.QUANTIZED_OVERSAMPLE = saved
+
+
+def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
+    """Build (or reuse) a synthetic archive of ``chunks`` passages and time ``queries`` searches per mode."""
+    path = bench_synth.cached_db(cache, chunks)
+    texts = bench_synth.query_texts(bench_synth.sentence_pool(300), queries, seed=11)
+    embedder = ReplayEmbedder(bench_synth.query_vectors(queries))
+    quantized = chunks > reads.QUANTIZED_MIN_ROWS
+    with Archive.open(path, embedder=embedder) as archive:  # type: ignore[arg-type]
+        _timed_searches(archive, texts[:3], "hybrid")  # warm the page cache and statement caches
+        semantic, found, similarity = _searches(archive, texts, "semantic")
+        hybrid, _ = _timed_searches(archive, texts, "hybrid")
+        recall = ratio = exact_p50 = None
+        if quantized:
+            with _prefilter(1 << 62):
+                exact, truth, best = _searches(archive, texts, "semantic")
+            recall, ratio, exact_p50 = _recall(found, truth), sum(similarity) / sum(best), _percentiles(exact)[0]
+    size_mb = sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal")) if p.exists()) / 1e6
+    return SizeResult(
+        chunks, "bits prefilter" if quantized else "exact", *_percentiles(semantic), *_percentiles(hybrid),
+        recall, ratio, exact_p50, size_mb / (chunks / 1000), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
+
+
+def tradeoff(cache: Path, chunks: int, *, queries: int, oversamples: Sequence[int]) -> list[dict[str, float]]:
+    """Latency and recall of the prefilter forced on at each oversampling factor, on a synthetic archive."""
+    path = bench_synth.cached_db(cache, chunks)
+    texts = bench_synth.query_texts(bench_synth.sentence_pool(300), queries, seed=11)
+    return tradeoff_on(path, texts, bench_synth.query_vectors(queries), oversamples)
+
+
+def tradeoff_on(path: Path, texts: list[str], vectors: np.ndarray, oversamples: Sequence[int]) -> list[dict[str, float]]:
+    """Latency and recall of the prefilter forced on at each oversampling factor (and of the exact scan)."""
+    rows: list[dict[str, float]] = []
+    with Archive.open(path, embedder=ReplayEmbedder(vectors)) as archive:  # type: ignore[arg-type]
+        _timed_searches(archive, texts[:3], "hybrid")
+        with _prefilter(1 << 62):
+            exact, truth, _ = _searches(archive, texts, "semantic")
+            hybrid, _ = _timed_searches(archive, texts, "hybrid")
+        rows.append({"oversample": 0, "semantic_p50": _percentiles(exact)[0], "hybrid_p50": _percentiles(hybrid)[0],
+                     "recall_at_10": 1.0})
+        for factor in oversamples:
+            with _prefilter(0, factor):
+                semantic, found, _ = _searches(archive, texts, "semantic")
+                hybrid, _ = _timed_searches(archive, texts, "hybrid")
+            rows.append({"oversample": factor, "semantic_p50": _percentiles(semantic)[0],
+                         "hybrid_p50": _percentiles(hybrid)[0], "recall_at_10": _recall(found, truth)})
+    return rows
+
+
+@dataclass
+class EmbedResult:
+    """Per-query embedding time (ms, median) of the NumPy encoder and of torch, and their agreement."""
+
+    numpy_load_ms: float
+    numpy_ms: float
+    torch_load_ms: float
+    torch_ms: float
+    min_cosine: float
+
+
+def query_embedding(home: Path, texts: list[str]) -> EmbedResult:
+    """Time one-query embedding with the NumPy encoder and with SentenceTransformer.encode."""
+    from archive.model_files import resolve_model_path
+    from archive.query_encoder import load_query_encoder
+
+    source = resolve_model_path(None, home)
+    assert isinstance(source, Path)
+    began = time.perf_counter()
+    encoder = load_query_encoder(source)
+    numpy_load = time.perf_counter() - began
+    assert encoder is not None, "the default model should take the NumPy path"
+    began = time.perf_counter()
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(source), device="cpu", local_files_only=True)
+    torch_load = time.perf_counter() - began
+    fast, slow, cosines = [], [], []
+    for text in texts:
+        began = time.perf_counter()
+        a = encoder.encode(text)
+        fast.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        b = model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
+        slow.append(time.perf_counter() - began)
+        cosines.append(float(np.dot(a, b)))
+    return EmbedResult(numpy_load * 1000, median(fast) * 1000, torch_load * 1000, median(slow) * 1000, min(cosines))

@@ -1,0 +1,188 @@
+"""The sign-bit prefilter: kept in step with the float vectors, and searches through it stay exact.
+
+The prefilter only switches on above ``reads.QUANTIZED_MIN_ROWS`` passages; these
+tests lower that threshold with monkeypatch, so a few hundred passages suffice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from alembic import command
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session
+
+from archive import Archive, RawArticle
+from archive.embed import FakeEmbedder
+from archive.store import migrate, reads, vtables
+from archive.store.engine import create_archive_engine
+
+CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv", "Izium", "Bucha"]
+EVENTS = ["shelling", "grain ships", "drone strike", "peace talks", "evacuation", "blackout", "prisoner swap"]
+
+
+def _articles(n: int = 120) -> list[RawArticle]:
+    return [
+        RawArticle(
+            title=f"Report {i}",
+            text=(f"{EVENTS[i % 7].capitalize()} in {CITIES[i % 10]} on day {i}. Witnesses near {CITIES[(i * 3) % 10]} "
+                  f"described {EVENTS[(i * 5) % 7]} and code{i}.\n\nA second paragraph about {EVENTS[(i + 2) % 7]} "
+                  f"with detail{i} from {CITIES[(i + 4) % 10]}."),
+            outlet=f"Outlet {i % 4}", published=f"2022-{1 + i % 12:02d}-{1 + i % 27:02d}",
+            language="uk" if i % 5 == 0 else "en", url=f"https://example.org/{i}",
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.fixture
+def filled(archive: Archive) -> Archive:
+    archive.ingest_records(_articles())
+    return archive
+
+
+def _counts(archive: Archive) -> tuple[int, int]:
+    with archive.engine.connect() as conn:
+        floats = conn.exec_driver_sql("SELECT count(*) FROM vec_chunks").scalar()
+        bits = conn.exec_driver_sql("SELECT count(*) FROM vec_chunks_bits").scalar()
+    return int(floats or 0), int(bits or 0)
+
+
+def _knn(archive: Archive, query: str, k: int, filters: reads.Filters = reads.Filters()) -> list[tuple[int, float]]:
+    with Session(archive.engine) as session:
+        return reads.knn(session, archive.embedder.embed_query(query), k, filters)
+
+
+def _prefilter_on(monkeypatch: pytest.MonkeyPatch, oversample: int) -> None:
+    monkeypatch.setattr(reads, "QUANTIZED_MIN_ROWS", 0)
+    monkeypatch.setattr(reads, "QUANTIZED_OVERSAMPLE", oversample)
+
+
+def test_ingest_writes_a_sign_bit_copy_of_every_vector(filled: Archive) -> None:
+    floats, bits = _counts(filled)
+    assert floats >= 120 and bits == floats
+    with filled.engine.connect() as conn:
+        pairs = conn.exec_driver_sql(
+            "SELECT f.embedding, b.embedding FROM vec_chunks f JOIN vec_chunks_bits b ON b.chunk_id = f.chunk_id LIMIT 20"
+        ).all()
+    for floats_blob, bits_blob in pairs:
+        vector = np.frombuffer(floats_blob, dtype=np.float32)
+        assert bits_blob == np.packbits(vector > 0, bitorder="little").tobytes()
+
+
+def test_deleting_articles_removes_their_bit_vectors(filled: Archive) -> None:
+    hits = filled.search("drone strike in Kharkiv", k=5, mode="semantic")
+    filled.delete_articles([h.article_id for h in hits])
+    floats, bits = _counts(filled)
+    assert bits == floats
+
+
+def test_prefiltered_knn_equals_the_exact_scan_when_candidates_cover_the_table(
+    filled: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries = ["shelling in Kharkiv", "grain ships leaving Odesa", "peace talks", "blackout detail7"]
+    exact = [_knn(filled, q, 10) for q in queries]
+    _prefilter_on(monkeypatch, oversample=1000)
+    for query, expected in zip(queries, exact):
+        found = _knn(filled, query, 10)
+        assert [c for c, _ in found] == [c for c, _ in expected]
+        assert np.allclose([d for _, d in found], [d for _, d in expected], atol=1e-6)
+
+
+def test_prefiltered_distances_are_exact_cosine_distances(filled: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    exact = dict(_knn(filled, "evacuation from Mariupol", 1000))
+    _prefilter_on(monkeypatch, oversample=2)
+    found = _knn(filled, "evacuation from Mariupol", 10)
+    assert len(found) == 10
+    assert [d for _, d in found] == sorted(d for _, d in found)
+    for chunk_id, distance in found:
+        assert distance == pytest.approx(exact[chunk_id], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"since": "2022-06", "until": "2022-08"},
+        {"outlets": ["Outlet 2"]},
+        {"language": "uk"},
+        {"since": "2022-03", "outlets": ["Outlet 1", "Outlet 3"], "language": "en"},
+    ],
+    ids=["dates", "outlet", "language", "all"],
+)
+def test_filters_still_apply_through_the_prefilter(
+    filled: Archive, monkeypatch: pytest.MonkeyPatch, filters: dict[str, object]
+) -> None:
+    exact = filled.search("prisoner swap near Sumy", k=8, mode="semantic", **filters)  # type: ignore[arg-type]
+    _prefilter_on(monkeypatch, oversample=1000)
+    found = filled.search("prisoner swap near Sumy", k=8, mode="semantic", **filters)  # type: ignore[arg-type]
+    assert found and [h.chunk_id for h in found] == [h.chunk_id for h in exact]
+    for hit in found:
+        if "outlets" in filters:
+            assert hit.outlet in filters["outlets"]  # type: ignore[operator]
+        if "since" in filters:
+            assert hit.published is not None and hit.published >= str(filters["since"])
+
+
+def test_hybrid_search_runs_through_the_prefilter(filled: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    _prefilter_on(monkeypatch, oversample=8)
+    hits = filled.search("drone strike code14", k=5)
+    assert hits and hits[0].scores.get("keyword") is not None
+
+
+def _at_revision(conn: Connection, revision: str, *, down: bool = False) -> None:
+    cfg = migrate.alembic_config()
+    cfg.attributes["connection"] = conn
+    (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+def test_migration_fills_the_prefilter_from_stored_vectors_and_downgrade_drops_it(filled: Archive) -> None:
+    floats, _ = _counts(filled)
+    with filled.engine.begin() as conn:
+        _at_revision(conn, "0001", down=True)
+        assert not vtables.table_exists(conn, "vec_chunks_bits")
+        _at_revision(conn, "head")
+    assert _counts(filled) == (floats, floats)
+
+
+def test_ensure_bits_table_only_adds_missing_rows(filled: Archive) -> None:
+    floats, _ = _counts(filled)
+    with filled.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM vec_chunks_bits WHERE chunk_id IN (SELECT chunk_id FROM vec_chunks LIMIT 7)")
+        assert vtables.ensure_bits_table(conn, "vec_chunks") == "vec_chunks_bits"
+        assert vtables.ensure_bits_table(conn, "vec_chunks") == "vec_chunks_bits"
+    assert _counts(filled) == (floats, floats)
+
+
+def test_vector_tables_come_and_go_with_their_prefilter(archive: Archive) -> None:
+    with archive.engine.begin() as conn:
+        vtables.create_vec_table(conn, "vec_chunks_9", 384)
+        assert vtables.existing_bits_table(conn, "vec_chunks_9") == "vec_chunks_9_bits"
+        vtables.drop_vec_table(conn, "vec_chunks_9")
+        assert not vtables.table_exists(conn, "vec_chunks_9_bits")
+        assert not vtables.table_exists(conn, "vec_chunks_9")
+    with Session(archive.engine) as session:
+        assert reads.vector_tables(session) == ["vec_chunks"]
+
+
+def test_dimensions_not_divisible_by_8_search_exactly_without_a_prefilter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _prefilter_on(monkeypatch, oversample=8)
+    with Archive.open(tmp_path / "d12.db", embedder=FakeEmbedder(12, name="fake-embedder:12")) as archive:
+        archive.ingest_records(_articles(20))
+        with archive.engine.connect() as conn:
+            assert vtables.existing_bits_table(conn, "vec_chunks") is None
+        assert archive.search("shelling in Kharkiv", k=3, mode="semantic")
+
+
+def test_vectors_for_chunks_returns_exactly_the_requested_vectors(filled: Archive) -> None:
+    engine = create_archive_engine(filled.path)
+    with Session(engine) as session:
+        wanted = [3, 1, 17, 999_999]
+        found = reads.vectors_for_chunks(session, wanted)
+        assert sorted(found) == [1, 3, 17]
+        assert all(v.shape == (384,) for v in found.values())
+        assert reads.vectors_for_chunks(session, []) == {}
+    engine.dispose()

