@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from archive.dedup import MinHasher, jaccard_of_shingles, word_shingles
 from archive.ingest.prepare import Prepared
-from archive.store import reads
-from archive.store.reads import Candidate, StoredCopy
+from archive.store import lookups
+from archive.store.lookups import Candidate, StoredCopy
 
 Ref = int | Prepared
 # LSH estimates are noisy (±0.09 at 128 permutations); look a little below the
@@ -45,10 +45,10 @@ class _Context:
 
 def decide_batch(session: Session, items: list[Prepared], hasher: MinHasher, threshold: float) -> None:
     """Set ``decision``, ``canonical`` and ``score`` on every item, in order."""
-    stored = reads.copies_by_hash(session, [p.content_hash for p in items])
+    stored = lookups.copies_by_hash(session, [p.content_hash for p in items])
     outlets = sorted({p.raw.outlet for p in items if p.raw.outlet})
-    source_ids = reads.source_ids_by_name(session, outlets) if outlets else {}
-    bands = reads.band_candidates(session, [k for p in items for k in p.band_keys])
+    source_ids = lookups.source_ids_by_name(session, outlets) if outlets else {}
+    bands = lookups.band_candidates(session, [k for p in items for k in p.band_keys])
     ctx = _Context(session, hasher, threshold, bands)
     for item in items:
         _decide(item, stored.get(item.content_hash, []), source_ids.get(item.raw.outlet or ""), ctx)
@@ -90,7 +90,7 @@ def _best_near(item: Prepared, ctx: _Context) -> tuple[Ref, float] | None:
         return None
     mine = word_shingles(item.cleaned.text)
     scored: list[tuple[float, Ref]] = []
-    texts = reads.article_texts(ctx.session, [c.id for c in likely_stored]) if likely_stored else {}
+    texts = lookups.article_texts(ctx.session, [c.id for c in likely_stored]) if likely_stored else {}
     for cand in likely_stored:
         if cand.id in texts:
             scored.append((jaccard_of_shingles(mine, word_shingles(texts[cand.id])), cand.link_to))

@@ -20,7 +20,7 @@ from archive.embed import Embedder
 from archive.ingest.decide import decide_batch
 from archive.ingest.prepare import IngestOptions, Prepared
 from archive.results import IngestReport
-from archive.store import reads, writes
+from archive.store import lookups, writes
 from archive.store.writes import ChunkRow
 
 ProgressFn = Callable[[int], None]
@@ -83,7 +83,7 @@ class BatchWriter:
             for chunk, digest in zip(item.chunks, item.chunk_hashes):
                 texts.setdefault(digest, chunk.text)
         with Session(self.engine) as session:
-            known = reads.vectors_for_hashes(session, list(texts), self.vector_table)
+            known = lookups.vectors_for_hashes(session, list(texts), self.vector_table)
         todo = [h for h in texts if h not in known]
         if todo:
             matrix = self.embedder.embed(
@@ -108,7 +108,7 @@ class _BatchWrite:
 
     def write(self, items: list[Prepared]) -> None:
         hashes = [h for item in items if item.keeps_text for h in item.chunk_hashes]
-        self.groups = reads.group_for_hash(self.session, hashes)
+        self.groups = lookups.group_for_hash(self.session, hashes)
         outlets = {item.raw.outlet for item in items}
         source_ids = {name: writes.source_id_for(self.session, name) for name in outlets}
         for item in items:
@@ -152,7 +152,7 @@ class _BatchWrite:
                 if originals is None:
                     originals = [
                         (self.chunk_group.get(cid, gid), word_shingles(t))
-                        for cid, gid, t in reads.chunk_texts(self.session, canonical)
+                        for cid, gid, t in lookups.chunk_texts(self.session, canonical)
                     ]
                 group = _closest_group(word_shingles(chunk.text), originals, self.owner.options.passage_threshold)
             group = group if group is not None else chunk_id

@@ -1,4 +1,4 @@
-"""ORM models (SQLAlchemy 2.0 typed declarative). Virtual tables live in vectors.py/fts.py."""
+"""ORM models (SQLAlchemy 2.0 typed declarative). Virtual tables (vec0, FTS5) live in vtables.py."""
 
 from __future__ import annotations
 
