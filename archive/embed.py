@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-    from archive.query_encoder import QueryEncoder
+    from archive.query_encoder import QueryEncoder, WordPieceCounter
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -118,6 +118,7 @@ class SentenceTransformerEmbedder:
         self._model: SentenceTransformer | None = None
         self._tokenizer: Tokenizer | None = None
         self._tokenizer_checked = False
+        self._counter: WordPieceCounter | None = None
         self._dimension: int | None = None
         self._max_tokens: int | None = None
         self._fast_query: QueryEncoder | None = None
@@ -153,6 +154,8 @@ class SentenceTransformerEmbedder:
     def count_tokens(self, text: str) -> int:
         """Count ``text``'s tokens (no special tokens, no truncation)."""
         tokenizer = self._fast_tokenizer()
+        if self._counter is not None:  # same counts, ~10x faster: chunking counts every sentence
+            return self._counter(text)
         if tokenizer is not None:
             return len(tokenizer.encode(text, add_special_tokens=False).ids)
         encoded = self._load().tokenizer(text, add_special_tokens=False, truncation=False)
@@ -237,6 +240,9 @@ class SentenceTransformerEmbedder:
                 tokenizer.no_truncation()
                 tokenizer.no_padding()
                 self._tokenizer = tokenizer
+                from archive.query_encoder import wordpiece_counter
+
+                self._counter = wordpiece_counter(tokenizer, path)
             self._tokenizer_checked = True
         return self._tokenizer
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import re
 import struct
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["QueryEncoder", "load_query_encoder", "unsupported_reason"]
+__all__ = ["QueryEncoder", "WordPieceCounter", "load_query_encoder", "unsupported_reason", "wordpiece_counter"]
 
 Vector = npt.NDArray[np.float32]
 WEIGHTS_FILE = "model.safetensors"
@@ -250,3 +251,52 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+# -- token counting for chunking -------------------------------------------------
+# Chunking counts the tokens of every sentence it packs; tokenizers' encode() spends
+# ~125 us per sentence here, mostly normalising and pre-tokenising with offsets. For
+# BERT's uncased WordPiece and plain (ASCII) text both steps are a lowercase and a regex,
+# and word counts repeat across a news archive, so a cache answers most words.
+# Typographic punctuation common in news: Unicode P* characters that NFD and lowercasing leave alone.
+_TYPOGRAPHIC = "\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u2026\u2022\u2032\u2033\u00ab\u00bb\u00b7"
+_WORDS = re.compile(rf"[a-z0-9]+|[!-/:-@\[-`{{-~{_TYPOGRAPHIC}]")  # BertPreTokenizer: alnum runs, single punctuation
+_NOT_PLAIN = re.compile(rf"[^\t\n\r\x20-\x7e{_TYPOGRAPHIC}]")  # anything else takes tokenizers' own path
+_COUNTER_CACHE_WORDS = 200_000
+
+
+class WordPieceCounter:
+    """Counts BERT WordPiece tokens (no special tokens) exactly as ``tokenizer.encode`` would."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        """Count with ``tokenizer``'s vocabulary; it must pass :func:`wordpiece_counter`'s checks."""
+        self.tokenizer = tokenizer
+        self.model = tokenizer.model
+        self.words: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        """Return the number of tokens of ``text``."""
+        if _NOT_PLAIN.search(text):
+            return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
+        words = self.words
+        total = 0
+        for word in _WORDS.findall(text.lower()):
+            count = words.get(word)
+            if count is None:
+                if len(words) >= _COUNTER_CACHE_WORDS:
+                    words.clear()
+                count = words[word] = len(self.model.tokenize(word))
+            total += count
+        return total
+
+
+def wordpiece_counter(tokenizer: Tokenizer, tokenizer_json: Path) -> WordPieceCounter | None:
+    """A :class:`WordPieceCounter` when ``tokenizer_json`` is uncased BERT WordPiece, else None."""
+    config = _read_json(tokenizer_json)
+    if not isinstance(config, dict):
+        return None
+    normalizer, pre, model = (config.get(k) or {} for k in ("normalizer", "pre_tokenizer", "model"))
+    bert_normalizer = normalizer.get("type") == "BertNormalizer" and normalizer.get("clean_text") is True
+    if not (bert_normalizer and normalizer.get("lowercase") is True and pre.get("type") == "BertPreTokenizer"):
+        return None
+    return WordPieceCounter(tokenizer) if model.get("type") == "WordPiece" else None

@@ -159,3 +159,49 @@ def test_invalid_torch_threads_setting_says_what_is_allowed(monkeypatch: pytest.
     monkeypatch.setenv("ARCHIVE_TORCH_THREADS", value)
     with pytest.raises(ConfigError, match="ARCHIVE_TORCH_THREADS must be a whole number"):
         torch_threads_setting()
+
+
+EDGE_TEXTS = [
+    "",
+    "U.S. $5,000 (approx.) -- 'quoted' \"x\" [y] {z} ~ ^ _ ` | \\ / @#%&*+=<>;:!?",
+    "\u201cWe will rebuild,\u201d he said \u2014 three days later\u2026 \u00abnever\u00bb \u2018again\u2019 \u2022 10\u201312",
+    "Zelenskyy\u2019s na\u00efve caf\u00e9 in Kyiv",  # accents: tokenizers' own path
+    "a\x0cb\x00c\x7fd",  # control characters, dropped by the normaliser
+    "x" * 150,  # longer than WordPiece's 100-character word limit: [UNK]
+    "supercalifragilisticexpialidocious antidisestablishmentarianism 2022-03-01T10:00Z",
+    "\u4e2d\u6587 and \u0639\u0631\u0628\u064a",
+]
+
+
+@pytest.mark.model
+def test_wordpiece_counter_counts_exactly_like_the_tokenizer(model_dir: Path) -> None:
+    from tokenizers import Tokenizer
+
+    from archive.chunk import split_sentences
+    from archive.query_encoder import wordpiece_counter
+
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    counter = wordpiece_counter(tokenizer, model_dir / "tokenizer.json")
+    assert counter is not None
+    articles = [json.loads(line)["text"] for line in (REPO / "archive" / "sample" / "articles.jsonl").open()]
+    texts = EDGE_TEXTS + articles + [a[s:e] for a in articles for s, e in split_sentences(a)]
+    for text in texts * 2:  # the second pass is answered from the word cache
+        assert counter(text) == len(tokenizer.encode(text, add_special_tokens=False).ids), text
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(("part", "key", "value"), [("normalizer", "lowercase", False), ("pre_tokenizer", "type", "Whitespace")])
+def test_wordpiece_counter_is_only_used_for_uncased_bert_tokenizers(
+    model_dir: Path, tmp_path: Path, part: str, key: str, value: object
+) -> None:
+    from tokenizers import Tokenizer
+
+    from archive.query_encoder import wordpiece_counter
+
+    config = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    config[part][key] = value
+    changed = tmp_path / "tokenizer.json"
+    changed.write_text(json.dumps(config), encoding="utf-8")
+    assert wordpiece_counter(Tokenizer.from_file(str(model_dir / "tokenizer.json")), changed) is None
