@@ -92,7 +92,7 @@ def _recall(found: list[list[int]], truth: list[list[int]]) -> float:
 
 
 @contextmanager
-def _prefilter(min_rows: int, oversample: int | None = None) -> Iterator[None]:
+def _prefilter(min_rows: int | None, oversample: int | None = None) -> Iterator[None]:
     saved = reads.QUANTIZED_MIN_ROWS, reads.QUANTIZED_OVERSAMPLE
     reads.QUANTIZED_MIN_ROWS = min_rows
     reads.QUANTIZED_OVERSAMPLE = oversample or saved[1]
@@ -107,14 +107,15 @@ def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
     path = bench_synth.cached_db(cache, chunks)
     texts = bench_synth.query_texts(bench_synth.sentence_pool(300), queries, seed=11)
     embedder = ReplayEmbedder(bench_synth.query_vectors(queries))
-    quantized = chunks > reads.QUANTIZED_MIN_ROWS
+    threshold = reads.QUANTIZED_MIN_ROWS  # None: the prefilter is off (ARCHIVE_PREFILTER_MIN_ROWS unset)
+    quantized = threshold is not None and chunks > threshold
     with Archive.open(path, embedder=embedder) as archive:  # type: ignore[arg-type]
         _timed_searches(archive, texts[:3], "hybrid")  # warm the page cache and statement caches
         semantic, found, similarity = _searches(archive, texts, "semantic")
         hybrid, _ = _timed_searches(archive, texts, "hybrid")
         recall = ratio = exact_p50 = None
         if quantized:
-            with _prefilter(1 << 62):
+            with _prefilter(None):
                 exact, truth, best = _searches(archive, texts, "semantic")
             recall, ratio, exact_p50 = _recall(found, truth), sum(similarity) / sum(best), _percentiles(exact)[0]
     size_mb = sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal")) if p.exists()) / 1e6
@@ -136,7 +137,7 @@ def tradeoff_on(path: Path, texts: list[str], vectors: np.ndarray, oversamples: 
     rows: list[dict[str, float]] = []
     with Archive.open(path, embedder=ReplayEmbedder(vectors)) as archive:  # type: ignore[arg-type]
         _timed_searches(archive, texts[:3], "hybrid")
-        with _prefilter(1 << 62):
+        with _prefilter(None):
             exact, truth, _ = _searches(archive, texts, "semantic")
             hybrid, _ = _timed_searches(archive, texts, "hybrid")
         rows.append({"oversample": 0, "semantic_p50": _percentiles(exact)[0], "hybrid_p50": _percentiles(hybrid)[0],

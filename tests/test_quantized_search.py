@@ -50,9 +50,9 @@ def _counts(archive: Archive) -> tuple[int, int]:
     return int(floats or 0), int(bits or 0)
 
 
-def _knn(archive: Archive, query: str, k: int, filters: reads.Filters = reads.Filters()) -> list[tuple[int, float]]:
+def _knn(archive: Archive, query: str, k: int) -> list[tuple[int, float]]:
     with Session(archive.engine) as session:
-        return reads.knn(session, archive.embedder.embed_query(query), k, filters)
+        return reads.knn(session, archive.embedder.embed_query(query), k, reads.Filters())
 
 
 def _prefilter_on(monkeypatch: pytest.MonkeyPatch, oversample: int) -> None:

@@ -66,7 +66,7 @@ def test_embed_query_of_the_default_model_never_loads_torch(model_dir: Path) -> 
         "print(v.shape[0], 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["384", "False", "False"]
 

@@ -30,7 +30,7 @@ QUANTIZED_MIN_ROWS: int | None = int(os.environ["ARCHIVE_PREFILTER_MIN_ROWS"]) i
 ).isdigit() else None
 # Candidates taken from the bit scan per neighbour asked for, then ranked by float cosine.
 # sqlite-vec 0.1.9's top-k costs O(rows x k), so candidates are not free: at 1M passages
-# 4x is 2.6x faster than the exact scan, 8x only 1.2x (see the README's Performance table).
+# 4x is 2.6x faster than the exact scan but 8x recalls more (README Performance table).
 QUANTIZED_OVERSAMPLE = 8
 T = TypeVar("T")
 
