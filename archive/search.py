@@ -28,6 +28,10 @@ from archive.store.vtables import VEC_TABLE
 MODES = ("hybrid", "semantic", "keyword")
 Fused = tuple[int, float, dict[str, float]]  # chunk id, score, per-mode components
 RRF_K = 60
+# On archives above this many passages, keyword candidates come from the passages holding every
+# query word (AND: ~8 ms p50 at 1M passages against ~130 ms for OR, whose BM25 must score every
+# passage with any of the words) whenever that fills the window; otherwise the OR query runs.
+KEYWORD_AND_MIN_ROWS = 250_000
 # Passages this close (cosine of normalized vectors) are the same text with small
 # edits: a syndicated paragraph re-chunked, a corrected typo. They collapse together.
 NEAR_IDENTICAL_COSINE = 0.96
@@ -78,19 +82,22 @@ def build_params(
     return SearchParams(query.strip(), k, mode, filters, dedup, semantic_weight, keyword_weight)
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression that user text can never break.
+def fts_terms(text: str) -> list[str]:
+    """The query's words (stopwords dropped unless nothing else is left) as quoted FTS5 terms.
 
-    Each word becomes a quoted term (so ``U.S.``, ``AND``, ``*`` and stray
-    parentheses are plain text), joined with OR so BM25 ranks partial matches.
+    Quoting makes ``U.S.``, ``AND``, ``*`` and stray parentheses plain text: user
+    text can never break a MATCH expression.
     """
     words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
     if not words:
         words = _WORD.findall(text.lower())
-    unique = list(dict.fromkeys(words))
-    if not unique:
-        return None
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in unique)
+    return ['"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words)]
+
+
+def fts_query(text: str, operator: str = "OR") -> str | None:
+    """An FTS5 MATCH expression of the query's terms; OR (the default) lets BM25 rank partial matches."""
+    terms = fts_terms(text)
+    return f" {operator} ".join(terms) if terms else None
 
 
 def highlight_terms(query: str, passage: str) -> tuple[str, ...]:
@@ -121,14 +128,25 @@ def _candidates(
 ) -> tuple[list[Fused], bool]:
     """Fused (chunk_id, score, components) best first, and whether no more can be had."""
     semantic = reads.knn(session, vector, window, params.filters, table) if vector is not None else []
-    match = fts_query(params.query) if params.mode != "semantic" else None
-    keyword = reads.fts(session, match, window, params.filters) if match else []
+    keyword = _keyword(session, params, window) if params.mode != "semantic" else []
     exhausted = (len(semantic) < window or window >= KNN_MAX_K) and len(keyword) < window
     if params.mode == "semantic":
         return [(cid, 1.0 - dist, {"semantic": 1.0 - dist}) for cid, dist in semantic], exhausted
     if params.mode == "keyword":
         return [(cid, -score, {"keyword": -score}) for cid, score in keyword], exhausted
     return _rrf(semantic, keyword, params), exhausted
+
+
+def _keyword(session: Session, params: SearchParams, window: int) -> list[tuple[int, float]]:
+    """(chunk_id, bm25) of the best keyword matches: every word first on large archives, else any word."""
+    terms = fts_terms(params.query)
+    if not terms:
+        return []
+    if len(terms) > 1 and reads.approx_passages(session) > KEYWORD_AND_MIN_ROWS:
+        every = reads.fts(session, " AND ".join(terms), window, params.filters)
+        if len(every) >= window:
+            return every
+    return reads.fts(session, " OR ".join(terms), window, params.filters)
 
 
 def _rrf(semantic: list[tuple[int, float]], keyword: list[tuple[int, float]], params: SearchParams) -> list[Fused]:
@@ -198,15 +216,14 @@ class _VectorCache:
         return self.vectors.get(chunk_id)
 
     def echo_of(self, chunk_id: int, chosen: list[int]) -> int | None:
-        """The chosen passage this one nearly repeats (cosine >= NEAR_IDENTICAL_COSINE), if any."""
+        """The chosen passage this one repeats most closely, if their cosine reaches NEAR_IDENTICAL_COSINE."""
         mine = self.get(chunk_id)
-        if mine is None:
+        known = [(other, v) for other in chosen if (v := self.get(other)) is not None] if mine is not None else []
+        if not known:
             return None
-        for other in chosen:
-            theirs = self.get(other)
-            if theirs is not None and float(np.dot(mine, theirs)) >= NEAR_IDENTICAL_COSINE:
-                return other
-        return None
+        cosines = np.stack([v for _, v in known]) @ mine
+        best = int(np.argmax(cosines))
+        return known[best][0] if float(cosines[best]) >= NEAR_IDENTICAL_COSINE else None
 
 
 def _result(

@@ -40,7 +40,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="synthetic archive sizes (passages)")
     parser.add_argument("--queries", type=int, default=50, help="queries per size and mode")
     parser.add_argument("--tradeoff-sizes", default="100000,1000000", help="sizes for the prefilter tradeoff table")
-    parser.add_argument("--oversamples", default="1,2,4,8,16", help="prefilter oversampling factors to compare")
+    parser.add_argument("--candidates", default="200,400,800,1600",
+                        help="prefilter candidates rescored with float vectors, to compare")
     parser.add_argument("--cold-runs", type=int, default=7, help="fresh `archive search` processes per variant")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"any of {','.join(SECTIONS)}")
     parser.add_argument("--cache", type=Path, default=REPO / ".archive-home" / "bench")
@@ -70,9 +71,9 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     if args.child == "tradeoff":
         import bench_search
 
-        factors = [int(f) for f in args.oversamples.split(",")]
+        counts = [int(f) for f in args.candidates.split(",")]
         return {"chunks": args.size, "data": "synthetic",
-                "rows": bench_search.tradeoff(args.cache, args.size, queries=args.queries, oversamples=factors)}
+                "rows": bench_search.tradeoff(args.cache, args.size, queries=args.queries, candidates=counts)}
     if args.child == "tradeoff-real":
         return _real_tradeoff(args)
     if args.child == "embed":
@@ -89,7 +90,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
 def _run_child(args: argparse.Namespace, section: str, **extra: Any) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", section, "--articles", str(args.articles), "--segments",
                str(args.segments), "--queries", str(args.queries), "--cache", str(args.cache), "--home", str(args.home),
-               "--oversamples", args.oversamples]
+               "--candidates", args.candidates]
     for key, value in extra.items():
         command += [f"--{key}", str(value)]
     last = ""
@@ -131,12 +132,12 @@ def _real_tradeoff(args: argparse.Namespace) -> dict[str, Any]:
     encoder = load_query_encoder(resolve_model_path(None, args.home))  # type: ignore[arg-type]
     assert encoder is not None
     vectors = np.stack([encoder.encode(t) for t in texts])
-    factors = [int(f) for f in args.oversamples.split(",")]
+    counts = [int(f) for f in args.candidates.split(",")]
     engine = create_archive_engine(db)
     with engine.connect() as conn:
         chunks = int(conn.exec_driver_sql("SELECT count(*) FROM chunks").scalar() or 0)
     engine.dispose()
-    return {"chunks": chunks, "data": "real", "rows": bench_search.tradeoff_on(db, texts, vectors, factors)}
+    return {"chunks": chunks, "data": "real", "rows": bench_search.tradeoff_on(db, texts, vectors, counts)}
 
 
 def _ours_for_chroma(args: argparse.Namespace) -> dict[str, Any]:

@@ -3,8 +3,13 @@
 The articles are split into segments. Each segment is ingested into a fresh
 archive (``Archive.ingest_records``: clean, chunk, dedup, embed, write) and the
 same passages are encoded with the archive's own SentenceTransformer (same
-weights, batch size and torch threads); the order alternates per segment, so a
-burst of load from other processes on this shared machine hits both sides.
+weights and batch size); the order alternates per segment, so a burst of load
+from other processes on this shared machine hits both sides.
+
+The pipeline embeds on ARCHIVE_EMBED_WORKERS threads x 1 torch thread each
+(archive/encode_pool.py; default one per core). The baseline is plain
+``model.encode(texts, batch_size=32, normalize_embeddings=True)`` with torch's
+default thread count, whatever ARCHIVE_TORCH_THREADS says; both counts are recorded.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from statistics import median
 from archive import Archive, IngestOptions, RawArticle
 from archive.dedup import MinHasher
 from archive.embed import SentenceTransformerEmbedder, torch_threads_setting
+from archive.encode_pool import embed_workers_setting
 from archive.ingest.prepare import prepare
 from archive.ingest.readers import read_file
 
@@ -32,7 +38,9 @@ class IngestResult:
     pipeline_s: float = 0.0
     baseline_s: float = 0.0
     segment_ratios: list[float] = field(default_factory=list)
-    torch_threads: int | None = None
+    torch_threads: int | None = None  # ARCHIVE_TORCH_THREADS (None: torch's default)
+    embed_workers: int = 1  # the pipeline's embedding threads (ARCHIVE_EMBED_WORKERS or one per core)
+    baseline_threads: int = 0  # torch.get_num_threads() while the baseline encoded
     peak_rss_mb: float = 0.0
     db_bytes: int = 0
 
@@ -80,10 +88,15 @@ def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: 
     size = -(-len(records) // segments)
     for stale in db.parent.glob(db.name + "*"):
         stale.unlink()
+    import torch
+
+    default_threads = torch.get_num_threads()  # before loading the model applies ARCHIVE_TORCH_THREADS
     with Archive.open(db, home=home) as archive:
         embedder = archive.embedder
         assert isinstance(embedder, SentenceTransformerEmbedder), "the benchmark needs the real model"
         model = embedder._load()  # the very instance ingest uses
+        pipeline_threads = torch.get_num_threads()
+        result.embed_workers = embed_workers_setting(str(model.device))
         # Warm up on real passages: the first batches of each padded length are slower, and
         # whichever side ran first would pay for them.
         model.encode(stored_texts(records[:size], embedder, set())[:512], batch_size=32)
@@ -96,7 +109,10 @@ def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: 
                 if side == "pipeline":
                     report = archive.ingest_records(part, options=IngestOptions(), command="bench")
                 else:
+                    torch.set_num_threads(default_threads)
+                    result.baseline_threads = torch.get_num_threads()
                     model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+                    torch.set_num_threads(pipeline_threads)
                 timings[side] = time.perf_counter() - began
             if report.chunks != len(texts) and log:
                 print(f"  note: pipeline stored {report.chunks} passages, baseline encoded {len(texts)}")

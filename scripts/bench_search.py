@@ -63,6 +63,7 @@ class SizeResult:
     exact_semantic_p50: float | None
     db_mb_per_1k: float
     peak_rss_mb: float
+    first_ms: float = 0.0  # the first (hybrid) search of a fresh process: reads the prefilter's bit blocks
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:
@@ -92,14 +93,16 @@ def _recall(found: list[list[int]], truth: list[list[int]]) -> float:
 
 
 @contextmanager
-def _prefilter(min_rows: int | None, oversample: int | None = None) -> Iterator[None]:
-    saved = reads.QUANTIZED_MIN_ROWS, reads.QUANTIZED_OVERSAMPLE
+def _prefilter(min_rows: int | None, candidates: int | None = None) -> Iterator[None]:
+    """Force the prefilter threshold (None: exact) and, optionally, the float-rescored candidate count."""
+    saved = reads.QUANTIZED_MIN_ROWS, reads.NARROW_MIN, reads.NARROW_PER_K
     reads.QUANTIZED_MIN_ROWS = min_rows
-    reads.QUANTIZED_OVERSAMPLE = oversample or saved[1]
+    if candidates:
+        reads.NARROW_MIN, reads.NARROW_PER_K = candidates, 0
     try:
         yield
     finally:
-        reads.QUANTIZED_MIN_ROWS, reads.QUANTIZED_OVERSAMPLE = saved
+        reads.QUANTIZED_MIN_ROWS, reads.NARROW_MIN, reads.NARROW_PER_K = saved
 
 
 def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
@@ -107,10 +110,10 @@ def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
     path = bench_synth.cached_db(cache, chunks)
     texts = bench_synth.query_texts(bench_synth.sentence_pool(300), queries, seed=11)
     embedder = ReplayEmbedder(bench_synth.query_vectors(queries))
-    threshold = reads.QUANTIZED_MIN_ROWS  # None: the prefilter is off (ARCHIVE_PREFILTER_MIN_ROWS unset)
+    threshold = reads.prefilter_min_rows()  # the default threshold, or ARCHIVE_PREFILTER_MIN_ROWS
     quantized = threshold is not None and chunks > threshold
     with Archive.open(path, embedder=embedder) as archive:  # type: ignore[arg-type]
-        _timed_searches(archive, texts[:3], "hybrid")  # warm the page cache and statement caches
+        first = _timed_searches(archive, texts[:3], "hybrid")[0][0]  # loads the bit blocks, warms caches
         semantic, found, similarity = _searches(archive, texts, "semantic")
         hybrid, _ = _timed_searches(archive, texts, "hybrid")
         recall = ratio = exact_p50 = None
@@ -122,31 +125,32 @@ def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
     return SizeResult(
         chunks, "bits prefilter" if quantized else "exact", *_percentiles(semantic), *_percentiles(hybrid),
         recall, ratio, exact_p50, size_mb / (chunks / 1000), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        first * 1000,
     )
 
 
-def tradeoff(cache: Path, chunks: int, *, queries: int, oversamples: Sequence[int]) -> list[dict[str, float]]:
-    """Latency and recall of the prefilter forced on at each oversampling factor, on a synthetic archive."""
+def tradeoff(cache: Path, chunks: int, *, queries: int, candidates: Sequence[int]) -> list[dict[str, float]]:
+    """Latency and recall of the prefilter forced on at each float-rescored candidate count, on a synthetic archive."""
     path = bench_synth.cached_db(cache, chunks)
     texts = bench_synth.query_texts(bench_synth.sentence_pool(300), queries, seed=11)
-    return tradeoff_on(path, texts, bench_synth.query_vectors(queries), oversamples)
+    return tradeoff_on(path, texts, bench_synth.query_vectors(queries), candidates)
 
 
-def tradeoff_on(path: Path, texts: list[str], vectors: np.ndarray, oversamples: Sequence[int]) -> list[dict[str, float]]:
-    """Latency and recall of the prefilter forced on at each oversampling factor (and of the exact scan)."""
+def tradeoff_on(path: Path, texts: list[str], vectors: np.ndarray, candidates: Sequence[int]) -> list[dict[str, float]]:
+    """Latency and recall of the prefilter forced on at each candidate count (and of the exact scan)."""
     rows: list[dict[str, float]] = []
     with Archive.open(path, embedder=ReplayEmbedder(vectors)) as archive:  # type: ignore[arg-type]
         _timed_searches(archive, texts[:3], "hybrid")
         with _prefilter(None):
             exact, truth, _ = _searches(archive, texts, "semantic")
             hybrid, _ = _timed_searches(archive, texts, "hybrid")
-        rows.append({"oversample": 0, "semantic_p50": _percentiles(exact)[0], "hybrid_p50": _percentiles(hybrid)[0],
+        rows.append({"candidates": 0, "semantic_p50": _percentiles(exact)[0], "hybrid_p50": _percentiles(hybrid)[0],
                      "recall_at_10": 1.0})
-        for factor in oversamples:
-            with _prefilter(0, factor):
+        for count in candidates:
+            with _prefilter(0, count):
                 semantic, found, _ = _searches(archive, texts, "semantic")
                 hybrid, _ = _timed_searches(archive, texts, "hybrid")
-            rows.append({"oversample": factor, "semantic_p50": _percentiles(semantic)[0],
+            rows.append({"candidates": count, "semantic_p50": _percentiles(semantic)[0],
                          "hybrid_p50": _percentiles(hybrid)[0], "recall_at_10": _recall(found, truth)})
     return rows
 

@@ -51,10 +51,18 @@ def test_doctor_is_green_on_a_healthy_archive(filled: Archive) -> None:
     assert report.ok and {c.status for c in report.checks} == {"ok"}
     checks = {c.name: c.detail for c in report.checks}
     assert {"driver", "sqlite-vec", "schema", "integrity", "model", "model file", "index counts",
-            "duplicate links", "vector tables"} <= set(checks)
+            "duplicate links", "vector tables", "prefilter"} <= set(checks)
     assert "sqlite-vec v0." in checks["sqlite-vec"] and "not checked" in checks["model file"]
     counts = filled.stats()["chunks"]
     assert checks["index counts"].startswith(f"{counts} chunks, {counts} vectors, {counts} keyword-index rows")
+
+
+def test_doctor_reports_the_prefilter_and_warns_when_its_blocks_cannot_be_read(filled: Archive) -> None:
+    check = next(c for c in filled.doctor().checks if c.name == "prefilter")
+    assert check.status == "ok" and f"{filled.stats()['chunks']:,} passages" in check.detail
+    _sql(filled, "UPDATE vec_chunks_bits_vector_chunks00 SET vectors = substr(vectors, 1, 100)")
+    check = next(c for c in filled.doctor().checks if c.name == "prefilter")
+    assert check.status == "warn" and "exact scan" in check.detail and "sqlite-vec" in check.fix
 
 
 def test_doctor_fails_with_a_fix_when_vectors_are_missing(filled: Archive) -> None:

@@ -1,6 +1,6 @@
 """The sign-bit prefilter: kept in step with the float vectors, and searches through it stay exact.
 
-The prefilter only switches on above ``reads.QUANTIZED_MIN_ROWS`` passages; these
+The prefilter only switches on above ``reads.prefilter_min_rows()`` passages; these
 tests lower that threshold with monkeypatch, so a few hundred passages suffice.
 """
 
@@ -56,8 +56,26 @@ def _knn(archive: Archive, query: str, k: int) -> list[tuple[int, float]]:
 
 
 def _prefilter_on(monkeypatch: pytest.MonkeyPatch, oversample: int) -> None:
+    """Prefilter for every archive, keeping ``oversample`` candidates per neighbour (Hamming: 3x that)."""
     monkeypatch.setattr(reads, "QUANTIZED_MIN_ROWS", 0)
-    monkeypatch.setattr(reads, "QUANTIZED_OVERSAMPLE", oversample)
+    monkeypatch.setattr(reads, "NARROW_MIN", oversample)
+    monkeypatch.setattr(reads, "NARROW_PER_K", oversample)
+    monkeypatch.setattr(reads, "WIDE_MIN", 3 * oversample)
+    monkeypatch.setattr(reads, "WIDE_PER_K", 3 * oversample)
+    monkeypatch.setattr(reads, "NARROW_MAX", 10**9)
+
+
+def _count_prefiltered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Calls of the prefiltered KNN path, appended to the returned list as they happen."""
+    calls: list[int] = []
+    original = reads._knn_prefiltered
+
+    def counting(*args: object, **kwargs: object) -> list[tuple[int, float]]:
+        calls.append(1)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reads, "_knn_prefiltered", counting)
+    return calls
 
 
 def test_ingest_writes_a_sign_bit_copy_of_every_vector(filled: Archive) -> None:
@@ -85,10 +103,13 @@ def test_prefiltered_knn_equals_the_exact_scan_when_candidates_cover_the_table(
     queries = ["shelling in Kharkiv", "grain ships leaving Odesa", "peace talks", "blackout detail7"]
     exact = [_knn(filled, q, 10) for q in queries]
     _prefilter_on(monkeypatch, oversample=1000)
+    calls = _count_prefiltered(monkeypatch)
     for query, expected in zip(queries, exact):
         found = _knn(filled, query, 10)
-        assert [c for c, _ in found] == [c for c, _ in expected]
         assert np.allclose([d for _, d in found], [d for _, d in expected], atol=1e-6)
+        last = expected[-1][1] - 1e-6  # equal distances may come in any order: compare ids before the last tie
+        assert {c for c, d in found if d < last} == {c for c, d in expected if d < last}
+    assert calls == [1] * len(queries)
 
 
 def test_prefiltered_distances_are_exact_cosine_distances(filled: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,7 +137,9 @@ def test_filters_still_apply_through_the_prefilter(
 ) -> None:
     exact = filled.search("prisoner swap near Sumy", k=8, mode="semantic", **filters)  # type: ignore[arg-type]
     _prefilter_on(monkeypatch, oversample=1000)
+    calls = _count_prefiltered(monkeypatch)
     found = filled.search("prisoner swap near Sumy", k=8, mode="semantic", **filters)  # type: ignore[arg-type]
+    assert bool(calls) == ("language" not in filters)  # language filters take the exact scan
     assert found and [h.chunk_id for h in found] == [h.chunk_id for h in exact]
     for hit in found:
         if "outlets" in filters:

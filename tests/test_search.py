@@ -112,3 +112,46 @@ def test_near_identical_passages_from_unlinked_articles_collapse_into_one_result
     assert all("Red Cross" in hit.text for hit in raw)
     collapsed = archive.search(query, k=1, mode="semantic")
     assert sorted(s.outlet for s in collapsed[0].sources) == ["Daily", "Wire"]
+
+
+def _fts_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    from archive.store import reads
+
+    calls: list[str] = []
+    original = reads.fts
+
+    def spy(session: object, match: str, limit: int, filters: object) -> list[tuple[int, float]]:
+        calls.append(match)
+        return original(session, match, limit, filters)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reads, "fts", spy)
+    return calls
+
+
+def test_small_archives_rank_keyword_matches_with_one_or_query(corpus: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _fts_calls(monkeypatch)
+    corpus.search("officials described", k=5, mode="keyword")
+    assert calls == ['"officials" OR "described"']
+
+
+def test_large_archives_take_passages_with_every_word_when_they_fill_the_window(
+    corpus: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archive.search as search
+
+    monkeypatch.setattr(search, "KEYWORD_AND_MIN_ROWS", 0)
+    calls = _fts_calls(monkeypatch)
+    hits = corpus.search("officials described", k=5, mode="keyword")
+    assert calls == ['"officials" AND "described"'] and len(hits) == 5
+
+
+def test_large_archives_fall_back_to_any_word_when_too_few_have_every_word(
+    corpus: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archive.search as search
+
+    monkeypatch.setattr(search, "KEYWORD_AND_MIN_ROWS", 0)
+    calls = _fts_calls(monkeypatch)
+    hits = corpus.search("code5 grain Kharkiv", k=5, mode="keyword")
+    assert calls == ['"code5" AND "grain" AND "kharkiv"', '"code5" OR "grain" OR "kharkiv"']
+    assert "code5" in hits[0].text and len(hits) == 5

@@ -96,6 +96,8 @@ def _run_checks(engine: Engine, report: DoctorReport, home: Path) -> None:
             report.checks.append(_guard("index counts", lambda: _counts(session), _REEMBED))
         report.checks.append(_guard("duplicate links", lambda: _links(session), _RELINK))
         report.checks.append(_guard("vector tables", lambda: _leftovers(session), _REEMBED))
+        if model.status != FAIL:
+            report.checks.append(_guard("prefilter", lambda: _prefilter(session), _REEMBED))
 
 
 _RESTORE = "restore the file from a backup (`archive backup` makes one), or try `sqlite3 DB .recover`"
@@ -195,3 +197,17 @@ def _leftovers(session: Session) -> tuple[str, str] | tuple[str, str, str]:
         return (WARN, f"{', '.join(extra)} left by an interrupted reembed (unused, takes disk space)",
                 "run `archive reembed --model MODEL` again: it drops the half-built table first")
     return OK, "no leftover vector tables"
+
+
+def _prefilter(session: Session) -> tuple[str, str] | tuple[str, str, str]:
+    active = meta.active_model(session)
+    assert active is not None  # the model check passed
+    count, problem = reads.prefilter_health(session, active.vector_table)
+    if problem is not None:
+        return (WARN, f"the bit prefilter cannot be read ({problem}): searches use the slower exact scan",
+                "reinstall the sqlite-vec version pyproject.toml pins (`pip install -e .`)")
+    if count is None:
+        return OK, "no bit prefilter (vector size not a multiple of 8): searches use the exact scan"
+    threshold = reads.prefilter_min_rows()
+    used = "never (ARCHIVE_PREFILTER_MIN_ROWS=off)" if threshold is None else f"above {threshold:,} passages"
+    return OK, f"bit prefilter readable, {count:,} passages; searches use it {used}"

@@ -9,30 +9,49 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Connection, Row, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
+from archive.errors import ConfigError
+from archive.store import prefilter
 from archive.store.models import Article, Chunk, Feed, FeedItem, Source
 from archive.store.vtables import (
     FTS_TABLE,
     VEC_TABLE,
     existing_bits_table,
     is_bits_table,
+    vec_table_dimension,
 )
 
 KNN_MAX_K = 4096  # sqlite-vec's cap on k
-# The sign-bit prefilter (``<table>_bits``) is opt-in: set ARCHIVE_PREFILTER_MIN_ROWS to scan it
-# first on archives above that many passages. Measured by scripts/bench.py on sqlite-vec 0.1.9 with
-# synthetic clustered vectors, its recall@10 against exact search was 0.76-0.89, below the 0.98 the
-# archive promises, so exact float search stays the default at every size.
-QUANTIZED_MIN_ROWS: int | None = int(os.environ["ARCHIVE_PREFILTER_MIN_ROWS"]) if os.environ.get(
-    "ARCHIVE_PREFILTER_MIN_ROWS", ""
-).isdigit() else None
-# Candidates taken from the bit scan per neighbour asked for, then ranked by float cosine.
-# sqlite-vec 0.1.9's top-k costs O(rows x k), so candidates are not free: at 1M passages
-# 4x is 2.6x faster than the exact scan but 8x recalls more (README Performance table).
-QUANTIZED_OVERSAMPLE = 8
+# Archives above this many passages search the sign-bit prefilter first (archive/store/prefilter.py):
+# Hamming distance over every passage, asymmetric re-ranking of the best, exact float cosine for the
+# final candidates. Recall@10 against the exact scan is measured by scripts/bench.py (README
+# Performance). ARCHIVE_PREFILTER_MIN_ROWS sets the threshold ("off": always exact); tests and the
+# benchmark patch QUANTIZED_MIN_ROWS (an int, or None for always exact).
+PREFILTER_ENV = "ARCHIVE_PREFILTER_MIN_ROWS"
+DEFAULT_PREFILTER_MIN_ROWS = 50_000
+QUANTIZED_MIN_ROWS: int | None | str = "env"
+# Candidates per neighbour asked for (and at least): Hamming keeps WIDE, the asymmetric score NARROW,
+# whose float vectors are then read (one point lookup each, ~15-30 us). Above NARROW_MAX the exact
+# scan is cheaper, so large windows (deep duplicate collapse) go exact.
+WIDE_PER_K, WIDE_MIN = 100, 4096
+NARROW_PER_K, NARROW_MIN, NARROW_MAX = 20, 800, 8192
 T = TypeVar("T")
+
+
+def prefilter_min_rows() -> int | None:
+    """Passages above which KNN goes through the prefilter; None: never (ConfigError if the setting is bad)."""
+    if QUANTIZED_MIN_ROWS != "env":
+        return QUANTIZED_MIN_ROWS if isinstance(QUANTIZED_MIN_ROWS, int) else None
+    raw = os.environ.get(PREFILTER_ENV, "").strip().lower()
+    if not raw:
+        return DEFAULT_PREFILTER_MIN_ROWS
+    if raw in ("off", "never", "none", "exact"):
+        return None
+    if raw.isdigit():
+        return int(raw)
+    raise ConfigError(f"{PREFILTER_ENV} must be a number of passages or 'off' (got {raw!r})")
 
 
 @dataclass(frozen=True)
@@ -52,38 +71,63 @@ def in_batches(values: list[T], size: int = 500) -> list[list[T]]:
 def knn(session: Session, query: np.ndarray, k: int, filters: Filters, table: str = VEC_TABLE) -> list[tuple[int, float]]:
     """(chunk_id, cosine distance) of the k nearest chunks passing the filters.
 
-    Exact unless QUANTIZED_MIN_ROWS is set (ARCHIVE_PREFILTER_MIN_ROWS). Larger archives with a
-    ``<table>_bits`` prefilter scan 48-byte sign vectors for k * QUANTIZED_OVERSAMPLE
-    candidates and rank those by exact float cosine: distances stay exact, and
-    recall against the exact scan is measured by scripts/bench.py.
+    Distances are always exact float cosine distances. Archives above
+    :func:`prefilter_min_rows` passages choose the chunks to score through the
+    sign-bit prefilter (see the module comment on QUANTIZED_MIN_ROWS); smaller
+    ones, language filters and very large k use sqlite-vec's exact scan.
     """
-    vector = np.asarray(query, dtype=np.float32).tobytes()
+    vector = np.asarray(query, dtype=np.float32)
     k = int(min(k, KNN_MAX_K))
-    where, params = _vec_filters(filters)
     conn = session.connection()
-    large = QUANTIZED_MIN_ROWS is not None and _approx_vectors(session) > QUANTIZED_MIN_ROWS
-    bits = existing_bits_table(conn, table) if large else None
-    if bits is not None:
-        # The bit scan runs once (MATERIALIZED); CROSS JOIN makes each candidate's float vector a point lookup.
-        sql = (
-            f"WITH cand AS MATERIALIZED (SELECT chunk_id FROM {bits} WHERE embedding MATCH vec_quantize_binary(?) "
-            f"AND k = ?{where}) SELECT cand.chunk_id, vec_distance_cosine(v.embedding, ?) AS distance "
-            f"FROM cand CROSS JOIN {table} v ON v.chunk_id = cand.chunk_id ORDER BY distance LIMIT ?"
-        )
-        candidates = min(k * QUANTIZED_OVERSAMPLE, KNN_MAX_K)
-        rows = conn.exec_driver_sql(sql, (vector, candidates, *params, vector, k))
-    else:
-        # MATERIALIZED keeps SQLite from pushing later joins into the vec0 scan.
-        sql = (
-            f"WITH knn AS MATERIALIZED (SELECT chunk_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
-            f"{where}) SELECT chunk_id, distance FROM knn ORDER BY distance"
-        )
-        rows = conn.exec_driver_sql(sql, (vector, k, *params))
+    narrow = max(NARROW_MIN, NARROW_PER_K * k)
+    threshold = prefilter_min_rows()
+    if threshold is not None and not filters.language and narrow <= NARROW_MAX and approx_passages(session) > threshold:
+        bits = existing_bits_table(conn, table)
+        if bits is not None:
+            try:
+                return _knn_prefiltered(conn, bits, table, vector, k, narrow, filters)
+            except prefilter.LayoutError:
+                pass  # not the vec0 layout this release reads: the exact scan below still answers
+    where, params = _vec_filters(filters)
+    # MATERIALIZED keeps SQLite from pushing later joins into the vec0 scan.
+    sql = (
+        f"WITH knn AS MATERIALIZED (SELECT chunk_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
+        f"{where}) SELECT chunk_id, distance FROM knn ORDER BY distance"
+    )
+    rows = conn.exec_driver_sql(sql, (vector.tobytes(), k, *params))
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
-def _approx_vectors(session: Session) -> int:
-    """Roughly how many vectors the archive holds: the highest chunk id (one B-tree seek, no count)."""
+def _knn_prefiltered(
+    conn: Connection, bits: str, table: str, vector: np.ndarray, k: int, narrow: int, filters: Filters
+) -> list[tuple[int, float]]:
+    blocks = prefilter.cached_blocks(conn, bits, len(vector))
+    mask = prefilter.slot_mask(conn, bits, blocks, since=filters.since, until=filters.until, source_ids=filters.source_ids)
+    ids = prefilter.candidates(blocks, mask, vector, wide=max(WIDE_MIN, WIDE_PER_K * k), narrow=narrow)
+    # CROSS JOIN keeps the id list outside: one vec0 point lookup per candidate.
+    sql = (
+        f"SELECT v.chunk_id, vec_distance_cosine(v.embedding, ?) AS distance FROM json_each(?) AS j "
+        f"CROSS JOIN {table} AS v ON v.chunk_id = j.value ORDER BY distance LIMIT ?"
+    )
+    rows = conn.exec_driver_sql(sql, (vector.tobytes(), json.dumps(ids.tolist()), k))
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def prefilter_health(session: Session, table: str = VEC_TABLE) -> tuple[int | None, str | None]:
+    """(passages the bit prefilter of ``table`` holds, why it cannot be read); (None, None) without one."""
+    conn = session.connection()
+    bits = existing_bits_table(conn, table)
+    dimension = vec_table_dimension(conn, table)
+    if bits is None or dimension is None:
+        return None, None
+    try:
+        return prefilter.load_blocks(conn, bits, dimension).count, None
+    except prefilter.LayoutError as exc:
+        return None, str(exc)
+
+
+def approx_passages(session: Session) -> int:
+    """Roughly how many passages the archive holds: the highest chunk id (one B-tree seek, no count)."""
     return int(session.connection().exec_driver_sql("SELECT max(id) FROM chunks").scalar() or 0)
 
 

