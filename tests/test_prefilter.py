@@ -133,3 +133,15 @@ def test_a_bad_threshold_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv(reads.PREFILTER_ENV, "lots")
     with pytest.raises(ConfigError, match="ARCHIVE_PREFILTER_MIN_ROWS"):
         reads.prefilter_min_rows()
+
+
+def test_a_connection_caches_one_table_at_a_time(filled: Archive) -> None:
+    from archive.store import vtables
+
+    with filled.engine.begin() as conn:
+        vtables.create_vec_table(conn, "vec_chunks_9", 384)
+    with Session(filled.engine) as session:
+        conn = session.connection()
+        prefilter.cached_blocks(conn, BITS, 384)
+        prefilter.cached_blocks(conn, "vec_chunks_9_bits", 384)
+        assert list(conn.connection.info["archive_prefilter"]) == ["vec_chunks_9_bits"]

@@ -106,21 +106,26 @@ def load_metadata(conn: Connection, bits_table: str, blocks: BitBlocks, column: 
 
 def cached_blocks(conn: Connection, bits_table: str, dimension: int) -> BitBlocks:
     """:func:`load_blocks`, reused while nobody has changed the database since."""
-    state = _db_state(conn)
-    cache: dict[str, tuple[tuple[int, int], BitBlocks]] = conn.connection.info.setdefault(_CACHE_KEY, {})
+    state = _db_state(conn, bits_table)
+    cache: dict[str, tuple[tuple[int, ...], BitBlocks]] = conn.connection.info.setdefault(_CACHE_KEY, {})
     entry = cache.get(bits_table)
     if entry is not None and entry[0] == state:
         return entry[1]
-    cache.pop(bits_table, None)  # let the old arrays go before the new ones load
+    cache.clear()  # one table per connection (a reembed switches tables); let old arrays go first
     blocks = load_blocks(conn, bits_table, dimension)
     cache[bits_table] = (state, blocks)
     return blocks
 
 
-def _db_state(conn: Connection) -> tuple[int, int]:
-    """(data_version, total_changes): the first moves when another connection commits, the second on ours."""
+def _db_state(conn: Connection, bits_table: str) -> tuple[int, ...]:
+    """What moves when the database changes: data_version (another connection committed), our total_changes.
+
+    The block count is read first, so the read snapshot is open and data_version describes it.
+    """
+    blocks = conn.exec_driver_sql(f"SELECT count(*), max(chunk_id) FROM {bits_table}_chunks").one()
     version = int(conn.exec_driver_sql("PRAGMA data_version").scalar() or 0)
-    return version, int(conn.connection.dbapi_connection.total_changes)
+    changes = int(conn.connection.dbapi_connection.total_changes)
+    return version, changes, int(blocks[0]), int(blocks[1] or 0)
 
 
 def slot_mask(
