@@ -94,10 +94,10 @@ def fts_terms(text: str) -> list[str]:
     return ['"' + w.replace('"', '""') + '"' for w in dict.fromkeys(words)]
 
 
-def fts_query(text: str, operator: str = "OR") -> str | None:
-    """An FTS5 MATCH expression of the query's terms; OR (the default) lets BM25 rank partial matches."""
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression of the query's terms joined with OR, so BM25 ranks partial matches."""
     terms = fts_terms(text)
-    return f" {operator} ".join(terms) if terms else None
+    return " OR ".join(terms) if terms else None
 
 
 def highlight_terms(query: str, passage: str) -> tuple[str, ...]:

@@ -128,6 +128,14 @@ def _fts_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return calls
 
 
+def _large_archive_fts_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Treat every archive as large (AND first), and record the MATCH expressions that run."""
+    import archive.search as search
+
+    monkeypatch.setattr(search, "KEYWORD_AND_MIN_ROWS", 0)
+    return _fts_calls(monkeypatch)
+
+
 def test_small_archives_rank_keyword_matches_with_one_or_query(corpus: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _fts_calls(monkeypatch)
     corpus.search("officials described", k=5, mode="keyword")
@@ -137,10 +145,7 @@ def test_small_archives_rank_keyword_matches_with_one_or_query(corpus: Archive, 
 def test_large_archives_take_passages_with_every_word_when_they_fill_the_window(
     corpus: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import archive.search as search
-
-    monkeypatch.setattr(search, "KEYWORD_AND_MIN_ROWS", 0)
-    calls = _fts_calls(monkeypatch)
+    calls = _large_archive_fts_calls(monkeypatch)
     hits = corpus.search("officials described", k=5, mode="keyword")
     assert calls == ['"officials" AND "described"'] and len(hits) == 5
 
@@ -148,10 +153,7 @@ def test_large_archives_take_passages_with_every_word_when_they_fill_the_window(
 def test_large_archives_fall_back_to_any_word_when_too_few_have_every_word(
     corpus: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import archive.search as search
-
-    monkeypatch.setattr(search, "KEYWORD_AND_MIN_ROWS", 0)
-    calls = _fts_calls(monkeypatch)
+    calls = _large_archive_fts_calls(monkeypatch)
     hits = corpus.search("code5 grain Kharkiv", k=5, mode="keyword")
     assert calls == ['"code5" AND "grain" AND "kharkiv"', '"code5" OR "grain" OR "kharkiv"']
     assert "code5" in hits[0].text and len(hits) == 5
