@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     )
     from archive.ingest.prepare import IngestOptions
     from archive.ingest.records import RawArticle
-    from archive.rag import Citation, RagContext
+    from archive.search.rag import Citation, RagContext
     from archive.results import ArticleView, DuplicateGroup, IngestReport, SearchResult, Source
 
 # Names are imported on first access (PEP 562), so ``import archive.cli`` or
@@ -38,7 +38,7 @@ _LAZY = {
     "IngestOptions": "archive.ingest.prepare",
     "RawArticle": "archive.ingest.records",
     **dict.fromkeys(("ArticleView", "DuplicateGroup", "IngestReport", "SearchResult", "Source"), "archive.results"),
-    **dict.fromkeys(("Citation", "RagContext"), "archive.rag"),
+    **dict.fromkeys(("Citation", "RagContext"), "archive.search.rag"),
     **dict.fromkeys(
         (
             "ArchiveError", "ConfigError", "DriverError", "IngestError", "InvalidQueryError", "LockedError",

@@ -13,8 +13,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from archive.config import Settings
-from archive.dedup import MinHasher
-from archive.embed import Embedder, load_embedder
+from archive.dedup.minhash import MinHasher
+from archive.embedding.base import Embedder
+from archive.embedding.loader import load_embedder
 from archive.errors import (
     ArchiveError,
     ConfigError,
@@ -25,8 +26,8 @@ from archive.errors import (
 from archive.ingest.prepare import IngestOptions
 from archive.ingest.records import DEFAULT_FIELDS, RawArticle
 from archive.ingest.runner import IngestTarget, iter_records, run_ingest
-from archive.lock import writer_lock
-from archive.rag import RagContext, build_context
+from archive.ops.lock import writer_lock
+from archive.search.rag import RagContext, build_context
 from archive.results import (
     ArticleView,
     DuplicateGroup,
@@ -34,12 +35,14 @@ from archive.results import (
     SearchResult,
     Source,
 )
-from archive.runs import list_runs
-from archive.search import build_params, run_search
-from archive.store import meta, migrate, reads
-from archive.store.engine import create_archive_engine, pick_driver
+from archive.ops.runs import list_runs
+from archive.search.run import build_params, run_search
+from archive.store import migrate
+from archive.store.sqlite import meta
+from archive.store.sqlite import reads
+from archive.store.sqlite.engine import create_archive_engine, pick_driver
 from archive.store.models import Article, IngestRun
-from archive.store.vtables import vec_table_dimension
+from archive.store.sqlite.vtables import vec_table_dimension
 
 ProgressFn = Callable[[int], None]
 
@@ -58,9 +61,10 @@ def _lazy_module(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
-    from archive import feedpoll, ops
+    from archive import ops
+    from archive.feeds import poll as feedpoll
 else:  # feeds and maintenance (alembic, http) load on first use: `archive search` starts faster without them
-    feedpoll, ops = _lazy_module("archive.feedpoll"), _lazy_module("archive.ops")
+    feedpoll, ops = _lazy_module("archive.feeds.poll"), _lazy_module("archive.ops")
 
 
 def _same_model(recorded: str, requested: str) -> bool:
@@ -113,7 +117,7 @@ class Archive:
     @classmethod
     def _open(cls, settings: Settings, engine: Engine, embedder: Embedder | None) -> Archive:
         if embedder is None and (settings.model or migrate.current_revision(engine) is None):
-            embedder = load_embedder(settings.model, home=settings.home)
+            embedder = load_embedder(settings.model, home=settings.home, options=settings.embedding)
         if migrate.current_revision(engine) is None:
             assert embedder is not None
             migrate.upgrade(engine, dimension=embedder.dimension)
@@ -121,7 +125,7 @@ class Archive:
         with Session(engine) as session, session.begin():
             active = meta.active_model(session)
             if active is None:
-                embedder = embedder or load_embedder(settings.model, home=settings.home)
+                embedder = embedder or load_embedder(settings.model, home=settings.home, options=settings.embedding)
                 active = meta.record_model(session, embedder.name, embedder.dimension, getattr(embedder, "fingerprint", None))
             requested = embedder.name if embedder is not None else None
             if requested and not _same_model(active.name, requested):
@@ -129,7 +133,7 @@ class Archive:
                     f"this database holds vectors from {active.name!r} ({active.dimension}-d), not {requested!r}: "
                     f"drop --model/ARCHIVE_MODEL to use {active.name!r}, or run `archive reembed --model {_spec_for(requested)}`"
                 )
-            embedder = embedder or load_embedder(_spec_for(active.name), home=settings.home)
+            embedder = embedder or load_embedder(_spec_for(active.name), home=settings.home, options=settings.embedding)
             table = active.vector_table
             dimension = vec_table_dimension(session.connection(), table)
         if dimension != embedder.dimension:
@@ -197,7 +201,9 @@ class Archive:
                 session, query, k=k, mode=mode, since=since, until=until, outlets=outlets, language=language,
                 dedup=dedup, semantic_weight=semantic_weight, keyword_weight=keyword_weight,
             )
-            return run_search(session, self.embedder, params, table=self.vector_table)
+            return run_search(
+                session, self.embedder, params, table=self.vector_table, prefilter_min_rows=self.settings.prefilter_min_rows
+            )
 
     def context(self, query: str, *, max_tokens: int = 1500, k: int = 8, mode: str = "hybrid", **filters: Any) -> RagContext:
         """Numbered, cited passages for ``query`` within ``max_tokens`` tokens, ready for an LLM prompt.
@@ -275,7 +281,7 @@ class Archive:
     # -- operations: health, delete, re-embed, vacuum, backup, feeds -----
     def doctor(self) -> ops.DoctorReport:
         """Health checks of this archive: driver, extension, schema, model, index counts, duplicate links."""
-        return ops.diagnose(self.path, home=self.settings.home)
+        return ops.diagnose(self.path, home=self.settings.home, prefilter_min_rows=self.settings.prefilter_min_rows)
 
     def select_for_delete(self, *, ids: Sequence[int] = (), outlets: Sequence[str] = (), before: str | None = None,
                           after: str | None = None) -> tuple[Source, ...]:
@@ -289,7 +295,7 @@ class Archive:
     def reembed(self, model: Embedder | str, *, batch_size: int = 32, progress: ProgressFn | None = None,
                 wait: float = 0) -> ops.ReembedReport:
         """Embed every passage with another model and make it this archive's model."""
-        embedder = load_embedder(model, home=self.settings.home) if isinstance(model, str) else model
+        embedder = load_embedder(model, home=self.settings.home, options=self.settings.embedding) if isinstance(model, str) else model
         report = ops.reembed(self.engine, self.path, embedder, batch_size=batch_size, progress=progress, wait=wait)
         self.embedder, self.vector_table = embedder, report.table
         return report

@@ -1,24 +1,56 @@
-"""Settings, resolved once: CLI option > environment variable > default."""
+"""Settings, resolved once: explicit value (CLI option, library argument) > environment variable > default.
+
+Every environment variable the archive reads is parsed here and nowhere else; modules
+receive the values. A bad value raises ConfigError naming the variable and its valid range.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
+
+from archive.errors import ConfigError
 
 ENV_DB = "ARCHIVE_DB"
 ENV_MODEL = "ARCHIVE_MODEL"
 ENV_HOME = "ARCHIVE_HOME"
+# Archives above this many passages search the sign-bit prefilter first ("off": always exact).
+ENV_PREFILTER = "ARCHIVE_PREFILTER_MIN_ROWS"
+# Threads that embed passages, each running torch on one thread (unset: one per core, at most 8).
+ENV_EMBED_WORKERS = "ARCHIVE_EMBED_WORKERS"
+# torch's intra-op threads when the model loads (unset: torch's default; then one embedding worker).
+ENV_TORCH_THREADS = "ARCHIVE_TORCH_THREADS"
+# "torch" embeds queries with torch even where the NumPy encoder could.
+ENV_QUERY_ENCODER = "ARCHIVE_QUERY_ENCODER"
+# "cpu", "cuda", "cuda:1", "mps" or "auto" (a GPU when torch sees one).
+ENV_DEVICE = "ARCHIVE_DEVICE"
+
+DEFAULT_PREFILTER_MIN_ROWS = 50_000
+QueryEncoderChoice = Literal["auto", "torch"]
 
 
-def default_home() -> Path:
+def default_home(env: Mapping[str, str] | None = None) -> Path:
     """Where models are cached and the default database lives."""
-    env = os.environ.get(ENV_HOME)
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME")
+    env = os.environ if env is None else env
+    value = env.get(ENV_HOME)
+    if value:
+        return Path(value).expanduser()
+    xdg = env.get("XDG_DATA_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
     return base / "conflict-archive"
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    """How passages and queries are embedded (the knobs of ``archive.embedding``)."""
+
+    device: str = "cpu"
+    workers: int | None = None  # None: one per usable core (1 on a GPU or with torch_threads set)
+    torch_threads: int | None = None  # None: torch's default
+    query_encoder: QueryEncoderChoice = "auto"
 
 
 @dataclass(frozen=True)
@@ -28,13 +60,70 @@ class Settings:
     db_path: Path
     home: Path
     model: str | None  # None means: the model recorded in the db, else the default
+    prefilter_min_rows: int | None = DEFAULT_PREFILTER_MIN_ROWS  # None: every search exact
+    embedding: EmbeddingSettings = EmbeddingSettings()
 
     @classmethod
     def resolve(
-        cls, db: str | Path | None = None, model: str | None = None, home: str | Path | None = None
+        cls, db: str | Path | None = None, model: str | None = None, home: str | Path | None = None,
+        *, env: Mapping[str, str] | None = None,
     ) -> Settings:
-        """Build settings from explicit values, falling back to env vars and defaults."""
-        home_path = Path(home).expanduser() if home else default_home()
-        db_value = db or os.environ.get(ENV_DB)
+        """Build settings from explicit values, falling back to environment variables and defaults."""
+        env = os.environ if env is None else env
+        home_path = Path(home).expanduser() if home else default_home(env)
+        db_value = db or env.get(ENV_DB)
         db_path = Path(db_value).expanduser() if db_value else home_path / "archive.db"
-        return cls(db_path=db_path, home=home_path, model=model or os.environ.get(ENV_MODEL) or None)
+        return cls(
+            db_path=db_path, home=home_path, model=model or env.get(ENV_MODEL) or None,
+            prefilter_min_rows=parse_prefilter(env.get(ENV_PREFILTER, "")),
+            embedding=EmbeddingSettings(
+                device=parse_device(env.get(ENV_DEVICE, "")),
+                workers=parse_count(ENV_EMBED_WORKERS, env.get(ENV_EMBED_WORKERS, ""), "unset it to use one per CPU core"),
+                torch_threads=parse_count(ENV_TORCH_THREADS, env.get(ENV_TORCH_THREADS, ""), "unset it for torch's default"),
+                query_encoder=parse_query_encoder(env.get(ENV_QUERY_ENCODER, "")),
+            ),
+        )
+
+    def with_db(self, db: str | Path) -> Settings:
+        """The same settings for another database file."""
+        return replace(self, db_path=Path(db).expanduser())
+
+
+def parse_prefilter(raw: str) -> int | None:
+    """ARCHIVE_PREFILTER_MIN_ROWS: a number of passages, or off/never/none/exact (None)."""
+    value = raw.strip().lower()
+    if not value:
+        return DEFAULT_PREFILTER_MIN_ROWS
+    if value in ("off", "never", "none", "exact"):
+        return None
+    if value.isdigit():
+        return int(value)
+    raise ConfigError(f"{ENV_PREFILTER} must be a number of passages or 'off' (got {raw!r})")
+
+
+def parse_count(name: str, raw: str, hint: str) -> int | None:
+    """A whole number >= 1, or None when unset."""
+    value = raw.strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name} must be a whole number of threads, at least 1 (got {raw!r}); {hint}")
+    return int(value)
+
+
+def parse_query_encoder(raw: str) -> QueryEncoderChoice:
+    value = raw.strip().lower()
+    if value in ("", "auto", "numpy"):
+        return "auto"
+    if value == "torch":
+        return "torch"
+    raise ConfigError(f"{ENV_QUERY_ENCODER} must be 'auto' (NumPy where possible) or 'torch' (got {raw!r})")
+
+
+def parse_device(raw: str) -> str:
+    value = raw.strip().lower()
+    if not value:
+        return "cpu"
+    if value in ("auto", "cpu", "mps") or value == "cuda" or (value.startswith("cuda:") and value[5:].isdigit()):
+        return value
+    raise ConfigError(f"{ENV_DEVICE} must be cpu, cuda, cuda:N, mps or auto (got {raw!r})")

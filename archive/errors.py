@@ -45,7 +45,7 @@ class IngestError(ArchiveError):
 class LockedError(ArchiveError):
     """Another process holds the archive's writer lock (the CLI exits 75, EX_TEMPFAIL).
 
-    ``holder`` is the :class:`archive.lock.LockHolder` read from the lock file, if any.
+    ``holder`` is the :class:`archive.ops.lock.LockHolder` read from the lock file, if any.
     """
 
     exit_code = 75  # EX_TEMPFAIL from sysexits.h: cron wrappers retry later
@@ -69,3 +69,7 @@ class FeedError(ArchiveError):
 
 class OperationError(ArchiveError):
     """A maintenance operation (delete, reembed, backup, vacuum) cannot go ahead as asked."""
+
+
+class InvalidArgumentError(ArchiveError, TypeError):
+    """A library call got an argument of the wrong type or shape (a str where a list of texts belongs)."""

@@ -7,9 +7,9 @@ from typing import Any
 from alembic import context
 
 from archive.config import Settings
-from archive.store.engine import create_archive_engine
+from archive.store.sqlite.engine import create_archive_engine
 from archive.store.models import Base
-from archive.store.vtables import is_virtual_or_shadow
+from archive.store.sqlite.vtables import is_virtual_or_shadow
 
 config = context.config
 target_metadata = Base.metadata

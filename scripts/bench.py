@@ -109,8 +109,8 @@ def _query_vectors(home: Path, count: int) -> Any:
     import numpy as np
 
     import bench_synth
-    from archive.model_files import resolve_model_path
-    from archive.query_encoder import load_query_encoder
+    from archive.embedding.model_files import resolve_model_path
+    from archive.embedding.query_encoder import load_query_encoder
 
     encoder = load_query_encoder(resolve_model_path(None, home))  # type: ignore[arg-type]
     assert encoder is not None
@@ -123,9 +123,9 @@ def _real_tradeoff(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
     import bench_search
-    from archive.model_files import resolve_model_path
-    from archive.query_encoder import load_query_encoder
-    from archive.store.engine import create_archive_engine
+    from archive.embedding.model_files import resolve_model_path
+    from archive.embedding.query_encoder import load_query_encoder
+    from archive.store.sqlite.engine import create_archive_engine
 
     db = args.cache / f"ingest-{args.articles}.db"
     texts = [q["query"] for q in json.loads((SCRIPTS / "news_queries.json").read_text(encoding="utf-8"))]

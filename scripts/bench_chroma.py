@@ -28,7 +28,7 @@ ADD_BATCH = 5000  # chromadb refuses batches above ~5,461
 
 def export_archive(db: Path, target: Path, query_vectors: np.ndarray) -> int:
     """Write the archive's passages, vectors and metadata plus the query vectors to ``target``; return the count."""
-    from archive.store.engine import create_archive_engine
+    from archive.store.sqlite.engine import create_archive_engine
 
     engine = create_archive_engine(db)
     sql = (

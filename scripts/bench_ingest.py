@@ -21,9 +21,10 @@ from pathlib import Path
 from statistics import median
 
 from archive import Archive, IngestOptions, RawArticle
-from archive.dedup import MinHasher
-from archive.embed import SentenceTransformerEmbedder, torch_threads_setting
-from archive.encode_pool import embed_workers_setting
+from archive.dedup.minhash import MinHasher
+from archive.embedding.sentence import SentenceTransformerEmbedder
+from archive.config import Settings
+from archive.embedding.pool import default_workers
 from archive.ingest.prepare import prepare
 from archive.ingest.readers import read_file
 
@@ -83,7 +84,7 @@ def stored_texts(articles: list[RawArticle], embedder: SentenceTransformerEmbedd
 def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: bool = True) -> IngestResult:
     """Ingest ``articles`` articles into a new archive ``db`` in ``segments`` parts, timing plain encoding beside each."""
     records = read_articles(data, articles)
-    result = IngestResult(articles=len(records), torch_threads=torch_threads_setting())
+    result = IngestResult(articles=len(records), torch_threads=Settings.resolve().embedding.torch_threads)
     seen: set[str] = set()
     size = -(-len(records) // segments)
     for stale in db.parent.glob(db.name + "*"):
@@ -96,7 +97,8 @@ def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: 
         assert isinstance(embedder, SentenceTransformerEmbedder), "the benchmark needs the real model"
         model = embedder._load()  # the very instance ingest uses
         pipeline_threads = torch.get_num_threads()
-        result.embed_workers = embed_workers_setting(str(model.device))
+        options = Settings.resolve().embedding
+        result.embed_workers = default_workers(str(model.device), workers=options.workers, torch_threads=options.torch_threads)
         # Warm up on real passages: the first batches of each padded length are slower, and
         # whichever side ran first would pay for them.
         model.encode(stored_texts(records[:size], embedder, set())[:512], batch_size=32)

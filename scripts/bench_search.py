@@ -14,7 +14,7 @@ import resource
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import median
 
@@ -22,7 +22,8 @@ import numpy as np
 
 import bench_synth
 from archive import Archive
-from archive.store import reads
+from archive.config import Settings
+from archive.store.sqlite import reads
 
 
 class ReplayEmbedder:
@@ -93,16 +94,16 @@ def _recall(found: list[list[int]], truth: list[list[int]]) -> float:
 
 
 @contextmanager
-def _prefilter(min_rows: int | None, candidates: int | None = None) -> Iterator[None]:
+def _prefilter(archive: Archive, min_rows: int | None, candidates: int | None = None) -> Iterator[None]:
     """Force the prefilter threshold (None: exact) and, optionally, the float-rescored candidate count."""
-    saved = reads.QUANTIZED_MIN_ROWS, reads.NARROW_MIN, reads.NARROW_PER_K
-    reads.QUANTIZED_MIN_ROWS = min_rows
+    saved = archive.settings, reads.NARROW_MIN, reads.NARROW_PER_K
+    archive.settings = replace(archive.settings, prefilter_min_rows=min_rows)
     if candidates:
         reads.NARROW_MIN, reads.NARROW_PER_K = candidates, 0
     try:
         yield
     finally:
-        reads.QUANTIZED_MIN_ROWS, reads.NARROW_MIN, reads.NARROW_PER_K = saved
+        archive.settings, reads.NARROW_MIN, reads.NARROW_PER_K = saved
 
 
 def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
@@ -110,7 +111,7 @@ def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
     path = bench_synth.cached_db(cache, chunks)
     texts = bench_synth.query_texts(bench_synth.sentence_pool(300), queries, seed=11)
     embedder = ReplayEmbedder(bench_synth.query_vectors(queries))
-    threshold = reads.prefilter_min_rows()  # the default threshold, or ARCHIVE_PREFILTER_MIN_ROWS
+    threshold = Settings.resolve().prefilter_min_rows  # the default threshold, or ARCHIVE_PREFILTER_MIN_ROWS
     quantized = threshold is not None and chunks > threshold
     with Archive.open(path, embedder=embedder) as archive:  # type: ignore[arg-type]
         first = _timed_searches(archive, texts[:3], "hybrid")[0][0]  # loads the bit blocks, warms caches
@@ -118,7 +119,7 @@ def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
         hybrid, _ = _timed_searches(archive, texts, "hybrid")
         recall = ratio = exact_p50 = None
         if quantized:
-            with _prefilter(None):
+            with _prefilter(archive, None):
                 exact, truth, best = _searches(archive, texts, "semantic")
             recall, ratio, exact_p50 = _recall(found, truth), sum(similarity) / sum(best), _percentiles(exact)[0]
     size_mb = sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal")) if p.exists()) / 1e6
@@ -141,13 +142,13 @@ def tradeoff_on(path: Path, texts: list[str], vectors: np.ndarray, candidates: S
     rows: list[dict[str, float]] = []
     with Archive.open(path, embedder=ReplayEmbedder(vectors)) as archive:  # type: ignore[arg-type]
         _timed_searches(archive, texts[:3], "hybrid")
-        with _prefilter(None):
+        with _prefilter(archive, None):
             exact, truth, _ = _searches(archive, texts, "semantic")
             hybrid, _ = _timed_searches(archive, texts, "hybrid")
         rows.append({"candidates": 0, "semantic_p50": _percentiles(exact)[0], "hybrid_p50": _percentiles(hybrid)[0],
                      "recall_at_10": 1.0})
         for count in candidates:
-            with _prefilter(0, count):
+            with _prefilter(archive, 0, count):
                 semantic, found, _ = _searches(archive, texts, "semantic")
                 hybrid, _ = _timed_searches(archive, texts, "hybrid")
             rows.append({"candidates": count, "semantic_p50": _percentiles(semantic)[0],
@@ -168,8 +169,8 @@ class EmbedResult:
 
 def query_embedding(home: Path, texts: list[str]) -> EmbedResult:
     """Time one-query embedding with the NumPy encoder and with SentenceTransformer.encode."""
-    from archive.model_files import resolve_model_path
-    from archive.query_encoder import load_query_encoder
+    from archive.embedding.model_files import resolve_model_path
+    from archive.embedding.query_encoder import load_query_encoder
 
     source = resolve_model_path(None, home)
     assert isinstance(source, Path)

@@ -1,6 +1,6 @@
 """Synthetic archives for the search benchmarks: real schema, real-looking text, clustered vectors.
 
-Rows go in through the store (``archive.store.writes``), so the files have the
+Rows go in through the store (``archive.store.sqlite.writes``), so the files have the
 exact schema, triggers (FTS5) and prefilter tables of a real archive. Passage
 texts are three random sentences from the ukraine_media articles, so keyword
 search sees a news vocabulary. Vectors come from a hierarchy of random unit
@@ -27,9 +27,10 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from archive import Archive
-from archive.model_files import DEFAULT_MODEL
-from archive.store import migrate, writes
-from archive.store.writes import ChunkRow
+from archive.embedding.model_files import DEFAULT_MODEL
+from archive.store import migrate
+from archive.store.sqlite import writes
+from archive.store.sqlite.writes import ChunkRow
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ukraine_media" / "ukraine_media_r2nery.jsonl.gz"
 DIMENSION = 384

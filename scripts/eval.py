@@ -42,9 +42,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout, uninstalled
 
 from archive import Archive, IngestOptions, RawArticle, SchemaOutOfDateError, SearchResult  # noqa: E402
-from archive.clean import clean_article  # noqa: E402
-from archive.embed import DEFAULT_MODEL  # noqa: E402
-from archive.evaluation import mean, mrr_at_k, ndcg_at_k, recall_at_k  # noqa: E402
+from archive.text.clean import clean_article  # noqa: E402
+from archive.embedding.model_files import DEFAULT_MODEL  # noqa: E402
+from archive.search.evaluation import mean, mrr_at_k, ndcg_at_k, recall_at_k  # noqa: E402
 from archive.ingest.readers import read_file  # noqa: E402
 from archive.store import migrate  # noqa: E402
 
@@ -128,7 +128,7 @@ def open_current(db: Path, home: Path) -> Archive:
     try:
         return Archive.open(db, home=home)
     except SchemaOutOfDateError:
-        migrate.upgrade_path(str(db), home=str(home))
+        upgrade_path(str(db), home=str(home))
         return Archive.open(db, home=home)
 
 

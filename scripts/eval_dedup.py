@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Measure ``archive.dedup`` against the shared ground truth and print one table.
+"""Measure ``archive.dedup.minhash`` against the shared ground truth and print one table.
 
     python scripts/eval_dedup.py [--data-dir ../shared/data] [--threshold 0.5] [--no-verify]
 
@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from archive.dedup import (  # noqa: E402
+from archive.dedup.minhash import (  # noqa: E402
     DEFAULT_THRESHOLD,
     content_hash,
     find_near_duplicates,
@@ -171,8 +171,8 @@ def _ingest_links(records: list[Any], threshold: float) -> list[tuple[int, int |
     from sqlalchemy.orm import Session
 
     from archive import Archive, IngestOptions
-    from archive.embed import FakeEmbedder
-    from archive.store import reads
+    from archive.embedding.fake import FakeEmbedder
+    from archive.store.sqlite import reads
 
     with tempfile.TemporaryDirectory() as tmp, Archive.open(Path(tmp) / "eval.db", embedder=FakeEmbedder()) as archive:
         archive.ingest_records(records, options=IngestOptions(near_threshold=threshold))

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive import Archive
-from archive.embed import FakeEmbedder
+from archive.embedding.fake import FakeEmbedder
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "archive" / "sample"

@@ -1,4 +1,4 @@
-"""Tests for archive.chunk: sentence splitting, token bounds, offsets, overlap."""
+"""Tests for archive.text.chunk: sentence splitting, token bounds, offsets, overlap."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.chunk import Chunk, TokenCounter, approx_token_count, chunk_text, split_sentences
+from archive.text.chunk import Chunk, TokenCounter, approx_token_count, chunk_text, split_sentences
 
 FRAGMENTS = [
     "U.S. forces entered Kherson. ",

@@ -1,4 +1,4 @@
-"""Tests for archive.clean: normalization, headline and duplicate removal."""
+"""Tests for archive.text.clean: normalization, headline and duplicate removal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.clean import CleanedArticle, clean_article, normalize_text
+from archive.text.clean import CleanedArticle, clean_article, normalize_text
 
 SEED_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "seed_article.txt"
 SEED_TITLE = "Putin and Trump Discuss Cease-Fire in Ukraine Conflict"

@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from archive import Archive
-from archive.embed import FakeEmbedder
-from archive.lock import pid_alive
-from archive.store import reads
-from archive.store.engine import pick_driver
+from archive.embedding.fake import FakeEmbedder
+from archive.ops.lock import pid_alive
+from archive.store.sqlite import reads
+from archive.store.sqlite.engine import pick_driver
 from tests.conftest import REPO
 
 _WORDS = [f"w{i}" for i in range(2000)] + "shelling drone strike ceasefire convoy grid".split()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archive.dates import date_key, normalize_published, parse_filter_date
+from archive.text.dates import date_key, normalize_published, parse_filter_date
 from archive.errors import InvalidQueryError
 
 

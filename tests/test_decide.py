@@ -7,10 +7,10 @@ import json
 import pytest
 
 from archive import Archive, RawArticle
-from archive.dedup import normalize_for_hash
+from archive.dedup.minhash import normalize_for_hash
 from sqlalchemy.orm import Session
 
-from archive.store import reads
+from archive.store.sqlite import reads
 from tests.conftest import SAMPLE, shared_path
 
 
@@ -58,7 +58,7 @@ def test_unrelated_articles_on_the_same_topic_are_not_linked(archive: Archive) -
 
 @pytest.fixture(scope="module")
 def bbc(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, int], list[tuple[int, int, str, float]], list[dict]]:
-    from archive.embed import FakeEmbedder
+    from archive.embedding.fake import FakeEmbedder
 
     path = shared_path("bbc_news", "bbc_news_2225.jsonl")
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

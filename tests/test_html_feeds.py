@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from archive.errors import IngestError
-from archive.ingest import feeds, html
-from archive.ingest.feeds import FeedEntry, entry_to_article, fetch_feed, fetch_page, parse_feed
+from archive.ingest import html
+from archive.feeds import parse as feeds
+from archive.feeds.parse import FeedEntry, entry_to_article, fetch_feed, fetch_page, parse_feed
 from archive.ingest.html import extract_article, html_to_text
 from archive.ingest.records import RawArticle
 

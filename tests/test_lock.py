@@ -16,12 +16,12 @@ import pytest
 
 from archive import Archive
 from archive.errors import ConfigError, LockedError
-from archive.lock import lock_holder, lock_path, pid_alive, read_holder, writer_lock
+from archive.ops.lock import lock_holder, lock_path, pid_alive, read_holder, writer_lock
 from tests.conftest import REPO, SAMPLE
 
 _HOLD = """
 import sys, time
-from archive.lock import writer_lock
+from archive.ops.lock import writer_lock
 with writer_lock(sys.argv[1], command="archive ingest drop/"):
     print("held", flush=True)
     time.sleep(60)

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from archive import Archive
 from archive.cli import cli
-from archive.embed import FakeEmbedder
+from archive.embedding.fake import FakeEmbedder
 from archive.errors import LockedError, ModelMismatchError, NotFoundError, OperationError
-from archive.lock import writer_lock
+from archive.ops.lock import writer_lock
 from archive.ops import diagnose
 from tests.conftest import SAMPLE
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from archive import Archive, RawArticle
+from archive.config import Settings
 from archive.errors import ConfigError
-from archive.store import prefilter, reads
-from archive.store.engine import create_archive_engine
+from archive.store.sqlite import prefilter
+from archive.store.sqlite import reads
+from archive.store.sqlite.engine import create_archive_engine
 
 BITS = "vec_chunks_bits"
 
@@ -97,7 +101,7 @@ def test_a_write_on_another_engine_invalidates_the_cache(filled: Archive) -> Non
 
 
 def test_deleted_articles_never_come_back_through_the_prefilter(filled: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reads, "QUANTIZED_MIN_ROWS", 0)
+    monkeypatch.setattr(filled, "settings", replace(filled.settings, prefilter_min_rows=0))
     first = filled.search("shelling near town5 talks2", k=5, mode="semantic")  # loads and caches the blocks
     filled.delete_articles([first[0].article_id])
     again = filled.search("shelling near town5 talks2", k=5, mode="semantic")
@@ -110,7 +114,7 @@ def test_an_unexpected_layout_falls_back_to_the_exact_scan(filled: Archive, monk
     def broken(*_: object, **__: object) -> prefilter.BitBlocks:
         raise prefilter.LayoutError("vectors: 47 bytes where 48 were expected")
 
-    monkeypatch.setattr(reads, "QUANTIZED_MIN_ROWS", 0)
+    monkeypatch.setattr(filled, "settings", replace(filled.settings, prefilter_min_rows=0))
     monkeypatch.setattr(prefilter, "load_blocks", broken)
     assert [h.chunk_id for h in filled.search("talks4 item9", k=5, mode="semantic")] == [h.chunk_id for h in exact]
 
@@ -125,18 +129,18 @@ def test_short_blobs_raise_a_layout_error(filled: Archive) -> None:
 
 @pytest.mark.parametrize(("raw", "expected"), [("", 50_000), ("0", 0), ("250000", 250_000), ("off", None), ("EXACT", None)])
 def test_the_threshold_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, raw: str, expected: int | None) -> None:
-    monkeypatch.setenv(reads.PREFILTER_ENV, raw)
-    assert reads.prefilter_min_rows() == expected
+    monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", raw)
+    assert Settings.resolve().prefilter_min_rows == expected
 
 
 def test_a_bad_threshold_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(reads.PREFILTER_ENV, "lots")
+    monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", "lots")
     with pytest.raises(ConfigError, match="ARCHIVE_PREFILTER_MIN_ROWS"):
-        reads.prefilter_min_rows()
+        Settings.resolve()
 
 
 def test_a_connection_caches_one_table_at_a_time(filled: Archive) -> None:
-    from archive.store import vtables
+    from archive.store.sqlite import vtables
 
     with filled.engine.begin() as conn:
         vtables.create_vec_table(conn, "vec_chunks_9", 384)

@@ -1,11 +1,12 @@
 """The sign-bit prefilter: kept in step with the float vectors, and searches through it stay exact.
 
-The prefilter only switches on above ``reads.prefilter_min_rows()`` passages; these
+The prefilter only switches on above ``Settings.prefilter_min_rows`` passages; these
 tests lower that threshold with monkeypatch, so a few hundred passages suffice.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,11 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from archive import Archive, RawArticle
-from archive.embed import FakeEmbedder
-from archive.store import migrate, reads, vtables
-from archive.store.engine import create_archive_engine
+from archive.embedding.fake import FakeEmbedder
+from archive.store import migrate
+from archive.store.sqlite import reads
+from archive.store.sqlite import vtables
+from archive.store.sqlite.engine import create_archive_engine
 
 CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv", "Izium", "Bucha"]
 EVENTS = ["shelling", "grain ships", "drone strike", "peace talks", "evacuation", "blackout", "prisoner swap"]
@@ -52,12 +55,17 @@ def _counts(archive: Archive) -> tuple[int, int]:
 
 def _knn(archive: Archive, query: str, k: int) -> list[tuple[int, float]]:
     with Session(archive.engine) as session:
-        return reads.knn(session, archive.embedder.embed_query(query), k, reads.Filters())
+        return reads.knn(
+            session, archive.embedder.embed_query(query), k, reads.Filters(),
+            prefilter_min_rows=archive.settings.prefilter_min_rows,
+        )
 
 
-def _prefilter_on(monkeypatch: pytest.MonkeyPatch, oversample: int) -> None:
-    """Prefilter for every archive, keeping ``oversample`` candidates per neighbour (Hamming: 3x that)."""
-    monkeypatch.setattr(reads, "QUANTIZED_MIN_ROWS", 0)
+def _prefilter_on(monkeypatch: pytest.MonkeyPatch, oversample: int, archive: Archive | None = None) -> None:
+    """Prefilter for ``archive`` and every archive opened next, keeping ``oversample`` candidates per neighbour."""
+    monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", "0")
+    if archive is not None:
+        monkeypatch.setattr(archive, "settings", replace(archive.settings, prefilter_min_rows=0))
     monkeypatch.setattr(reads, "NARROW_MIN", oversample)
     monkeypatch.setattr(reads, "NARROW_PER_K", oversample)
     monkeypatch.setattr(reads, "WIDE_MIN", 3 * oversample)
@@ -102,7 +110,7 @@ def test_prefiltered_knn_equals_the_exact_scan_when_candidates_cover_the_table(
 ) -> None:
     queries = ["shelling in Kharkiv", "grain ships leaving Odesa", "peace talks", "blackout detail7"]
     exact = [_knn(filled, q, 10) for q in queries]
-    _prefilter_on(monkeypatch, oversample=1000)
+    _prefilter_on(monkeypatch, oversample=1000, archive=filled)
     calls = _count_prefiltered(monkeypatch)
     for query, expected in zip(queries, exact):
         found = _knn(filled, query, 10)
@@ -114,7 +122,7 @@ def test_prefiltered_knn_equals_the_exact_scan_when_candidates_cover_the_table(
 
 def test_prefiltered_distances_are_exact_cosine_distances(filled: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
     exact = dict(_knn(filled, "evacuation from Mariupol", 1000))
-    _prefilter_on(monkeypatch, oversample=2)
+    _prefilter_on(monkeypatch, oversample=2, archive=filled)
     found = _knn(filled, "evacuation from Mariupol", 10)
     assert len(found) == 10
     assert [d for _, d in found] == sorted(d for _, d in found)
@@ -136,7 +144,7 @@ def test_filters_still_apply_through_the_prefilter(
     filled: Archive, monkeypatch: pytest.MonkeyPatch, filters: dict[str, object]
 ) -> None:
     exact = filled.search("prisoner swap near Sumy", k=8, mode="semantic", **filters)  # type: ignore[arg-type]
-    _prefilter_on(monkeypatch, oversample=1000)
+    _prefilter_on(monkeypatch, oversample=1000, archive=filled)
     calls = _count_prefiltered(monkeypatch)
     found = filled.search("prisoner swap near Sumy", k=8, mode="semantic", **filters)  # type: ignore[arg-type]
     assert bool(calls) == ("language" not in filters)  # language filters take the exact scan
@@ -149,7 +157,7 @@ def test_filters_still_apply_through_the_prefilter(
 
 
 def test_hybrid_search_runs_through_the_prefilter(filled: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
-    _prefilter_on(monkeypatch, oversample=8)
+    _prefilter_on(monkeypatch, oversample=8, archive=filled)
     hits = filled.search("drone strike code14", k=5)
     assert hits and hits[0].scores.get("keyword") is not None
 

@@ -1,4 +1,4 @@
-"""archive.query_encoder: NumPy query vectors equal sentence-transformers', without importing torch.
+"""archive.embedding.query_encoder: NumPy query vectors equal sentence-transformers', without importing torch.
 
 Tests marked ``model`` load the real all-MiniLM-L6-v2 (and torch, to compare).
 """
@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archive import model_files
-from archive.embed import SentenceTransformerEmbedder, torch_threads_setting
+from archive.embedding import model_files
+from archive.embedding.sentence import SentenceTransformerEmbedder
+from archive.config import Settings
 from archive.errors import ConfigError
-from archive.model_files import resolve_model_path
-from archive.query_encoder import load_query_encoder, unsupported_reason
+from archive.embedding.model_files import resolve_model_path
+from archive.embedding.query_encoder import load_query_encoder, unsupported_reason
 
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = [
@@ -60,7 +61,7 @@ def test_numpy_vectors_match_sentence_transformers(model_dir: Path) -> None:
 @pytest.mark.model
 def test_embed_query_of_the_default_model_never_loads_torch(model_dir: Path) -> None:
     code = (
-        "import sys; from pathlib import Path; from archive.embed import SentenceTransformerEmbedder\n"
+        "import sys; from pathlib import Path; from archive.embedding.sentence import SentenceTransformerEmbedder\n"
         f"e = SentenceTransformerEmbedder(None, home=Path({str(model_dir.parents[1])!r}))\n"
         "v = e.embed_query('shelling of Kharkiv')\n"
         "print(v.shape[0], 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
@@ -74,7 +75,7 @@ def test_embed_query_of_the_default_model_never_loads_torch(model_dir: Path) -> 
 @pytest.mark.model
 def test_torch_is_used_for_queries_when_asked(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARCHIVE_QUERY_ENCODER", "torch")
-    embedder = SentenceTransformerEmbedder(None, home=model_dir.parents[1])
+    embedder = SentenceTransformerEmbedder(None, home=model_dir.parents[1], options=Settings.resolve().embedding)
     vector = embedder.embed_query("grain deal")
     assert embedder._model is not None  # loaded torch
     fast = load_query_encoder(model_dir)
@@ -151,14 +152,14 @@ def test_missing_files_fall_back_to_torch(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("value", "expected"), [("", None), ("1", 1), (" 2 ", 2)])
 def test_torch_threads_setting_reads_the_environment(monkeypatch: pytest.MonkeyPatch, value: str, expected: int | None) -> None:
     monkeypatch.setenv("ARCHIVE_TORCH_THREADS", value)
-    assert torch_threads_setting() == expected
+    assert Settings.resolve().embedding.torch_threads == expected
 
 
 @pytest.mark.parametrize("value", ["0", "two", "-1"])
 def test_invalid_torch_threads_setting_says_what_is_allowed(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv("ARCHIVE_TORCH_THREADS", value)
     with pytest.raises(ConfigError, match="ARCHIVE_TORCH_THREADS must be a whole number"):
-        torch_threads_setting()
+        Settings.resolve()
 
 
 EDGE_TEXTS = [
@@ -177,8 +178,8 @@ EDGE_TEXTS = [
 def test_wordpiece_counter_counts_exactly_like_the_tokenizer(model_dir: Path) -> None:
     from tokenizers import Tokenizer
 
-    from archive.chunk import split_sentences
-    from archive.query_encoder import wordpiece_counter
+    from archive.text.chunk import split_sentences
+    from archive.embedding.query_encoder import wordpiece_counter
 
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.no_truncation()
@@ -198,7 +199,7 @@ def test_wordpiece_counter_is_only_used_for_uncased_bert_tokenizers(
 ) -> None:
     from tokenizers import Tokenizer
 
-    from archive.query_encoder import wordpiece_counter
+    from archive.embedding.query_encoder import wordpiece_counter
 
     config = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))
     config[part][key] = value

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from archive import Archive, InvalidQueryError, RawArticle, SearchResult, Source
-from archive.embed import FakeEmbedder
-from archive.rag import build_context, format_citation
+from archive.embedding.fake import FakeEmbedder
+from archive.search.rag import build_context, format_citation
 
 COUNT = FakeEmbedder().count_tokens
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive.clean import clean_article
+from archive.text.clean import clean_article
 from archive.errors import ConfigError, IngestError
 from archive.ingest.readers import SUPPORTED_SUFFIXES, is_supported, iter_input_files, read_file
 from archive.ingest.records import RawArticle

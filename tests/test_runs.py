@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from archive import Archive
 from archive.cli import cli
 from archive.errors import NotFoundError
-from archive.lock import writer_lock
+from archive.ops.lock import writer_lock
 from archive.store.models import IngestRun
 from tests.conftest import SAMPLE
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from archive import Archive, InvalidQueryError, RawArticle
-from archive.search import fts_query, highlight_terms
+from archive.search.run import fts_query, highlight_terms
 
 TOPICS = ["artillery shelling", "grain exports", "drone strike", "peace talks", "refugees crossing", "power grid"]
 CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv"]
@@ -115,7 +115,7 @@ def test_near_identical_passages_from_unlinked_articles_collapse_into_one_result
 
 
 def _fts_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    from archive.store import reads
+    from archive.store.sqlite import reads
 
     calls: list[str] = []
     original = reads.fts
@@ -130,7 +130,7 @@ def _fts_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def _large_archive_fts_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Treat every archive as large (AND first), and record the MATCH expressions that run."""
-    import archive.search as search
+    import archive.search.run as search
 
     monkeypatch.setattr(search, "KEYWORD_AND_MIN_ROWS", 0)
     return _fts_calls(monkeypatch)

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text
 
 from archive import Archive, ModelMismatchError, SchemaOutOfDateError
-from archive.embed import FakeEmbedder
+from archive.embedding.fake import FakeEmbedder
 from archive.store import migrate
-from archive.store.engine import create_archive_engine, pick_driver
-from archive.store.vtables import vec_table_dimension
+from archive.store.sqlite.engine import create_archive_engine, pick_driver
+from archive.store.sqlite.vtables import vec_table_dimension
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ def db_upgrade(db: str | None, model: str | None, home: str | None) -> None:
     Example:
       archive db upgrade -d news.db
     """
-    from archive.store.migrate import upgrade_path
+    from archive.ops.schema import upgrade_path
 
     with friendly_errors():
         revision = upgrade_path(db, model=model, home=home)

@@ -8,7 +8,7 @@ import click
 
 from archive.cli import cli
 from archive.cli.common import db_options, friendly_errors, opened
-from archive.render import print_duplicate_groups
+from archive.cli.render import print_duplicate_groups
 
 
 @cli.command()

@@ -10,7 +10,7 @@ import click
 from archive.cli import cli
 from archive.cli.common import db_options, opened
 from archive.cli.ops import wait_option
-from archive.feedpoll import FeedInfo, FeedPollResult
+from archive.feeds.poll import FeedInfo, FeedPollResult
 
 
 @cli.group()

@@ -17,7 +17,7 @@ from archive.cli.common import db_options, friendly_errors, opened
 from archive.config import Settings
 from archive.errors import LockedError
 from archive.ingest.prepare import IngestOptions
-from archive.render import progress_bar
+from archive.cli.render import progress_bar
 from archive.results import IngestReport
 
 

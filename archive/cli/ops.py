@@ -13,7 +13,7 @@ from archive.cli import cli
 from archive.cli.common import db_options, friendly_errors, opened
 from archive.config import Settings
 from archive.ops import DeleteReport, DoctorReport, diagnose, reembed_database
-from archive.render import progress_bar
+from archive.cli.render import progress_bar
 from archive.results import Source
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -8,7 +8,7 @@ import click
 
 from archive.cli import cli
 from archive.cli.common import db_options, friendly_errors, opened
-from archive.render import print_article, print_results
+from archive.cli.render import print_article, print_results
 
 
 @cli.command()

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from sqlalchemy.orm import Session
 
-from archive.dedup import MinHasher, jaccard_of_shingles, word_shingles
+from archive.dedup.minhash import MinHasher, jaccard_of_shingles, word_shingles
 from archive.ingest.prepare import Prepared
-from archive.store import lookups
-from archive.store.lookups import Candidate, StoredCopy
+from archive.store.sqlite import lookups
+from archive.store.sqlite.lookups import Candidate, StoredCopy
 
 Ref = int | Prepared
 # LSH estimates are noisy (±0.09 at 128 permutations); look a little below the

@@ -14,14 +14,15 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from archive.dates import date_key
-from archive.dedup import MinHasher, jaccard_of_shingles, word_shingles
-from archive.embed import Embedder
+from archive.text.dates import date_key
+from archive.dedup.minhash import MinHasher, jaccard_of_shingles, word_shingles
+from archive.embedding.base import Embedder
 from archive.ingest.decide import decide_batch
 from archive.ingest.prepare import IngestOptions, Prepared
 from archive.results import IngestReport
-from archive.store import lookups, writes
-from archive.store.writes import ChunkRow
+from archive.store.sqlite import lookups
+from archive.store.sqlite import writes
+from archive.store.sqlite.writes import ChunkRow
 
 ProgressFn = Callable[[int], None]
 

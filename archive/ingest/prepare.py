@@ -8,11 +8,11 @@ from typing import Union
 
 import numpy as np
 
-from archive.chunk import Chunk, chunk_text
-from archive.clean import CleanedArticle, clean_article
-from archive.dates import normalize_published
-from archive.dedup import MinHasher, canonical_url, content_hash
-from archive.embed import Embedder
+from archive.text.chunk import Chunk, chunk_text
+from archive.text.clean import CleanedArticle, clean_article
+from archive.text.dates import normalize_published
+from archive.dedup.minhash import MinHasher, canonical_url, content_hash
+from archive.embedding.base import Embedder
 from archive.errors import IngestError
 from archive.ingest.records import RawArticle
 

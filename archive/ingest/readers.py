@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import ConfigError, IngestError
-from archive.ingest.feeds import entry_to_article, parse_feed
+from archive.feeds.parse import entry_to_article, parse_feed
 from archive.ingest.html import extract_article
 from archive.ingest.records import DEFAULT_FIELDS, RawArticle
 

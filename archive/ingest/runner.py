@@ -11,15 +11,15 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from archive.dedup import MinHasher
-from archive.embed import Embedder
+from archive.dedup.minhash import MinHasher
+from archive.embedding.base import Embedder
 from archive.errors import IngestError
 from archive.ingest.pipeline import BatchWriter
 from archive.ingest.prepare import IngestOptions, prepare
 from archive.ingest.readers import iter_input_files, read_file
 from archive.ingest.records import RawArticle
 from archive.results import IngestReport
-from archive.store import writes
+from archive.store.sqlite import writes
 
 ProgressFn = Callable[[int], None]
 

@@ -15,11 +15,14 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from archive.config import DEFAULT_PREFILTER_MIN_ROWS
 from archive.errors import ArchiveError
-from archive.model_files import DEFAULT_MODEL, is_default_model, verify_model_checksum
-from archive.store import meta, migrate, reads
-from archive.store.engine import create_archive_engine, pick_driver
-from archive.store.vtables import vec_table_dimension
+from archive.embedding.model_files import DEFAULT_MODEL, is_default_model, verify_model_checksum
+from archive.store import migrate
+from archive.store.sqlite import meta
+from archive.store.sqlite import reads
+from archive.store.sqlite.engine import create_archive_engine, pick_driver
+from archive.store.sqlite.vtables import vec_table_dimension
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -51,7 +54,7 @@ class DoctorReport:
         return {"db_path": self.db_path, "ok": self.ok, "checks": [asdict(c) for c in self.checks]}
 
 
-def diagnose(db_path: Path, *, home: Path) -> DoctorReport:
+def diagnose(db_path: Path, *, home: Path, prefilter_min_rows: int | None = DEFAULT_PREFILTER_MIN_ROWS) -> DoctorReport:
     """Run every check on the archive at ``db_path``; ``home`` is where models are unpacked."""
     report = DoctorReport(str(db_path))
     if not db_path.is_file():
@@ -71,13 +74,13 @@ def diagnose(db_path: Path, *, home: Path) -> DoctorReport:
     report.checks.append(Check("driver", OK, driver.name))
     engine = create_archive_engine(db_path)
     try:
-        _run_checks(engine, report, home)
+        _run_checks(engine, report, home, prefilter_min_rows)
     finally:
         engine.dispose()
     return report
 
 
-def _run_checks(engine: Engine, report: DoctorReport, home: Path) -> None:
+def _run_checks(engine: Engine, report: DoctorReport, home: Path, prefilter_min_rows: int | None) -> None:
     extension = _guard("sqlite-vec", lambda: _extension(engine),
                        "pip install --force-reinstall sqlite-vec (or sqlean.py for a SQLite that loads extensions)")
     report.checks.append(extension)
@@ -97,7 +100,7 @@ def _run_checks(engine: Engine, report: DoctorReport, home: Path) -> None:
         report.checks.append(_guard("duplicate links", lambda: _links(session), _RELINK))
         report.checks.append(_guard("vector tables", lambda: _leftovers(session), _REEMBED))
         if model.status != FAIL:
-            report.checks.append(_guard("prefilter", lambda: _prefilter(session), _REEMBED))
+            report.checks.append(_guard("prefilter", lambda: _prefilter(session, prefilter_min_rows), _REEMBED))
 
 
 _RESTORE = "restore the file from a backup (`archive backup` makes one), or try `sqlite3 DB .recover`"
@@ -199,7 +202,7 @@ def _leftovers(session: Session) -> tuple[str, str] | tuple[str, str, str]:
     return OK, "no leftover vector tables"
 
 
-def _prefilter(session: Session) -> tuple[str, str] | tuple[str, str, str]:
+def _prefilter(session: Session, threshold: int | None) -> tuple[str, str] | tuple[str, str, str]:
     active = meta.active_model(session)
     assert active is not None  # the model check passed
     count, problem = reads.prefilter_health(session, active.vector_table)
@@ -208,6 +211,5 @@ def _prefilter(session: Session) -> tuple[str, str] | tuple[str, str, str]:
                 "reinstall the sqlite-vec version pyproject.toml pins (`pip install -e .`)")
     if count is None:
         return OK, "no bit prefilter (vector size not a multiple of 8): searches use the exact scan"
-    threshold = reads.prefilter_min_rows()
     used = "never (ARCHIVE_PREFILTER_MIN_ROWS=off)" if threshold is None else f"above {threshold:,} passages"
     return OK, f"bit prefilter readable, {count:,} passages; searches use it {used}"

@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from archive.dates import parse_filter_date
+from archive.text.dates import parse_filter_date
 from archive.errors import NotFoundError, OperationError
-from archive.lock import writer_lock
+from archive.ops.lock import writer_lock
 from archive.results import Source
-from archive.store import reads, writes
-from archive.store.engine import pick_driver
+from archive.store.sqlite import reads
+from archive.store.sqlite import writes
+from archive.store.sqlite.engine import pick_driver
 
 
 @dataclass(frozen=True)

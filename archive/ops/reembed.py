@@ -18,13 +18,17 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from archive.dates import date_key
-from archive.embed import Embedder, load_embedder
+from archive.text.dates import date_key
+from archive.embedding.base import Embedder
+from archive.embedding.loader import load_embedder
 from archive.errors import NotFoundError, OperationError
-from archive.lock import writer_lock
-from archive.store import meta, migrate, reads, writes
-from archive.store.engine import create_archive_engine
-from archive.store.vtables import VEC_TABLE, create_vec_table, drop_vec_table
+from archive.ops.lock import writer_lock
+from archive.store import migrate
+from archive.store.sqlite import meta
+from archive.store.sqlite import reads
+from archive.store.sqlite import writes
+from archive.store.sqlite.engine import create_archive_engine
+from archive.store.sqlite.vtables import VEC_TABLE, create_vec_table, drop_vec_table
 
 ProgressFn = Callable[[int], None]
 CHUNKS_PER_BATCH = 512  # chunks embedded and committed together

@@ -91,21 +91,3 @@ def ensure_current(engine: Engine) -> None:
             f"database schema is at revision {current or 'none'}, this version needs {head}: "
             "run `archive db upgrade` (or `alembic -x db=PATH upgrade head`)"
         )
-
-
-def upgrade_path(db: str | None, *, model: str | None = None, home: str | None = None) -> str | None:
-    """``archive db upgrade``: migrate the file at ``db`` to head; returns the new revision."""
-    from archive.config import Settings
-    from archive.embed import load_embedder
-    from archive.store.engine import create_archive_engine
-
-    settings = Settings.resolve(db=db, model=model, home=home)
-    engine = create_archive_engine(settings.db_path)
-    try:
-        dimension = None
-        if current_revision(engine) is None:
-            dimension = load_embedder(settings.model, home=settings.home).dimension
-        upgrade(engine, dimension=dimension)
-        return current_revision(engine)
-    finally:
-        engine.dispose()

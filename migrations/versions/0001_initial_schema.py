@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import context, op
 
-from archive.store import vtables
+from archive.store.sqlite import vtables
 
 revision: str = '0001'
 down_revision: str | None = None

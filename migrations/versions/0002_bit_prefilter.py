@@ -7,7 +7,7 @@ Create Date: 2026-11-26
 Adds ``<table>_bits`` (vec0, ``bit[N]`` plus the same metadata columns) next to
 each float vector table and fills it from the stored vectors with sqlite-vec's
 ``vec_quantize_binary``. Large archives scan these 48-byte sign vectors first and
-rescore the candidates with the float vectors (see ``archive.store.reads.knn``).
+rescore the candidates with the float vectors (see ``archive.store.sqlite.reads.knn``).
 No regular table changes, so autogenerate has nothing to compare.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from archive.store import vtables
+from archive.store.sqlite import vtables
 
 revision: str = '0002'
 down_revision: str | None = '0001'

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.store.models import Article, ArticleBand, Chunk, Source
-from archive.store.reads import in_batches, vectors_for_chunks
-from archive.store.vtables import VEC_TABLE
+from archive.store.sqlite.reads import in_batches, vectors_for_chunks
+from archive.store.sqlite.vtables import VEC_TABLE
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from archive.store.models import Article, Chunk, Feed, FeedItem, IngestRun, Source, utcnow
-from archive.store.vtables import FTS_TABLE, VEC_TABLE, existing_bits_table
+from archive.store.sqlite.vtables import FTS_TABLE, VEC_TABLE, existing_bits_table
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -12,10 +11,9 @@ import numpy as np
 from sqlalchemy import Connection, Row, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
-from archive.errors import ConfigError
-from archive.store import prefilter
+from archive.store.sqlite import prefilter
 from archive.store.models import Article, Chunk, Feed, FeedItem, Source
-from archive.store.vtables import (
+from archive.store.sqlite.vtables import (
     FTS_TABLE,
     VEC_TABLE,
     existing_bits_table,
@@ -24,34 +22,12 @@ from archive.store.vtables import (
 )
 
 KNN_MAX_K = 4096  # sqlite-vec's cap on k
-# Archives above this many passages search the sign-bit prefilter first (archive/store/prefilter.py):
-# Hamming distance over every passage, asymmetric re-ranking of the best, exact float cosine for the
-# final candidates. Recall@10 against the exact scan is measured by scripts/bench.py (README
-# Performance). ARCHIVE_PREFILTER_MIN_ROWS sets the threshold ("off": always exact); tests and the
-# benchmark patch QUANTIZED_MIN_ROWS (an int, or None for always exact).
-PREFILTER_ENV = "ARCHIVE_PREFILTER_MIN_ROWS"
-DEFAULT_PREFILTER_MIN_ROWS = 50_000
-QUANTIZED_MIN_ROWS: int | None | str = "env"
 # Candidates per neighbour asked for (and at least): Hamming keeps WIDE, the asymmetric score NARROW,
 # whose float vectors are then read (one point lookup each, ~15-30 us). Above NARROW_MAX the exact
 # scan is cheaper, so large windows (deep duplicate collapse) go exact.
 WIDE_PER_K, WIDE_MIN = 100, 4096
 NARROW_PER_K, NARROW_MIN, NARROW_MAX = 20, 800, 8192
 T = TypeVar("T")
-
-
-def prefilter_min_rows() -> int | None:
-    """Passages above which KNN goes through the prefilter; None: never (ConfigError if the setting is bad)."""
-    if QUANTIZED_MIN_ROWS != "env":
-        return QUANTIZED_MIN_ROWS if isinstance(QUANTIZED_MIN_ROWS, int) else None
-    raw = os.environ.get(PREFILTER_ENV, "").strip().lower()
-    if not raw:
-        return DEFAULT_PREFILTER_MIN_ROWS
-    if raw in ("off", "never", "none", "exact"):
-        return None
-    if raw.isdigit():
-        return int(raw)
-    raise ConfigError(f"{PREFILTER_ENV} must be a number of passages or 'off' (got {raw!r})")
 
 
 @dataclass(frozen=True)
@@ -68,19 +44,21 @@ def in_batches(values: list[T], size: int = 500) -> list[list[T]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def knn(session: Session, query: np.ndarray, k: int, filters: Filters, table: str = VEC_TABLE) -> list[tuple[int, float]]:
+def knn(
+    session: Session, query: np.ndarray, k: int, filters: Filters, table: str = VEC_TABLE, *, prefilter_min_rows: int | None = None,
+) -> list[tuple[int, float]]:
     """(chunk_id, cosine distance) of the k nearest chunks passing the filters.
 
     Distances are always exact float cosine distances. Archives above
-    :func:`prefilter_min_rows` passages choose the chunks to score through the
-    sign-bit prefilter (see the module comment on QUANTIZED_MIN_ROWS); smaller
+    ``prefilter_min_rows`` passages (None: never) choose the chunks to score through the
+    sign-bit prefilter; smaller
     ones, language filters and very large k use sqlite-vec's exact scan.
     """
     vector = np.asarray(query, dtype=np.float32)
     k = int(min(k, KNN_MAX_K))
     conn = session.connection()
     narrow = max(NARROW_MIN, NARROW_PER_K * k)
-    threshold = prefilter_min_rows()
+    threshold = prefilter_min_rows
     if threshold is not None and not filters.language and narrow <= NARROW_MAX and approx_passages(session) > threshold:
         bits = existing_bits_table(conn, table)
         if bits is not None:

@@ -28,10 +28,8 @@ from archive.errors import ConfigError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["EMBED_WORKERS_ENV", "embed_workers_setting", "encode_parallel", "usable_cores"]
+__all__ = ["default_workers", "encode_parallel", "usable_cores"]
 
-# ARCHIVE_EMBED_WORKERS=N embeds on N threads, each with one torch thread (unset: one per core).
-EMBED_WORKERS_ENV = "ARCHIVE_EMBED_WORKERS"
 # Past a handful of cores, one process's Python threads start to queue on the GIL between kernels.
 MAX_DEFAULT_WORKERS = 8
 # With one worker, progress is reported after every slice of this many batches: often enough
@@ -52,23 +50,15 @@ def usable_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def embed_workers_setting(device: str = "cpu") -> int:
-    """How many threads embed passages on ``device``: ARCHIVE_EMBED_WORKERS, else a default.
+def default_workers(device: str, *, workers: int | None, torch_threads: int | None) -> int:
+    """How many threads embed passages on ``device``: ``workers`` when given, else a default.
 
     The default is one per usable core (at most 8), but 1 on a GPU or other accelerator and 1
-    when ARCHIVE_TORCH_THREADS is set (the user chose torch's threading). ConfigError if invalid.
+    when ``torch_threads`` is set (the user chose torch's threading).
     """
-    raw = os.environ.get(EMBED_WORKERS_ENV, "").strip()
-    if raw:
-        if not raw.isdigit() or int(raw) < 1:
-            raise ConfigError(
-                f"{EMBED_WORKERS_ENV} must be a whole number of threads, at least 1 (got {raw!r}); "
-                "unset it to use one per CPU core"
-            )
-        return int(raw)
-    from archive.embed import torch_threads_setting  # archive.embed imports this module
-
-    if device.split(":")[0] != "cpu" or torch_threads_setting() is not None:
+    if workers is not None:
+        return workers
+    if device.split(":")[0] != "cpu" or torch_threads is not None:
         return 1
     return min(usable_cores(), MAX_DEFAULT_WORKERS)
 

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from archive.errors import ArchiveError, FeedError, IngestError, NotFoundError
-from archive.ingest.feeds import FeedEntry, fetch_feed, fetch_page, entry_to_article
+from archive.feeds.parse import FeedEntry, fetch_feed, fetch_page, entry_to_article
 from archive.ingest.records import RawArticle
-from archive.lock import writer_lock
+from archive.ops.lock import writer_lock
 from archive.results import IngestReport
-from archive.store import reads, writes
+from archive.store.sqlite import reads
+from archive.store.sqlite import writes
 from archive.store.models import Feed
 
 if TYPE_CHECKING:

@@ -17,13 +17,13 @@ import numpy as np
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from archive.dates import parse_filter_date
-from archive.embed import Embedder
+from archive.text.dates import parse_filter_date
+from archive.embedding.base import Embedder
 from archive.errors import InvalidQueryError
 from archive.results import SearchResult, Source
-from archive.store import reads
-from archive.store.reads import KNN_MAX_K, Filters
-from archive.store.vtables import VEC_TABLE
+from archive.store.sqlite import reads
+from archive.store.sqlite.reads import KNN_MAX_K, Filters
+from archive.store.sqlite.vtables import VEC_TABLE
 
 MODES = ("hybrid", "semantic", "keyword")
 Fused = tuple[int, float, dict[str, float]]  # chunk id, score, per-mode components
@@ -111,12 +111,15 @@ def highlight_terms(query: str, passage: str) -> tuple[str, ...]:
     return tuple(seen.values())
 
 
-def run_search(session: Session, embedder: Embedder | None, params: SearchParams, *, table: str = VEC_TABLE) -> list[SearchResult]:
+def run_search(
+    session: Session, embedder: Embedder | None, params: SearchParams, *, table: str = VEC_TABLE,
+    prefilter_min_rows: int | None = None,
+) -> list[SearchResult]:
     """Run a search and return up to k results (collapsed by passage group unless dedup is off)."""
     vector = embedder.embed_query(params.query) if params.mode != "keyword" and embedder is not None else None
     window = max(params.k * 4, 40)
     while True:
-        fused, exhausted = _candidates(session, vector, params, window, table)
+        fused, exhausted = _candidates(session, vector, params, window, table, prefilter_min_rows)
         results = _collapse(session, fused, params, table)
         if len(results) >= params.k or exhausted:
             return results[: params.k]
@@ -124,10 +127,11 @@ def run_search(session: Session, embedder: Embedder | None, params: SearchParams
 
 
 def _candidates(
-    session: Session, vector: np.ndarray | None, params: SearchParams, window: int, table: str
+    session: Session, vector: np.ndarray | None, params: SearchParams, window: int, table: str,
+    prefilter_min_rows: int | None,
 ) -> tuple[list[Fused], bool]:
     """Fused (chunk_id, score, components) best first, and whether no more can be had."""
-    semantic = reads.knn(session, vector, window, params.filters, table) if vector is not None else []
+    semantic = reads.knn(session, vector, window, params.filters, table, prefilter_min_rows=prefilter_min_rows) if vector is not None else []
     keyword = _keyword(session, params, window) if params.mode != "semantic" else []
     exhausted = (len(semantic) < window or window >= KNN_MAX_K) and len(keyword) < window
     if params.mode == "semantic":

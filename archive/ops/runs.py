@@ -9,8 +9,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archive.errors import ConfigError, LockedError
-from archive.lock import LockHolder, lock_holder, pid_alive, writer_lock
-from archive.store import writes
+from archive.ops.lock import LockHolder, lock_holder, pid_alive, writer_lock
+from archive.store.sqlite import writes
 from archive.store.models import IngestRun
 
 

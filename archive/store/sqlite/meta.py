@@ -6,7 +6,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from archive.store.models import Article, Chunk, EmbeddingModel, Source
-from archive.store.vtables import VEC_TABLE
+from archive.store.sqlite.vtables import VEC_TABLE
 
 
 def active_model(session: Session) -> EmbeddingModel | None:

