@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     )
     from archive.ingest.prepare import IngestOptions
     from archive.ingest.records import RawArticle
-    from archive.search.rag import Citation, RagContext
     from archive.results import ArticleView, DuplicateGroup, IngestReport, SearchResult, Source
+    from archive.search.rag import Citation, RagContext
 
 # Names are imported on first access (PEP 562), so ``import archive.cli`` or
 # ``archive.store`` does not pay for the whole library: the CLI's cold start counts.
@@ -41,8 +41,17 @@ _LAZY = {
     **dict.fromkeys(("Citation", "RagContext"), "archive.search.rag"),
     **dict.fromkeys(
         (
-            "ArchiveError", "ConfigError", "DriverError", "IngestError", "InvalidQueryError", "LockedError",
-            "ModelChecksumError", "ModelMismatchError", "ModelNotFoundError", "NotFoundError", "SchemaOutOfDateError",
+            "ArchiveError",
+            "ConfigError",
+            "DriverError",
+            "IngestError",
+            "InvalidQueryError",
+            "LockedError",
+            "ModelChecksumError",
+            "ModelMismatchError",
+            "ModelNotFoundError",
+            "NotFoundError",
+            "SchemaOutOfDateError",
         ),
         "archive.errors",
     ),

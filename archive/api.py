@@ -27,7 +27,7 @@ from archive.ingest.prepare import IngestOptions
 from archive.ingest.records import DEFAULT_FIELDS, RawArticle
 from archive.ingest.runner import IngestTarget, iter_records, run_ingest
 from archive.ops.lock import writer_lock
-from archive.search.rag import RagContext, build_context
+from archive.ops.runs import list_runs
 from archive.results import (
     ArticleView,
     DuplicateGroup,
@@ -35,13 +35,12 @@ from archive.results import (
     SearchResult,
     Source,
 )
-from archive.ops.runs import list_runs
+from archive.search.rag import RagContext, build_context
 from archive.search.run import build_params, run_search
 from archive.store import migrate
-from archive.store.sqlite import meta
-from archive.store.sqlite import reads
-from archive.store.sqlite.engine import create_archive_engine, pick_driver
 from archive.store.models import Article, IngestRun
+from archive.store.sqlite import meta, reads
+from archive.store.sqlite.engine import create_archive_engine, pick_driver
 from archive.store.sqlite.vtables import vec_table_dimension
 
 ProgressFn = Callable[[int], None]
@@ -98,7 +97,11 @@ class Archive:
 
     @classmethod
     def open(
-        cls, db: str | Path | None = None, *, model: str | None = None, home: str | Path | None = None,
+        cls,
+        db: str | Path | None = None,
+        *,
+        model: str | None = None,
+        home: str | Path | None = None,
         embedder: Embedder | None = None,
     ) -> Archive:
         """Open (creating and migrating a new file) the archive at ``db``.
@@ -126,7 +129,9 @@ class Archive:
             active = meta.active_model(session)
             if active is None:
                 embedder = embedder or load_embedder(settings.model, home=settings.home, options=settings.embedding)
-                active = meta.record_model(session, embedder.name, embedder.dimension, getattr(embedder, "fingerprint", None))
+                active = meta.record_model(
+                    session, embedder.name, embedder.dimension, getattr(embedder, "fingerprint", None)
+                )
             requested = embedder.name if embedder is not None else None
             if requested and not _same_model(active.name, requested):
                 raise ModelMismatchError(
@@ -149,7 +154,9 @@ class Archive:
     def __enter__(self) -> Archive:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     @property
@@ -162,9 +169,16 @@ class Archive:
 
     # -- ingest ----------------------------------------------------------
     def ingest(
-        self, paths: Sequence[str | Path], *, outlet: str | None = None, field_map: Mapping[str, str] | None = None,
-        options: IngestOptions | None = None, progress: ProgressFn | None = None,
-        on_file: Callable[[Path], None] | None = None, command: str = "ingest", wait: float = 0,
+        self,
+        paths: Sequence[str | Path],
+        *,
+        outlet: str | None = None,
+        field_map: Mapping[str, str] | None = None,
+        options: IngestOptions | None = None,
+        progress: ProgressFn | None = None,
+        on_file: Callable[[Path], None] | None = None,
+        command: str = "ingest",
+        wait: float = 0,
     ) -> IngestReport:
         """Ingest files and directories; a bad file is reported and the rest continue.
 
@@ -175,12 +189,21 @@ class Archive:
         if unknown:
             raise ConfigError(f"unknown field(s) {', '.join(unknown)} in --field: use {', '.join(DEFAULT_FIELDS)}")
         report = IngestReport()
-        records = iter_records([Path(p) for p in paths], field_map=field_map, outlet=outlet, report=report, on_file=on_file)
-        return self.ingest_records(records, options=options, progress=progress, command=command, report=report, wait=wait)
+        records = iter_records(
+            [Path(p) for p in paths], field_map=field_map, outlet=outlet, report=report, on_file=on_file
+        )
+        return self.ingest_records(
+            records, options=options, progress=progress, command=command, report=report, wait=wait
+        )
 
     def ingest_records(
-        self, records: Iterable[RawArticle | IngestError], *, options: IngestOptions | None = None,
-        progress: ProgressFn | None = None, command: str = "ingest", report: IngestReport | None = None,
+        self,
+        records: Iterable[RawArticle | IngestError],
+        *,
+        options: IngestOptions | None = None,
+        progress: ProgressFn | None = None,
+        command: str = "ingest",
+        report: IngestReport | None = None,
         wait: float = 0,
     ) -> IngestReport:
         """Ingest already-read records (what feeds and the library's callers use), under the writer lock."""
@@ -191,21 +214,45 @@ class Archive:
 
     # -- search ----------------------------------------------------------
     def search(
-        self, query: str, *, k: int = 10, mode: str = "hybrid", since: str | None = None, until: str | None = None,
-        outlets: Sequence[str] | None = None, language: str | None = None, dedup: bool = True,
-        semantic_weight: float = 1.0, keyword_weight: float = 1.0,
+        self,
+        query: str,
+        *,
+        k: int = 10,
+        mode: str = "hybrid",
+        since: str | None = None,
+        until: str | None = None,
+        outlets: Sequence[str] | None = None,
+        language: str | None = None,
+        dedup: bool = True,
+        semantic_weight: float = 1.0,
+        keyword_weight: float = 1.0,
     ) -> list[SearchResult]:
         """Passages matching ``query``, best first, one per group of duplicates (unless dedup=False)."""
         with Session(self.engine) as session:
             params = build_params(
-                session, query, k=k, mode=mode, since=since, until=until, outlets=outlets, language=language,
-                dedup=dedup, semantic_weight=semantic_weight, keyword_weight=keyword_weight,
+                session,
+                query,
+                k=k,
+                mode=mode,
+                since=since,
+                until=until,
+                outlets=outlets,
+                language=language,
+                dedup=dedup,
+                semantic_weight=semantic_weight,
+                keyword_weight=keyword_weight,
             )
             return run_search(
-                session, self.embedder, params, table=self.vector_table, prefilter_min_rows=self.settings.prefilter_min_rows
+                session,
+                self.embedder,
+                params,
+                table=self.vector_table,
+                prefilter_min_rows=self.settings.prefilter_min_rows,
             )
 
-    def context(self, query: str, *, max_tokens: int = 1500, k: int = 8, mode: str = "hybrid", **filters: Any) -> RagContext:
+    def context(
+        self, query: str, *, max_tokens: int = 1500, k: int = 8, mode: str = "hybrid", **filters: Any
+    ) -> RagContext:
         """Numbered, cited passages for ``query`` within ``max_tokens`` tokens, ready for an LLM prompt.
 
         ``filters`` are :meth:`search`'s keyword options (since, until, outlets,
@@ -226,12 +273,20 @@ class Archive:
                 text = session.scalar(select(Article.text).where(Article.id == row.canonical_id))
             copies = tuple(
                 Source(r.id, r.outlet, r.title, r.url, r.published_at, r.duplicate_kind)
-                for r in sorted(reads.article_copies(session, article_id), key=lambda r: (r.published_at or "9999", r.id))
+                for r in sorted(
+                    reads.article_copies(session, article_id), key=lambda r: (r.published_at or "9999", r.id)
+                )
             )
             return ArticleView(
-                id=row.id, title=row.title, text=text or "", outlet=row.source.name if row.source else None,
-                url=row.url, published=row.published_at, canonical_id=row.canonical_id,
-                duplicate_kind=row.duplicate_kind, copies=copies,
+                id=row.id,
+                title=row.title,
+                text=text or "",
+                outlet=row.source.name if row.source else None,
+                url=row.url,
+                published=row.published_at,
+                canonical_id=row.canonical_id,
+                duplicate_kind=row.duplicate_kind,
+                copies=copies,
             )
 
     def duplicates(self, article_id: int | None = None, *, limit: int | None = 50) -> list[DuplicateGroup]:
@@ -272,9 +327,13 @@ class Archive:
             first, last = meta.date_span(session)
             active = meta.active_model(session)
         data.update(
-            first_published=first, last_published=last, db_path=str(self.path),
-            db_bytes=_file_size(self.path), model=active.name if active else None,
-            dimension=active.dimension if active else None, driver=self.driver_name,
+            first_published=first,
+            last_published=last,
+            db_path=str(self.path),
+            db_bytes=_file_size(self.path),
+            model=active.name if active else None,
+            dimension=active.dimension if active else None,
+            driver=self.driver_name,
         )
         return data
 
@@ -283,8 +342,14 @@ class Archive:
         """Health checks of this archive: driver, extension, schema, model, index counts, duplicate links."""
         return ops.diagnose(self.path, home=self.settings.home, prefilter_min_rows=self.settings.prefilter_min_rows)
 
-    def select_for_delete(self, *, ids: Sequence[int] = (), outlets: Sequence[str] = (), before: str | None = None,
-                          after: str | None = None) -> tuple[Source, ...]:
+    def select_for_delete(
+        self,
+        *,
+        ids: Sequence[int] = (),
+        outlets: Sequence[str] = (),
+        before: str | None = None,
+        after: str | None = None,
+    ) -> tuple[Source, ...]:
         """The articles a delete with these filters would remove, exact copies included."""
         return ops.select_for_delete(self.engine, ids=ids, outlets=outlets, before=before, after=after)
 
@@ -292,10 +357,15 @@ class Archive:
         """Delete articles with their passages, vectors and exact copies in one transaction."""
         return ops.delete_articles(self.engine, self.path, article_ids, vector_table=self.vector_table, wait=wait)
 
-    def reembed(self, model: Embedder | str, *, batch_size: int = 32, progress: ProgressFn | None = None,
-                wait: float = 0) -> ops.ReembedReport:
+    def reembed(
+        self, model: Embedder | str, *, batch_size: int = 32, progress: ProgressFn | None = None, wait: float = 0
+    ) -> ops.ReembedReport:
         """Embed every passage with another model and make it this archive's model."""
-        embedder = load_embedder(model, home=self.settings.home, options=self.settings.embedding) if isinstance(model, str) else model
+        embedder = (
+            load_embedder(model, home=self.settings.home, options=self.settings.embedding)
+            if isinstance(model, str)
+            else model
+        )
         report = ops.reembed(self.engine, self.path, embedder, batch_size=batch_size, progress=progress, wait=wait)
         self.embedder, self.vector_table = embedder, report.table
         return report
@@ -320,8 +390,14 @@ class Archive:
         """Stop following a feed; its articles stay."""
         return feedpoll.remove_feed(self, feed_id, wait=wait)
 
-    def poll_feeds(self, *, fetch_pages: bool = False, feed_ids: Sequence[int] | None = None, wait: float = 0,
-                   on_feed: Callable[[feedpoll.FeedPollResult], None] | None = None) -> list[feedpoll.FeedPollResult]:
+    def poll_feeds(
+        self,
+        *,
+        fetch_pages: bool = False,
+        feed_ids: Sequence[int] | None = None,
+        wait: float = 0,
+        on_feed: Callable[[feedpoll.FeedPollResult], None] | None = None,
+    ) -> list[feedpoll.FeedPollResult]:
         """Ingest the new entries of every feed; a failing feed is reported and the rest continue."""
         return feedpoll.poll_feeds(self, fetch_pages=fetch_pages, feed_ids=feed_ids, wait=wait, on_feed=on_feed)
 

@@ -65,8 +65,12 @@ class Settings:
 
     @classmethod
     def resolve(
-        cls, db: str | Path | None = None, model: str | None = None, home: str | Path | None = None,
-        *, env: Mapping[str, str] | None = None,
+        cls,
+        db: str | Path | None = None,
+        model: str | None = None,
+        home: str | Path | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
     ) -> Settings:
         """Build settings from explicit values, falling back to environment variables and defaults."""
         env = os.environ if env is None else env
@@ -74,12 +78,18 @@ class Settings:
         db_value = db or env.get(ENV_DB)
         db_path = Path(db_value).expanduser() if db_value else home_path / "archive.db"
         return cls(
-            db_path=db_path, home=home_path, model=model or env.get(ENV_MODEL) or None,
+            db_path=db_path,
+            home=home_path,
+            model=model or env.get(ENV_MODEL) or None,
             prefilter_min_rows=parse_prefilter(env.get(ENV_PREFILTER, "")),
             embedding=EmbeddingSettings(
                 device=parse_device(env.get(ENV_DEVICE, "")),
-                workers=parse_count(ENV_EMBED_WORKERS, env.get(ENV_EMBED_WORKERS, ""), "unset it to use one per CPU core"),
-                torch_threads=parse_count(ENV_TORCH_THREADS, env.get(ENV_TORCH_THREADS, ""), "unset it for torch's default"),
+                workers=parse_count(
+                    ENV_EMBED_WORKERS, env.get(ENV_EMBED_WORKERS, ""), "unset it to use one per CPU core"
+                ),
+                torch_threads=parse_count(
+                    ENV_TORCH_THREADS, env.get(ENV_TORCH_THREADS, ""), "unset it for torch's default"
+                ),
                 query_encoder=parse_query_encoder(env.get(ENV_QUERY_ENCODER, "")),
             ),
         )

@@ -40,16 +40,22 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="10000,100000,1000000", help="synthetic archive sizes (passages)")
     parser.add_argument("--queries", type=int, default=50, help="queries per size and mode")
     parser.add_argument("--tradeoff-sizes", default="100000,1000000", help="sizes for the prefilter tradeoff table")
-    parser.add_argument("--candidates", default="200,400,800,1600",
-                        help="prefilter candidates rescored with float vectors, to compare")
+    parser.add_argument(
+        "--candidates", default="200,400,800,1600", help="prefilter candidates rescored with float vectors, to compare"
+    )
     parser.add_argument("--cold-runs", type=int, default=7, help="fresh `archive search` processes per variant")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"any of {','.join(SECTIONS)}")
     parser.add_argument("--cache", type=Path, default=REPO / ".archive-home" / "bench")
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("ARCHIVE_HOME", REPO / ".archive-home")))
     parser.add_argument("--chroma-venv", type=Path, default=REPO / ".archive-home" / "bench" / "chroma-venv")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
-    parser.add_argument("--from-json", type=Path, nargs="+", metavar="FILE",
-                        help="run nothing: merge earlier --json files (later ones win) and print their table")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="run nothing: merge earlier --json files (later ones win) and print their table",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -60,10 +66,20 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     if args.child == "ingest":
         import bench_ingest
 
-        result = bench_ingest.run(DATA, args.cache / f"ingest-{args.articles}.db", articles=args.articles,
-                                  segments=args.segments, home=args.home)
-        return {**asdict(result), "pipeline_rate": result.pipeline_rate, "baseline_rate": result.baseline_rate,
-                "ratio": result.ratio, "median_segment_ratio": bench_ingest.median_ratio(result)}
+        result = bench_ingest.run(
+            DATA,
+            args.cache / f"ingest-{args.articles}.db",
+            articles=args.articles,
+            segments=args.segments,
+            home=args.home,
+        )
+        return {
+            **asdict(result),
+            "pipeline_rate": result.pipeline_rate,
+            "baseline_rate": result.baseline_rate,
+            "ratio": result.ratio,
+            "median_segment_ratio": bench_ingest.median_ratio(result),
+        }
     if args.child == "search":
         import bench_search
 
@@ -72,8 +88,11 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
         import bench_search
 
         counts = [int(f) for f in args.candidates.split(",")]
-        return {"chunks": args.size, "data": "synthetic",
-                "rows": bench_search.tradeoff(args.cache, args.size, queries=args.queries, candidates=counts)}
+        return {
+            "chunks": args.size,
+            "data": "synthetic",
+            "rows": bench_search.tradeoff(args.cache, args.size, queries=args.queries, candidates=counts),
+        }
     if args.child == "tradeoff-real":
         return _real_tradeoff(args)
     if args.child == "embed":
@@ -88,9 +107,24 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_child(args: argparse.Namespace, section: str, **extra: Any) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", section, "--articles", str(args.articles), "--segments",
-               str(args.segments), "--queries", str(args.queries), "--cache", str(args.cache), "--home", str(args.home),
-               "--candidates", args.candidates]
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        section,
+        "--articles",
+        str(args.articles),
+        "--segments",
+        str(args.segments),
+        "--queries",
+        str(args.queries),
+        "--cache",
+        str(args.cache),
+        "--home",
+        str(args.home),
+        "--candidates",
+        args.candidates,
+    ]
     for key, value in extra.items():
         command += [f"--{key}", str(value)]
     last = ""
@@ -106,9 +140,9 @@ def _run_child(args: argparse.Namespace, section: str, **extra: Any) -> dict[str
 
 
 def _query_vectors(home: Path, count: int) -> Any:
+    import bench_synth
     import numpy as np
 
-    import bench_synth
     from archive.embedding.model_files import resolve_model_path
     from archive.embedding.query_encoder import load_query_encoder
 
@@ -120,9 +154,9 @@ def _query_vectors(home: Path, count: int) -> Any:
 
 def _real_tradeoff(args: argparse.Namespace) -> dict[str, Any]:
     """The tradeoff on the real ingested passages, with the natural-language queries of scripts/news_queries.json."""
+    import bench_search
     import numpy as np
 
-    import bench_search
     from archive.embedding.model_files import resolve_model_path
     from archive.embedding.query_encoder import load_query_encoder
     from archive.store.sqlite.engine import create_archive_engine
@@ -146,6 +180,7 @@ def _ours_for_chroma(args: argparse.Namespace) -> dict[str, Any]:
 
     import bench_chroma
     import bench_search
+
     from archive import Archive
 
     db = args.cache / f"ingest-{args.articles}.db"
@@ -157,8 +192,14 @@ def _ours_for_chroma(args: argparse.Namespace) -> dict[str, Any]:
         bench_search._timed_searches(archive, texts[:3], "semantic")
         latencies, _ = bench_search._timed_searches(archive, texts, "semantic")
     p50, p95 = bench_search._percentiles(latencies)
-    return {"chunks": chunks, "queries": len(texts), "query_p50_ms": p50, "query_p95_ms": p95, "disk_bytes": db.stat().st_size,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "chunks": chunks,
+        "queries": len(texts),
+        "query_p50_ms": p50,
+        "query_p95_ms": p95,
+        "disk_bytes": db.stat().st_size,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 # -- the parent: run the sections, print the table -----------------------------------
@@ -168,8 +209,13 @@ def _cold(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     db = bench_synth.cached_db(args.cache, 10_000)
     out = []
-    for label, env in (("numpy query encoder (default)", {}), ("torch query encoder", {"ARCHIVE_QUERY_ENCODER": "torch"})):
-        result = bench_cold.measure(db, home=args.home, cache=args.cache, runs=args.cold_runs, label=label, extra_env=env)
+    for label, env in (
+        ("numpy query encoder (default)", {}),
+        ("torch query encoder", {"ARCHIVE_QUERY_ENCODER": "torch"}),
+    ):
+        result = bench_cold.measure(
+            db, home=args.home, cache=args.cache, runs=args.cold_runs, label=label, extra_env=env
+        )
         out.append(asdict(result))
         print(f"  cold start, {label}: {result.wall_s:.2f} s wall, {result.cpu_s:.2f} s CPU", flush=True)
     return out

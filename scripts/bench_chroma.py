@@ -40,9 +40,13 @@ def export_archive(db: Path, target: Path, query_vectors: np.ndarray) -> int:
         rows = conn.exec_driver_sql(sql).all()
     engine.dispose()
     np.savez(
-        target, ids=np.array([r[0] for r in rows]), vectors=np.stack([np.frombuffer(r[2], np.float32) for r in rows]),
-        texts=np.array(json.dumps([r[1] for r in rows])), outlets=np.array(json.dumps([r[3] for r in rows])),
-        published=np.array(json.dumps([r[4] for r in rows])), queries=query_vectors.astype(np.float32),
+        target,
+        ids=np.array([r[0] for r in rows]),
+        vectors=np.stack([np.frombuffer(r[2], np.float32) for r in rows]),
+        texts=np.array(json.dumps([r[1] for r in rows])),
+        outlets=np.array(json.dumps([r[3] for r in rows])),
+        published=np.array(json.dumps([r[4] for r in rows])),
+        queries=query_vectors.astype(np.float32),
     )
     return len(rows)
 
@@ -81,7 +85,9 @@ def _chroma_main(export: Path, store: Path) -> None:
     for start in range(0, len(ids), ADD_BATCH):
         end = start + ADD_BATCH
         collection.add(
-            ids=ids[start:end], embeddings=data["vectors"][start:end].tolist(), documents=texts[start:end],
+            ids=ids[start:end],
+            embeddings=data["vectors"][start:end].tolist(),
+            documents=texts[start:end],
             metadatas=[{"outlet": o, "published": p} for o, p in zip(outlets[start:end], published[start:end])],
         )
     add_s = time.perf_counter() - began
@@ -90,12 +96,20 @@ def _chroma_main(export: Path, store: Path) -> None:
         began = time.perf_counter()
         collection.query(query_embeddings=[query.tolist()], n_results=10)
         latencies.append(time.perf_counter() - began)
-    print(json.dumps({
-        "chunks": len(ids), "add_s": add_s, "query_p50_ms": float(np.percentile(latencies, 50) * 1000),
-        "query_p95_ms": float(np.percentile(latencies, 95) * 1000), "disk_bytes": _dir_bytes(store),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "version": chromadb.__version__, "load_average": os.getloadavg()[0],
-    }))
+    print(
+        json.dumps(
+            {
+                "chunks": len(ids),
+                "add_s": add_s,
+                "query_p50_ms": float(np.percentile(latencies, 50) * 1000),
+                "query_p95_ms": float(np.percentile(latencies, 95) * 1000),
+                "disk_bytes": _dir_bytes(store),
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "version": chromadb.__version__,
+                "load_average": os.getloadavg()[0],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

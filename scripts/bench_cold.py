@@ -48,8 +48,16 @@ def _one_run(command: list[str], env: dict[str, str]) -> tuple[float, float, flo
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def measure(db: Path, *, home: Path, cache: Path, runs: int, label: str, extra_env: dict[str, str] | None = None,
-            query: str = "shelling of Kharkiv") -> ColdResult:
+def measure(
+    db: Path,
+    *,
+    home: Path,
+    cache: Path,
+    runs: int,
+    label: str,
+    extra_env: dict[str, str] | None = None,
+    query: str = "shelling of Kharkiv",
+) -> ColdResult:
     """Run ``archive search`` ``runs`` times (after one warm-up) and return the medians."""
     command = [sys.executable, "-m", "archive", "search", query, "-k", "5", "-d", str(db)]
     env = _env(home, cache, extra_env or {})

@@ -21,10 +21,10 @@ from pathlib import Path
 from statistics import median
 
 from archive import Archive, IngestOptions, RawArticle
-from archive.dedup.minhash import MinHasher
-from archive.embedding.sentence import SentenceTransformerEmbedder
 from archive.config import Settings
+from archive.dedup.minhash import MinHasher
 from archive.embedding.pool import default_workers
+from archive.embedding.sentence import SentenceTransformerEmbedder
 from archive.ingest.prepare import prepare
 from archive.ingest.readers import read_file
 
@@ -98,7 +98,9 @@ def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: 
         model = embedder._load()  # the very instance ingest uses
         pipeline_threads = torch.get_num_threads()
         options = Settings.resolve().embedding
-        result.embed_workers = default_workers(str(model.device), workers=options.workers, torch_threads=options.torch_threads)
+        result.embed_workers = default_workers(
+            str(model.device), workers=options.workers, torch_threads=options.torch_threads
+        )
         # Warm up on real passages: the first batches of each padded length are slower, and
         # whichever side ran first would pay for them.
         model.encode(stored_texts(records[:size], embedder, set())[:512], batch_size=32)
@@ -106,7 +108,7 @@ def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: 
             part = records[start : start + size]
             texts = stored_texts(part, embedder, seen)
             timings = {}
-            for side in (("pipeline", "baseline") if number % 2 == 0 else ("baseline", "pipeline")):
+            for side in ("pipeline", "baseline") if number % 2 == 0 else ("baseline", "pipeline"):
                 began = time.perf_counter()
                 if side == "pipeline":
                     report = archive.ingest_records(part, options=IngestOptions(), command="bench")
@@ -126,7 +128,8 @@ def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: 
             if log:
                 print(
                     f"  segment {number + 1}: {len(texts)} passages, pipeline {len(texts) / timings['pipeline']:.1f}/s, "
-                    f"encode {len(texts) / timings['baseline']:.1f}/s", flush=True,
+                    f"encode {len(texts) / timings['baseline']:.1f}/s",
+                    flush=True,
                 )
         with archive.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -18,9 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import median
 
+import bench_synth
 import numpy as np
 
-import bench_synth
 from archive import Archive
 from archive.config import Settings
 from archive.store.sqlite import reads
@@ -124,8 +124,15 @@ def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
             recall, ratio, exact_p50 = _recall(found, truth), sum(similarity) / sum(best), _percentiles(exact)[0]
     size_mb = sum(os.path.getsize(p) for p in (path, Path(f"{path}-wal")) if p.exists()) / 1e6
     return SizeResult(
-        chunks, "bits prefilter" if quantized else "exact", *_percentiles(semantic), *_percentiles(hybrid),
-        recall, ratio, exact_p50, size_mb / (chunks / 1000), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        chunks,
+        "bits prefilter" if quantized else "exact",
+        *_percentiles(semantic),
+        *_percentiles(hybrid),
+        recall,
+        ratio,
+        exact_p50,
+        size_mb / (chunks / 1000),
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         first * 1000,
     )
 
@@ -145,14 +152,26 @@ def tradeoff_on(path: Path, texts: list[str], vectors: np.ndarray, candidates: S
         with _prefilter(archive, None):
             exact, truth, _ = _searches(archive, texts, "semantic")
             hybrid, _ = _timed_searches(archive, texts, "hybrid")
-        rows.append({"candidates": 0, "semantic_p50": _percentiles(exact)[0], "hybrid_p50": _percentiles(hybrid)[0],
-                     "recall_at_10": 1.0})
+        rows.append(
+            {
+                "candidates": 0,
+                "semantic_p50": _percentiles(exact)[0],
+                "hybrid_p50": _percentiles(hybrid)[0],
+                "recall_at_10": 1.0,
+            }
+        )
         for count in candidates:
             with _prefilter(archive, 0, count):
                 semantic, found, _ = _searches(archive, texts, "semantic")
                 hybrid, _ = _timed_searches(archive, texts, "hybrid")
-            rows.append({"candidates": count, "semantic_p50": _percentiles(semantic)[0],
-                         "hybrid_p50": _percentiles(hybrid)[0], "recall_at_10": _recall(found, truth)})
+            rows.append(
+                {
+                    "candidates": count,
+                    "semantic_p50": _percentiles(semantic)[0],
+                    "hybrid_p50": _percentiles(hybrid)[0],
+                    "recall_at_10": _recall(found, truth),
+                }
+            )
     return rows
 
 

@@ -186,12 +186,22 @@ def _write_articles(session: Session, articles: list[tuple], space: Space) -> No
     for number, outlet, day, chunks in articles:
         text = "\n\n".join(chunks)
         article_id = writes.add_article(
-            session, source_id=sources[outlet], url=f"https://example.org/{number}", title=f"Synthetic article {number}",
-            published_at=day, language="en", content_hash=f"synthetic-{number}", text=text,
+            session,
+            source_id=sources[outlet],
+            url=f"https://example.org/{number}",
+            title=f"Synthetic article {number}",
+            published_at=day,
+            language="en",
+            content_hash=f"synthetic-{number}",
+            text=text,
         )
         offsets, chunk_rows = 0, []
         for ordinal, chunk in enumerate(chunks):
-            chunk_rows.append(ChunkRow(ordinal, chunk, offsets, offsets + len(chunk), len(chunk.split()), f"h{number}-{ordinal}", None))
+            chunk_rows.append(
+                ChunkRow(
+                    ordinal, chunk, offsets, offsets + len(chunk), len(chunk.split()), f"h{number}-{ordinal}", None
+                )
+            )
             offsets += len(chunk) + 2
         for chunk_id in writes.add_chunks(session, article_id, chunk_rows):
             groups.append((chunk_id, chunk_id))

@@ -42,11 +42,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout, uninstalled
 
 from archive import Archive, IngestOptions, RawArticle, SchemaOutOfDateError, SearchResult  # noqa: E402
-from archive.text.clean import clean_article  # noqa: E402
 from archive.embedding.model_files import DEFAULT_MODEL  # noqa: E402
-from archive.search.evaluation import mean, mrr_at_k, ndcg_at_k, recall_at_k  # noqa: E402
 from archive.ingest.readers import read_file  # noqa: E402
-from archive.store import migrate  # noqa: E402
+from archive.ops.schema import upgrade_path  # noqa: E402
+from archive.search.evaluation import mean, mrr_at_k, ndcg_at_k, recall_at_k  # noqa: E402
+from archive.text.clean import clean_article  # noqa: E402
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
 DEFAULT_HOME = REPO / ".archive-home"
@@ -170,8 +170,11 @@ def scifact_record(doc: dict) -> RawArticle:  # type: ignore[type-arg]
     body line equals the title, nothing is removed from the embedded text.
     """
     return RawArticle(
-        text=f"{doc['title']} {doc['text']}".strip(), title=doc["title"] or None, outlet="SciFact",
-        url=SCIFACT_URL + doc["_id"], origin=f"scifact:{doc['_id']}",
+        text=f"{doc['title']} {doc['text']}".strip(),
+        title=doc["title"] or None,
+        outlet="SciFact",
+        url=SCIFACT_URL + doc["_id"],
+        origin=f"scifact:{doc['_id']}",
     )
 
 
@@ -194,9 +197,11 @@ def eval_scifact(data_dir: Path, home: Path, runs: Sequence[Run]) -> list[dict[s
     options = IngestOptions(whole_documents=True)
     key = inputs_key((folder / "corpus.jsonl").read_bytes(), options_key(options))
     archive, info = cached_archive(home, "scifact", key, lambda: (scifact_record(d) for d in corpus), options)
-    note = (f"{len(corpus)} docs, {len(qrels)} queries; cleaner changed {cleaning_changes(corpus)} texts; "
-            f"near-duplicates linked at ingest: {info['near_duplicates']}, exact: {info['exact_duplicates']}; "
-            f"built in {info.get('seconds', '?')}s")
+    note = (
+        f"{len(corpus)} docs, {len(qrels)} queries; cleaner changed {cleaning_changes(corpus)} texts; "
+        f"near-duplicates linked at ingest: {info['near_duplicates']}, exact: {info['exact_duplicates']}; "
+        f"built in {info.get('seconds', '?')}s"
+    )
     rows = []
     with archive:
         for run in runs:
@@ -207,7 +212,9 @@ def eval_scifact(data_dir: Path, home: Path, runs: Sequence[Run]) -> list[dict[s
                 ndcg.append(ndcg_at_k(ranked, judged, 10))
                 recall.append(recall_at_k(ranked, judged, 100))
             ms = 1000 * (time.perf_counter() - started) / len(qrels)
-            rows.append({"dataset": "scifact", "run": run.label, "nDCG@10": mean(ndcg), "R@100": mean(recall), "ms/query": ms})
+            rows.append(
+                {"dataset": "scifact", "run": run.label, "nDCG@10": mean(ndcg), "R@100": mean(recall), "ms/query": ms}
+            )
             _log_row(rows[-1])
     rows[0]["note"] = note
     return rows
@@ -216,8 +223,10 @@ def eval_scifact(data_dir: Path, home: Path, runs: Sequence[Run]) -> list[dict[s
 # ---------------------------------------------------------------- news
 def news_subset(records: Sequence[RawArticle], relevant: set[str], others: int) -> list[RawArticle]:
     """Every judged article plus the first ``others`` of the rest by a hash of their id, in file order."""
-    rest = sorted((r.extra["id"] for r in records if r.extra["id"] not in relevant),
-                  key=lambda i: hashlib.sha1(i.encode()).hexdigest())
+    rest = sorted(
+        (r.extra["id"] for r in records if r.extra["id"] not in relevant),
+        key=lambda i: hashlib.sha1(i.encode()).hexdigest(),
+    )
     keep = relevant | set(rest[:others])
     return [r for r in records if r.extra["id"] in keep]
 
@@ -247,8 +256,10 @@ def eval_news(data_dir: Path, home: Path, runs: Sequence[Run], others: int) -> l
     options = IngestOptions()
     key = inputs_key(path.read_bytes(), ",".join(r.extra["id"] for r in subset), options_key(options))
     archive, info = cached_archive(home, "news", key, lambda: iter(subset), options)
-    note = (f"{len(subset)} articles ({len(relevant)} judged), {info['chunks']} passages, {len(queries)} queries; "
-            f"near-duplicates linked: {info['near_duplicates']}, exact: {info['exact_duplicates']}; built in {info.get('seconds', '?')}s")
+    note = (
+        f"{len(subset)} articles ({len(relevant)} judged), {info['chunks']} passages, {len(queries)} queries; "
+        f"near-duplicates linked: {info['near_duplicates']}, exact: {info['exact_duplicates']}; built in {info.get('seconds', '?')}s"
+    )
     rows = []
     with archive:
         for run in runs:
@@ -260,7 +271,9 @@ def eval_news(data_dir: Path, home: Path, runs: Sequence[Run], others: int) -> l
                 mrr.append(mrr_at_k(ranked, judged, 10))
                 ndcg.append(ndcg_at_k(ranked, judged, 10))
             ms = 1000 * (time.perf_counter() - started) / len(queries)
-            rows.append({"dataset": "news", "run": run.label, "MRR@10": mean(mrr), "nDCG@10": mean(ndcg), "ms/query": ms})
+            rows.append(
+                {"dataset": "news", "run": run.label, "MRR@10": mean(mrr), "nDCG@10": mean(ndcg), "ms/query": ms}
+            )
             _log_row(rows[-1])
     rows[0]["note"] = note
     return rows
@@ -286,7 +299,9 @@ def print_table(rows: Sequence[dict[str, object]]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder holding scifact/ and ukraine_media/")
+    parser.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder holding scifact/ and ukraine_media/"
+    )
     parser.add_argument("--only", choices=("scifact", "news"), help="run one evaluation")
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="model and eval-database cache")
     parser.add_argument("--news-others", type=int, default=1000, help="unjudged news articles added as distractors")

@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from archive.dedup.minhash import (  # noqa: E402
+from archive.dedup.minhash import (
     DEFAULT_THRESHOLD,
     content_hash,
     find_near_duplicates,
@@ -193,7 +193,9 @@ def evaluate_pipeline(data_dir: Path, threshold: float) -> list[Row]:
     origin_of = {aid: origin for aid, _, origin, _ in links}
     exact = [g for g in groups_by_key([(loose(a["title"] or ""), loose(a["text"] or "")) for a in bbc]) if len(g) > 1]
     found = sum(len({root[by_origin[bbc[i]["id"]]] for i in g}) == 1 for g in exact)
-    truth = {frozenset((p["a"], p["b"])) for p in json.loads((data_dir / BBC_PAIRS).read_text()) if p["jaccard_5gram"] < 1.0}
+    truth = {
+        frozenset((p["a"], p["b"])) for p in json.loads((data_dir / BBC_PAIRS).read_text()) if p["jaccard_5gram"] < 1.0
+    }
     near = [frozenset((origin_of[aid], origin_of[canon])) for aid, canon, _, kind in links if kind == "near" and canon]
     tp = sum(pair in truth for pair in near)
     recalled = sum(len({root[by_origin[x]] for x in pair}) == 1 for pair in truth)
@@ -203,7 +205,11 @@ def evaluate_pipeline(data_dir: Path, threshold: float) -> list[Row]:
         ("pipeline bbc", "near-dup precision", ratio(tp, len(near))),
         ("pipeline bbc", "near-dup recall (pairs in one group)", ratio(recalled, len(truth))),
     ]
-    return rows + _pipeline_ukraine(data_dir, threshold) + [("pipeline", "seconds", f"{time.perf_counter() - started:.1f}")]
+    return (
+        rows
+        + _pipeline_ukraine(data_dir, threshold)
+        + [("pipeline", "seconds", f"{time.perf_counter() - started:.1f}")]
+    )
 
 
 def _pipeline_ukraine(data_dir: Path, threshold: float) -> list[Row]:
@@ -211,8 +217,14 @@ def _pipeline_ukraine(data_dir: Path, threshold: float) -> list[Row]:
 
     articles = read_jsonl(data_dir / UKRAINE_ARTICLES)
     records = [
-        RawArticle(text=a["text"] or "", title=a["title"], outlet=a["outlet"], url=a["url"],
-                   published=a["published_date"], origin=a["id"])
+        RawArticle(
+            text=a["text"] or "",
+            title=a["title"],
+            outlet=a["outlet"],
+            url=a["url"],
+            published=a["published_date"],
+            origin=a["id"],
+        )
         for a in articles
     ]
     links = _ingest_links(records, threshold)
@@ -222,8 +234,14 @@ def _pipeline_ukraine(data_dir: Path, threshold: float) -> list[Row]:
     for aid, r in root.items():
         members[r].add(aid)
     index = {a["id"]: i for i, a in enumerate(articles)}
-    originals = {by_origin[a["id"]] for a in articles if a["outlet"].startswith("Associated Press") and a["id"] in by_origin}
-    marked = [by_origin[a["id"]] for a in articles if a["id"] in by_origin and by_origin[a["id"]] not in originals and is_marked_ap_copy(articles[index[a["id"]]])]
+    originals = {
+        by_origin[a["id"]] for a in articles if a["outlet"].startswith("Associated Press") and a["id"] in by_origin
+    }
+    marked = [
+        by_origin[a["id"]]
+        for a in articles
+        if a["id"] in by_origin and by_origin[a["id"]] not in originals and is_marked_ap_copy(articles[index[a["id"]]])
+    ]
     with_original = [m for m in marked if members[root[m]] & originals - {m}]
     kinds = defaultdict(int)
     for _, _, _, kind in links:
@@ -232,7 +250,11 @@ def _pipeline_ukraine(data_dir: Path, threshold: float) -> list[Row]:
         ("pipeline ukraine", "articles stored", str(len(links))),
         ("pipeline ukraine", "exact / near links", f"{kinds['exact']} / {kinds['near']}"),
         ("pipeline ukraine", "marked AP copies linked to an AP original", f"{len(with_original)} / {len(marked)}"),
-        ("pipeline ukraine", "articles in groups with an AP original", str(sum(len(members[root[o]]) - 1 for o in originals if root[o] == o))),
+        (
+            "pipeline ukraine",
+            "articles in groups with an AP original",
+            str(sum(len(members[root[o]]) - 1 for o in originals if root[o] == o)),
+        ),
     ]
 
 

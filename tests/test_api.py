@@ -59,11 +59,32 @@ def test_seed_is_cleaned_before_it_is_stored(archive: Archive) -> None:
 
 def test_a_syndicated_passage_is_one_result_listing_every_source(archive: Archive, tmp_path: Path) -> None:
     edited = WIRE.replace("officials said", "local officials said")
-    path = _write_jsonl(tmp_path / "wire.jsonl", [
-        {"title": "Missiles hit Kharkiv power plant", "text": WIRE, "outlet": "Wire", "url": "https://w.example/1", "published": "2022-10-07"},
-        {"title": "Missiles hit Kharkiv power plant", "text": WIRE, "outlet": "Daily", "url": "https://d.example/2", "published": "2022-10-08"},
-        {"title": "Kharkiv plant struck", "text": edited, "outlet": "Gazette", "url": "https://g.example/3", "published": "2022-10-06"},
-    ])
+    path = _write_jsonl(
+        tmp_path / "wire.jsonl",
+        [
+            {
+                "title": "Missiles hit Kharkiv power plant",
+                "text": WIRE,
+                "outlet": "Wire",
+                "url": "https://w.example/1",
+                "published": "2022-10-07",
+            },
+            {
+                "title": "Missiles hit Kharkiv power plant",
+                "text": WIRE,
+                "outlet": "Daily",
+                "url": "https://d.example/2",
+                "published": "2022-10-08",
+            },
+            {
+                "title": "Kharkiv plant struck",
+                "text": edited,
+                "outlet": "Gazette",
+                "url": "https://g.example/3",
+                "published": "2022-10-06",
+            },
+        ],
+    )
     report = archive.ingest([path])
     assert (report.added, report.duplicates, report.near_duplicates) == (2, 1, 1)
     hits = archive.search("missile strike on Kharkiv thermal power plant", k=5)
@@ -77,10 +98,13 @@ def test_a_syndicated_passage_is_one_result_listing_every_source(archive: Archiv
 
 
 def test_exact_copy_keeps_its_own_metadata_and_points_at_the_text(archive: Archive, tmp_path: Path) -> None:
-    path = _write_jsonl(tmp_path / "copies.jsonl", [
-        {"title": "A", "text": WIRE, "outlet": "Wire", "url": "https://w.example/1"},
-        {"title": "A", "text": WIRE, "outlet": "Daily", "url": "https://d.example/2"},
-    ])
+    path = _write_jsonl(
+        tmp_path / "copies.jsonl",
+        [
+            {"title": "A", "text": WIRE, "outlet": "Wire", "url": "https://w.example/1"},
+            {"title": "A", "text": WIRE, "outlet": "Daily", "url": "https://d.example/2"},
+        ],
+    )
     archive.ingest([path])
     copy = archive.article(2)
     assert copy.duplicate_kind == "exact" and copy.canonical_id == 1

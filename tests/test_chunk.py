@@ -15,7 +15,7 @@ FRAGMENTS = [
     "U.S. forces entered Kherson. ",
     "Mr. Smith left. ",
     "It rose 3.5 percent at 9 p.m. The ",
-    '“Why?” he asked. ',
+    "“Why?” he asked. ",
     "Gen. J. Doe said no! ",
     "\n",
     "\n\n",
@@ -57,9 +57,7 @@ def limits(draw: st.DrawFn) -> tuple[int, int]:
     return max_tokens, overlap_tokens
 
 
-def assert_chunk_invariants(
-    text: str, chunks: list[Chunk], max_tokens: int, counter: TokenCounter
-) -> None:
+def assert_chunk_invariants(text: str, chunks: list[Chunk], max_tokens: int, counter: TokenCounter) -> None:
     assert [chunk.ordinal for chunk in chunks] == list(range(len(chunks)))
     for chunk in chunks:
         assert chunk.text == text[chunk.char_start : chunk.char_end]
@@ -85,9 +83,7 @@ def test_chunks_are_exact_bounded_ordered_slices_covering_the_text(
 ) -> None:
     max_tokens, overlap_tokens = limit
 
-    chunks = chunk_text(
-        text, max_tokens=max_tokens, overlap_tokens=overlap_tokens, count_tokens=counter
-    )
+    chunks = chunk_text(text, max_tokens=max_tokens, overlap_tokens=overlap_tokens, count_tokens=counter)
 
     assert_chunk_invariants(text, chunks, max_tokens, counter)
     assert_covers_every_visible_char(text, [(c.char_start, c.char_end) for c in chunks])
@@ -95,9 +91,7 @@ def test_chunks_are_exact_bounded_ordered_slices_covering_the_text(
 
 @settings(max_examples=200, deadline=None)
 @given(article_texts, limits())
-def test_overlap_stays_within_budget_and_never_swallows_the_previous_chunk(
-    text: str, limit: tuple[int, int]
-) -> None:
+def test_overlap_stays_within_budget_and_never_swallows_the_previous_chunk(text: str, limit: tuple[int, int]) -> None:
     max_tokens, overlap_tokens = limit
 
     chunks = chunk_text(text, max_tokens=max_tokens, overlap_tokens=overlap_tokens)
@@ -180,7 +174,7 @@ def test_blank_text_gives_no_chunks(text: str) -> None:
     [(7, 0), (0, 0), (128, -1), (128, 128), (16, 200)],
 )
 def test_invalid_limits_raise_value_error(max_tokens: int, overlap_tokens: int) -> None:
-    with pytest.raises(ValueError, match="max_tokens|overlap_tokens"):
+    with pytest.raises(ValueError, match=r"max_tokens|overlap_tokens"):
         chunk_text("Some text.", max_tokens=max_tokens, overlap_tokens=overlap_tokens)
 
 
@@ -225,14 +219,12 @@ def test_chunking_fifty_thousand_words_is_fast() -> None:
             "He said, “We will not retreat.” Then he left.",
             ["He said, “We will not retreat.”", "Then he left."],
         ),
-        ('“Why?” he asked. Nobody knew!', ['“Why?” he asked.', "Nobody knew!"]),
+        ("“Why?” he asked. Nobody knew!", ["“Why?” he asked.", "Nobody knew!"]),
         ("First line without stop\nSecond line", ["First line without stop", "Second line"]),
         ("  \n  padded.   \n", ["padded."]),
     ],
 )
-def test_split_sentences_handles_abbreviations_quotes_and_newlines(
-    text: str, expected: list[str]
-) -> None:
+def test_split_sentences_handles_abbreviations_quotes_and_newlines(text: str, expected: list[str]) -> None:
     assert [text[start:end] for start, end in split_sentences(text)] == expected
 
 
@@ -279,9 +271,7 @@ def test_approx_token_count_examples(text: str, expected: int) -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(), st.text(), st.sampled_from([" ", "\n", "\t", "  \n\n "]))
 def test_approx_token_count_is_additive_over_whitespace(left: str, right: str, gap: str) -> None:
-    assert approx_token_count(left + gap + right) == approx_token_count(
-        left
-    ) + approx_token_count(right)
+    assert approx_token_count(left + gap + right) == approx_token_count(left) + approx_token_count(right)
 
 
 @settings(max_examples=200, deadline=None)

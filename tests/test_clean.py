@@ -18,9 +18,7 @@ HEADLINE = "Drones Hit Odesa Port as Talks Stall"
 PARA_A = "The strike damaged grain silos and injured four dock workers, the governor said."
 PARA_B = "Ukraine's air force said it shot down 31 of the 40 drones launched from Crimea."
 PARA_C = "Diplomats in Geneva said the next round of talks had been postponed."
-DUPLICATED_ARTICLE = "\n".join(
-    [HEADLINE, "", HEADLINE, LEDE, PARA_A, PARA_B, PARA_C, PARA_A, PARA_B]
-)
+DUPLICATED_ARTICLE = "\n".join([HEADLINE, "", HEADLINE, LEDE, PARA_A, PARA_B, PARA_C, PARA_A, PARA_B])
 
 
 def paragraphs(cleaned: CleanedArticle) -> list[str]:

@@ -66,7 +66,9 @@ def test_text_output_lists_sources(runner: CliRunner, env: dict[str, str]) -> No
     assert "3 sources" in result.output and "Example Gazette" in result.output
 
 
-def test_failed_input_gives_a_message_naming_the_file_and_exit_code_1(runner: CliRunner, env: dict[str, str], tmp_path: Path) -> None:
+def test_failed_input_gives_a_message_naming_the_file_and_exit_code_1(
+    runner: CliRunner, env: dict[str, str], tmp_path: Path
+) -> None:
     bad = tmp_path / "broken.jsonl"
     bad.write_text('{"title": "x", "text": "fine text here"}\n{broken\n', encoding="utf-8")
     result = runner.invoke(cli, ["ingest", str(bad)], env=env)

@@ -26,7 +26,7 @@ from archive.store.sqlite import reads
 from archive.store.sqlite.engine import pick_driver
 from tests.conftest import REPO
 
-_WORDS = [f"w{i}" for i in range(2000)] + "shelling drone strike ceasefire convoy grid".split()
+_WORDS = [f"w{i}" for i in range(2000)] + ["shelling", "drone", "strike", "ceasefire", "convoy", "grid"]
 _SETTLE_S = 60  # upper bound on waits for a subprocess to reach a state (never a timing assertion)
 
 
@@ -81,7 +81,9 @@ def _wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str]) -> N
     deadline = time.monotonic() + _SETTLE_S
     while not condition():
         if proc.poll() is not None:
-            pytest.fail(f"ingest ended (rc {proc.returncode}) before the test could act: {proc.stderr.read() if proc.stderr else ''}")
+            pytest.fail(
+                f"ingest ended (rc {proc.returncode}) before the test could act: {proc.stderr.read() if proc.stderr else ''}"
+            )
         if time.monotonic() > deadline:
             pytest.fail("ingest never reached the expected state")
         time.sleep(0.02)
@@ -99,8 +101,10 @@ def _counts(db: Path) -> dict[str, object]:
         stats = archive.stats()
         return {
             **reads.consistency_counts(session, archive.vector_table),
-            "articles": stats["articles"], "exact_duplicates": stats["exact_duplicates"],
-            "near_duplicates": stats["near_duplicates"], "passage_groups": stats["passage_groups"],
+            "articles": stats["articles"],
+            "exact_duplicates": stats["exact_duplicates"],
+            "near_duplicates": stats["near_duplicates"],
+            "passage_groups": stats["passage_groups"],
             "vec_chunks": conn.exec_driver_sql("SELECT count(*) FROM vec_chunks").scalar(),
             "fts_chunks": conn.exec_driver_sql("SELECT count(*) FROM fts_chunks").scalar(),
             "integrity": conn.exec_driver_sql("PRAGMA integrity_check").scalar(),
@@ -126,7 +130,7 @@ def test_searches_during_an_ingest_never_fail_and_see_a_growing_archive(tmp_path
                     hits = archive.search(f"report number {i} drone strike", k=5)
                     assert len(hits) <= 5
                     seen.append(_chunk_rows(archive))
-                except Exception as exc:  # noqa: BLE001 - every failure is collected and reported
+                except Exception as exc:
                     errors.append(repr(exc))
                 time.sleep(0.02)
             assert proc.wait(timeout=_SETTLE_S * 2) == 0, proc.stderr.read() if proc.stderr else ""
@@ -157,8 +161,13 @@ def test_an_ingest_killed_mid_run_and_rerun_matches_a_clean_run(tmp_path: Path) 
         assert archive.runs()[0].status == "interrupted"
     rerun = subprocess.run(_cli(*args), env=_env(tmp_path), capture_output=True, text=True, timeout=_SETTLE_S * 2)
     assert rerun.returncode == 0, rerun.stderr
-    clean = subprocess.run(_cli("ingest", str(corpus), "-d", str(clean_db), "-q"), env=_env(tmp_path),
-                           capture_output=True, text=True, timeout=_SETTLE_S * 2)
+    clean = subprocess.run(
+        _cli("ingest", str(corpus), "-d", str(clean_db), "-q"),
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=_SETTLE_S * 2,
+    )
     assert clean.returncode == 0, clean.stderr
     after_kill, after_clean = _counts(killed_db), _counts(clean_db)
     assert after_kill == after_clean
@@ -172,8 +181,13 @@ def test_a_second_ingest_exits_75_at_once_and_sigterm_interrupts_the_first(tmp_p
     first = _start(["ingest", str(corpus), "-d", str(db), "-q", "--batch-chunks", "100"], tmp_path)
     try:
         _wait_until(lambda: (_latest_run(db) or ("",))[0] == "running", first)
-        second = subprocess.run(_cli("ingest", str(corpus), "-d", str(db)), env=_env(tmp_path),
-                                capture_output=True, text=True, timeout=_SETTLE_S)
+        second = subprocess.run(
+            _cli("ingest", str(corpus), "-d", str(db)),
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=_SETTLE_S,
+        )
         assert second.returncode == 75, second.stderr
         assert f"another ingest (pid {first.pid}, started " in second.stderr
         assert f"is writing to {db}; try again later or pass --wait SECONDS" in second.stderr

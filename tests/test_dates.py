@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from archive.text.dates import date_key, normalize_published, parse_filter_date
 from archive.errors import InvalidQueryError
+from archive.text.dates import date_key, normalize_published, parse_filter_date
 
 
 @pytest.mark.parametrize(
@@ -40,5 +40,5 @@ def test_partial_filter_dates_cover_the_whole_period() -> None:
 
 @pytest.mark.parametrize("bad", ["March", "2022-13", "2022-02-30", "22-1-1"])
 def test_bad_filter_dates_raise_with_the_expected_format(bad: str) -> None:
-    with pytest.raises(InvalidQueryError, match="YYYY|range|day"):
+    with pytest.raises(InvalidQueryError, match=r"YYYY|range|day"):
         parse_filter_date(bad)

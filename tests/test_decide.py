@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy.orm import Session
 
 from archive import Archive, RawArticle
 from archive.dedup.minhash import normalize_for_hash
-from sqlalchemy.orm import Session
-
 from archive.store.sqlite import reads
 from tests.conftest import SAMPLE, shared_path
 
@@ -57,7 +56,9 @@ def test_unrelated_articles_on_the_same_topic_are_not_linked(archive: Archive) -
 
 
 @pytest.fixture(scope="module")
-def bbc(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, int], list[tuple[int, int, str, float]], list[dict]]:
+def bbc(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[dict[str, int], list[tuple[int, int, str, float]], list[dict]]:
     from archive.embedding.fake import FakeEmbedder
 
     path = shared_path("bbc_news", "bbc_news_2225.jsonl")

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from archive.embedding import model_files
-from archive.embedding.model_files import DEFAULT_MODEL, DEFAULT_MODEL_SHA256, resolve_model_path, verify_model_checksum
 from archive.embedding.fake import FakeEmbedder
-from archive.embedding.sentence import SentenceTransformerEmbedder
 from archive.embedding.loader import load_embedder
+from archive.embedding.model_files import DEFAULT_MODEL, DEFAULT_MODEL_SHA256, resolve_model_path, verify_model_checksum
+from archive.embedding.sentence import SentenceTransformerEmbedder
 from archive.errors import ConfigError, ModelChecksumError, ModelNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

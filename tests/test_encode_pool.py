@@ -16,12 +16,12 @@ import pytest
 
 from archive.config import EmbeddingSettings, Settings
 from archive.embedding import model_files
-from archive.embedding.sentence import SentenceTransformerEmbedder
 from archive.embedding.model_files import resolve_model_path
 from archive.embedding.pool import (
     default_workers,
     encode_parallel,
 )
+from archive.embedding.sentence import SentenceTransformerEmbedder
 from archive.errors import ConfigError
 
 # 37 texts (not a multiple of any batch size used below), with duplicates and near-empty ones.

@@ -72,7 +72,7 @@ class FeedServer:
 
 def _handler(state: FeedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             state.requests.append((self.path, self.headers.get("If-None-Match")))
             route = state.routes.get(self.path)
             if route is None:
@@ -80,7 +80,9 @@ def _handler(state: FeedServer) -> type[BaseHTTPRequestHandler]:
             elif route.etag and self.headers.get("If-None-Match") == route.etag:
                 self._send(304, b"", route.content_type, {"ETag": route.etag})
             else:
-                self._send(200, route.body.encode("utf-8"), route.content_type, {"ETag": route.etag} if route.etag else {})
+                self._send(
+                    200, route.body.encode("utf-8"), route.content_type, {"ETag": route.etag} if route.etag else {}
+                )
 
         def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
             self.send_response(status)
@@ -206,7 +208,9 @@ def test_an_entry_already_ingested_from_a_file_is_skipped_not_duplicated(archive
     assert archive.stats()["articles"] == 1
 
 
-def test_add_checks_the_feed_and_refuses_bad_or_repeated_urls(archive: Archive, server: FeedServer, tmp_path: Path) -> None:
+def test_add_checks_the_feed_and_refuses_bad_or_repeated_urls(
+    archive: Archive, server: FeedServer, tmp_path: Path
+) -> None:
     url = server.serve("/feed.xml", rss([item(0)]))
     server.serve("/page.html", page(0), content_type="text/html")
     with pytest.raises(FeedError, match="not a valid RSS/Atom feed"):
@@ -221,7 +225,9 @@ def test_add_checks_the_feed_and_refuses_bad_or_repeated_urls(archive: Archive, 
         archive.add_feed(url)
 
 
-def test_local_feed_files_are_followed_by_absolute_path(archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_feed_files_are_followed_by_absolute_path(
+    archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "wire.xml").write_text(rss([item(0).replace("{base}", "https://w.example")]), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     info = archive.add_feed("wire.xml", outlet="Wire")
@@ -246,7 +252,9 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {"ARCHIVE_DB": str(tmp_path / "cli.db"), "ARCHIVE_MODEL": "fake"}
 
 
-def test_cli_add_list_poll_as_json_exits_1_when_a_feed_failed(runner: CliRunner, env: dict[str, str], server: FeedServer) -> None:
+def test_cli_add_list_poll_as_json_exits_1_when_a_feed_failed(
+    runner: CliRunner, env: dict[str, str], server: FeedServer
+) -> None:
     good = server.serve("/good.xml", rss([item(0), item(1)]))
     dead = server.serve("/dead.xml", rss([item(2)]))
     for url in (good, dead):
@@ -262,7 +270,9 @@ def test_cli_add_list_poll_as_json_exits_1_when_a_feed_failed(runner: CliRunner,
     assert "error: feed 2" in polled.stderr
 
 
-def test_cli_poll_prints_one_line_per_feed_and_add_errors_are_friendly(runner: CliRunner, env: dict[str, str], server: FeedServer) -> None:
+def test_cli_poll_prints_one_line_per_feed_and_add_errors_are_friendly(
+    runner: CliRunner, env: dict[str, str], server: FeedServer
+) -> None:
     url = server.serve("/feed.xml", rss([item(0)]))
     runner.invoke(cli, ["feeds", "add", url], env=env)
     polled = runner.invoke(cli, ["feeds", "poll"], env=env)

@@ -40,9 +40,11 @@ _FIELDS = ("text", "title", "url", "published", "outlet", "language", "body", "a
 
 def _article(tag: str) -> str:
     """A few sentences that survive cleaning, unique per case so nothing is skipped as already stored."""
-    return (f"Case {tag}: shelling hit the eastern city overnight, local officials said on Tuesday. "
-            f"Rescue teams searched the rubble of two buildings near the {tag} market. "
-            "Power and water were cut in several districts while repairs went on.")
+    return (
+        f"Case {tag}: shelling hit the eastern city overnight, local officials said on Tuesday. "
+        f"Rescue teams searched the rubble of two buildings near the {tag} market. "
+        "Power and water were cut in several districts while repairs went on."
+    )
 
 
 def _json_line(tag: str, **fields: object) -> bytes:
@@ -76,7 +78,11 @@ def _encoding_cases() -> dict[str, bytes]:
         "utf16_bom.txt": text.encode("utf-16"),
         "utf16_nobom.txt": text.replace("enc", "enc16").encode("utf-16-le"),
         "utf32.txt": text.replace("enc", "enc32").encode("utf-32"),
-        "latin1.txt": text.replace("enc", "latin").replace("—", "-").replace("“", '"').replace("”", '"').encode("latin-1"),
+        "latin1.txt": text.replace("enc", "latin")
+        .replace("—", "-")
+        .replace("“", '"')
+        .replace("”", '"')
+        .encode("latin-1"),
         "cp1252.md": text.replace("enc", "cp1252").encode("cp1252"),
         "mixed.txt": text.replace("enc", "mixed").encode("utf-8") + "é “x”".encode("cp1252"),
         "utf8_bom.csv": codecs.BOM_UTF8 + f'title,text\nT,"{_article("bomcsv")}"\n'.encode(),
@@ -93,15 +99,23 @@ def _json_cases() -> dict[str, bytes]:
     raw = {
         "truncated.json": '{"title": "x", "text": "' + art[:40],
         "trailing_comma.json": '{"title": "x", "text": "' + art + '",}',
-        "numbers.json": "[1, 2, 3]", "string.json": '"just a string"', "null.json": "null", "number.json": "42",
-        "empty_object.json": "{}", "empty_list.json": "[]", "articles_not_list.json": '{"articles": 5}',
-        "deep_arrays.json": "[" * 100_000 + "]" * 100_000, "deep_objects.json": '{"a":' * 50_000 + "1" + "}" * 50_000,
+        "numbers.json": "[1, 2, 3]",
+        "string.json": '"just a string"',
+        "null.json": "null",
+        "number.json": "42",
+        "empty_object.json": "{}",
+        "empty_list.json": "[]",
+        "articles_not_list.json": '{"articles": 5}',
+        "deep_arrays.json": "[" * 100_000 + "]" * 100_000,
+        "deep_objects.json": '{"a":' * 50_000 + "1" + "}" * 50_000,
         "nan.json": '{"title": NaN, "text": "' + _article("nan") + '", "published": Infinity}',
         "bigint.json": '{"text": ' + "9" * 5000 + "}",
         "mixed_list.json": json.dumps([{"text": _article("mixedlist")}, 5, "x", None, [1]]),
         "broken.jsonl": '{"title": "ok", "text": "' + _article("brokenl") + '"}\n{broken\n[1, 2]\nnull\n"text"\n',
         "crlf.jsonl": json.dumps({"text": _article("crlf")}) + "\r\n\r\n",
-        "surrogates.jsonl": json.dumps({"title": "t\udfff", "text": _article("surrogate") + " \ud800 end", "url": "http://x/\udc00"}),
+        "surrogates.jsonl": json.dumps(
+            {"title": "t\udfff", "text": _article("surrogate") + " \ud800 end", "url": "http://x/\udc00"}
+        ),
         "deep.jsonl": "[" * 100_000 + "]" * 100_000 + "\n",
         "blank_lines.jsonl": "\n\n   \n\n",
         "no_text_field.jsonl": '{"title": "x", "headline": "y"}\n',
@@ -116,8 +130,11 @@ def _wrong_type_cases() -> dict[str, bytes]:
     for _ in range(900):
         deep = [deep]
     values: dict[str, dict[str, object]] = {
-        "text_number": {"text": 12345.678}, "text_null": {"text": None}, "text_bool": {"text": True},
-        "text_object": {"text": {"a": {"b": 1}}}, "text_name_object": {"text": {"text": _article("nameobj")}},
+        "text_number": {"text": 12345.678},
+        "text_null": {"text": None},
+        "text_bool": {"text": True},
+        "text_object": {"text": {"a": {"b": 1}}},
+        "text_name_object": {"text": {"text": _article("nameobj")}},
         "text_list": {"text": [_article("list1"), _article("list2")]},
         "text_list_of_objects": {"text": [{"x": 1}, [1, [2, [3]]]]},
         "text_deep_list": {"text": deep},
@@ -166,20 +183,30 @@ def _html_cases() -> dict[str, str]:
 def _feed_cases() -> dict[str, bytes]:
     entities = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 6))
     return {
-        "entity_expansion.xml": _rss("<item><title>&l5;</title><description>&l5;</description></item>",
-                                     f'<!DOCTYPE r [<!ENTITY l0 "lol">{entities}]>'),
-        "external_entity.xml": _rss(f"<item><title>x</title><description>&x; {_article('xxe')}</description></item>",
-                                    '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'),
+        "entity_expansion.xml": _rss(
+            "<item><title>&l5;</title><description>&l5;</description></item>",
+            f'<!DOCTYPE r [<!ENTITY l0 "lol">{entities}]>',
+        ),
+        "external_entity.xml": _rss(
+            f"<item><title>x</title><description>&x; {_article('xxe')}</description></item>",
+            '<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+        ),
         "no_items.rss": _rss(""),
-        "items_missing_fields.xml": _rss("<item></item><item><title>only a title</title></item>"
-                                         f"<item><description>{_article('missingfields')}</description></item>"),
+        "items_missing_fields.xml": _rss(
+            "<item></item><item><title>only a title</title></item>"
+            f"<item><description>{_article('missingfields')}</description></item>"
+        ),
         "atom_without_content.atom": b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>x</title></entry></feed>',
         "broken_xml.rss": b"<rss><channel><item><title>x</ti",
         "not_xml.xml": _article("notxml").encode(),
-        "bad_date_and_link.xml": _rss("<item><pubDate>Mon, 99 Foo 99999 99:99:99 +9999</pubDate>"
-                                      f"<link>javascript:alert(1)</link><description>{_article('baddate')}</description></item>"),
-        "html_in_description.rss": _rss(f"<item><description>&lt;p&gt;{_article('escaped')}&lt;script&gt;x()&lt;/script&gt;"
-                                        "&lt;/p&gt;</description><guid>g1</guid><guid>g2</guid></item>"),
+        "bad_date_and_link.xml": _rss(
+            "<item><pubDate>Mon, 99 Foo 99999 99:99:99 +9999</pubDate>"
+            f"<link>javascript:alert(1)</link><description>{_article('baddate')}</description></item>"
+        ),
+        "html_in_description.rss": _rss(
+            f"<item><description>&lt;p&gt;{_article('escaped')}&lt;script&gt;x()&lt;/script&gt;"
+            "&lt;/p&gt;</description><guid>g1</guid><guid>g2</guid></item>"
+        ),
     }
 
 
@@ -254,11 +281,18 @@ def test_no_stored_text_carries_what_an_external_entity_points_at(archive: Archi
     assert not archive.search("root:x:0:0 /bin/bash", k=5, mode="keyword")
 
 
-def test_the_cli_on_the_whole_folder_exits_1_with_one_line_errors_and_no_traceback(bad_inputs: Path, tmp_path: Path) -> None:
+def test_the_cli_on_the_whole_folder_exits_1_with_one_line_errors_and_no_traceback(
+    bad_inputs: Path, tmp_path: Path
+) -> None:
     db = tmp_path / "cli.db"
     env = {**os.environ, "ARCHIVE_MODEL": "fake", "ARCHIVE_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "archive", "ingest", str(bad_inputs), "-d", str(db), "-q"],
-                            env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "archive", "ingest", str(bad_inputs), "-d", str(db), "-q"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert all(line.startswith("error: ") for line in result.stderr.splitlines()), result.stderr[-2000:]
@@ -300,7 +334,9 @@ _junk = st.one_of(
     st.binary(max_size=3000),
     st.text(max_size=800).map(lambda t: t.encode("utf-8", "surrogatepass")),
     _json_values.map(lambda v: json.dumps(v).encode("utf-8", "surrogatepass")),
-    st.lists(_json_values, max_size=6).map(lambda vs: "\n".join(json.dumps(v) for v in vs).encode("utf-8", "surrogatepass")),
+    st.lists(_json_values, max_size=6).map(
+        lambda vs: "\n".join(json.dumps(v) for v in vs).encode("utf-8", "surrogatepass")
+    ),
     st.lists(st.lists(st.text(max_size=30), max_size=5), max_size=6).map(
         lambda rows: _csv_bytes([["title", "text"], *rows])
     ),

@@ -7,13 +7,14 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
 from archive.errors import IngestError
-from archive.ingest import html
 from archive.feeds import parse as feeds
 from archive.feeds.parse import FeedEntry, entry_to_article, fetch_feed, fetch_page, parse_feed
+from archive.ingest import html
 from archive.ingest.html import extract_article, html_to_text
 from archive.ingest.records import RawArticle
 
@@ -140,8 +141,10 @@ def test_text_feed_with_foreign_encoding_declaration_is_not_garbled() -> None:
 
 
 def test_entries_with_missing_fields_are_tolerated() -> None:
-    feed = parse_feed(b'<rss version="2.0"><channel><item><description>Only a summary.</description></item>'
-                      b"<item><description>Only a summary.</description></item></channel></rss>")
+    feed = parse_feed(
+        b'<rss version="2.0"><channel><item><description>Only a summary.</description></item>'
+        b"<item><description>Only a summary.</description></item></channel></rss>"
+    )
     first, second = feed.entries
     assert feed.title is None
     assert (first.url, first.title, first.published, first.content_text) == (None, None, None, None)
@@ -196,9 +199,9 @@ def test_entry_without_text_raises() -> None:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    seen: list[dict[str, str]] = []
+    seen: ClassVar[list[dict[str, str]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self.seen.append(dict(self.headers))
         if self.path == "/feed.xml" and self.headers.get("If-None-Match") == '"v1"':
             self._send(304, b"", "application/rss+xml")

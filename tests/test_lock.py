@@ -70,9 +70,8 @@ def test_second_writer_in_another_process_is_refused_at_once_naming_the_holder(t
     db = tmp_path / "news.db"
     proc = _start_holder(db)
     try:
-        with pytest.raises(LockedError) as caught:
-            with writer_lock(db):
-                pass
+        with pytest.raises(LockedError) as caught, writer_lock(db):
+            pass
         message = str(caught.value)
         assert f"another ingest (pid {proc.pid}, started " in message
         assert str(db) in message and "--wait SECONDS" in message
@@ -108,18 +107,14 @@ def test_lock_is_reentrant_in_the_same_thread(tmp_path: Path) -> None:
 
 def test_another_thread_is_refused_like_another_process(tmp_path: Path) -> None:
     db = tmp_path / "news.db"
-    with _held_in_thread(db):
-        with pytest.raises(LockedError, match="another ingest"):
-            with writer_lock(db):
-                pass
+    with _held_in_thread(db), pytest.raises(LockedError, match="another ingest"), writer_lock(db):
+        pass
 
 
 def test_wait_gives_up_with_a_message_saying_how_long_it_waited(tmp_path: Path) -> None:
     db = tmp_path / "news.db"
-    with _held_in_thread(db):
-        with pytest.raises(LockedError, match=r"waited 0\.2 s"):
-            with writer_lock(db, wait=0.2):
-                pass
+    with _held_in_thread(db), pytest.raises(LockedError, match=r"waited 0\.2 s"), writer_lock(db, wait=0.2):
+        pass
 
 
 def test_wait_gets_the_lock_once_the_holder_finishes(tmp_path: Path) -> None:
@@ -132,9 +127,8 @@ def test_wait_gets_the_lock_once_the_holder_finishes(tmp_path: Path) -> None:
 
 
 def test_negative_wait_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="--wait"):
-        with writer_lock(tmp_path / "news.db", wait=-1):
-            pass
+    with pytest.raises(ConfigError, match="--wait"), writer_lock(tmp_path / "news.db", wait=-1):
+        pass
 
 
 def test_pid_alive_tells_a_live_process_from_a_finished_one() -> None:
@@ -145,9 +139,8 @@ def test_pid_alive_tells_a_live_process_from_a_finished_one() -> None:
 
 
 def test_ingest_is_refused_while_another_writer_holds_the_lock_and_records_no_run(archive: Archive) -> None:
-    with _held_in_thread(archive.path):
-        with pytest.raises(LockedError, match="try again later or pass --wait SECONDS"):
-            archive.ingest([SAMPLE])
+    with _held_in_thread(archive.path), pytest.raises(LockedError, match="try again later or pass --wait SECONDS"):
+        archive.ingest([SAMPLE])
     assert archive.runs() == []
     assert archive.ingest([SAMPLE]).added > 0  # and works once the lock is free
 
@@ -161,6 +154,8 @@ def test_ingest_records_inside_a_held_lock_reenters_it(archive: Archive) -> None
 def test_a_lock_that_cannot_be_created_is_a_config_error_naming_it(tmp_path: Path) -> None:
     not_a_folder = tmp_path / "file.txt"
     not_a_folder.write_text("x", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"cannot open the writer lock .*file\.txt/news\.db\.lock"):
-        with writer_lock(not_a_folder / "news.db"):
-            pass
+    with (
+        pytest.raises(ConfigError, match=r"cannot open the writer lock .*file\.txt/news\.db\.lock"),
+        writer_lock(not_a_folder / "news.db"),
+    ):
+        pass

@@ -15,8 +15,8 @@ from archive import Archive
 from archive.cli import cli
 from archive.embedding.fake import FakeEmbedder
 from archive.errors import LockedError, ModelMismatchError, NotFoundError, OperationError
-from archive.ops.lock import writer_lock
 from archive.ops import diagnose
+from archive.ops.lock import writer_lock
 from tests.conftest import SAMPLE
 
 
@@ -50,8 +50,18 @@ def test_doctor_is_green_on_a_healthy_archive(filled: Archive) -> None:
     report = filled.doctor()
     assert report.ok and {c.status for c in report.checks} == {"ok"}
     checks = {c.name: c.detail for c in report.checks}
-    assert {"driver", "sqlite-vec", "schema", "integrity", "model", "model file", "index counts",
-            "duplicate links", "vector tables", "prefilter"} <= set(checks)
+    assert {
+        "driver",
+        "sqlite-vec",
+        "schema",
+        "integrity",
+        "model",
+        "model file",
+        "index counts",
+        "duplicate links",
+        "vector tables",
+        "prefilter",
+    } <= set(checks)
     assert "sqlite-vec v0." in checks["sqlite-vec"] and "not checked" in checks["model file"]
     counts = filled.stats()["chunks"]
     assert checks["index counts"].startswith(f"{counts} chunks, {counts} vectors, {counts} keyword-index rows")
@@ -73,8 +83,12 @@ def test_doctor_fails_with_a_fix_when_vectors_are_missing(filled: Archive) -> No
 
 
 def test_doctor_fails_on_a_duplicate_pointing_nowhere(filled: Archive) -> None:
-    _sql(filled, "PRAGMA foreign_keys = OFF", "UPDATE articles SET canonical_id = 9999 WHERE id = 2",
-         "PRAGMA foreign_keys = ON")
+    _sql(
+        filled,
+        "PRAGMA foreign_keys = OFF",
+        "UPDATE articles SET canonical_id = 9999 WHERE id = 2",
+        "PRAGMA foreign_keys = ON",
+    )
     check = next(c for c in filled.doctor().checks if c.name == "duplicate links")
     assert check.status == "fail" and ": 2" in check.detail and "archive delete --article" in check.fix
 
@@ -169,7 +183,9 @@ def test_delete_cli_dry_run_lists_and_keeps_everything(runner: CliRunner, cli_fi
     assert stats["articles"] == 8
 
 
-def test_delete_cli_needs_yes_for_many_articles_when_it_cannot_ask(runner: CliRunner, cli_filled: dict[str, str]) -> None:
+def test_delete_cli_needs_yes_for_many_articles_when_it_cannot_ask(
+    runner: CliRunner, cli_filled: dict[str, str]
+) -> None:
     refused = runner.invoke(cli, ["delete", "--before", "2020"], env=cli_filled)
     assert refused.exit_code == 1 and "pass --yes" in refused.output
     done = runner.invoke(cli, ["delete", "--before", "2020", "--yes", "--json"], env=cli_filled)
@@ -214,8 +230,12 @@ def test_interrupted_reembed_keeps_the_old_model_and_the_next_one_cleans_up(fill
         assert reopened.embedder.dimension == 32 and set(_statuses(reopened).values()) == {"ok"}
 
 
-def test_reembed_cli_reports_as_json_and_ignores_archive_model_env(runner: CliRunner, cli_filled: dict[str, str]) -> None:
-    result = runner.invoke(cli, ["reembed", "--model", "fake:64", "--json"], env={**cli_filled, "ARCHIVE_MODEL": "fake:64"})
+def test_reembed_cli_reports_as_json_and_ignores_archive_model_env(
+    runner: CliRunner, cli_filled: dict[str, str]
+) -> None:
+    result = runner.invoke(
+        cli, ["reembed", "--model", "fake:64", "--json"], env={**cli_filled, "ARCHIVE_MODEL": "fake:64"}
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["model"] == "fake-embedder:64"
     search = runner.invoke(cli, ["search", "Aleppo", "-k", "1", "--json"], env={**cli_filled, "ARCHIVE_MODEL": ""})
@@ -269,7 +289,9 @@ def test_stats_json_matches_the_library(runner: CliRunner, cli_filled: dict[str,
     with Archive.open(cli_filled["ARCHIVE_DB"], model="fake") as archive:
         expected = archive.stats()
     assert set(printed) == set(expected)
-    assert {k: v for k, v in printed.items() if k != "db_bytes"} == {k: v for k, v in expected.items() if k != "db_bytes"}
+    assert {k: v for k, v in printed.items() if k != "db_bytes"} == {
+        k: v for k, v in expected.items() if k != "db_bytes"
+    }
 
 
 def test_a_delete_that_fails_midway_changes_nothing(filled: Archive) -> None:

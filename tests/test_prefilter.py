@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -13,7 +13,6 @@ from archive import Archive, RawArticle
 from archive.config import Settings
 from archive.errors import ConfigError
 from archive.store.sqlite import prefilter
-from archive.store.sqlite import reads
 from archive.store.sqlite.engine import create_archive_engine
 
 BITS = "vec_chunks_bits"
@@ -22,8 +21,11 @@ BITS = "vec_chunks_bits"
 def _articles(n: int, start: int = 0) -> list[RawArticle]:
     return [
         RawArticle(
-            title=f"Dispatch {i}", text=f"Dispatch {i} on shelling near town{i % 13} and talks{i % 7}.\n\nMore on item{i}.",
-            outlet=f"Outlet {i % 3}", published=f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}", url=f"https://example.org/d/{i}",
+            title=f"Dispatch {i}",
+            text=f"Dispatch {i} on shelling near town{i % 13} and talks{i % 7}.\n\nMore on item{i}.",
+            outlet=f"Outlet {i % 3}",
+            published=f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}",
+            url=f"https://example.org/d/{i}",
         )
         for i in range(start, start + n)
     ]
@@ -100,7 +102,9 @@ def test_a_write_on_another_engine_invalidates_the_cache(filled: Archive) -> Non
     assert after.count == before.count - 1 and hits[0].chunk_id not in set(after.ids[after.valid].tolist())
 
 
-def test_deleted_articles_never_come_back_through_the_prefilter(filled: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deleted_articles_never_come_back_through_the_prefilter(
+    filled: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(filled, "settings", replace(filled.settings, prefilter_min_rows=0))
     first = filled.search("shelling near town5 talks2", k=5, mode="semantic")  # loads and caches the blocks
     filled.delete_articles([first[0].article_id])
@@ -127,8 +131,12 @@ def test_short_blobs_raise_a_layout_error(filled: Archive) -> None:
         conn.rollback()
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("", 50_000), ("0", 0), ("250000", 250_000), ("off", None), ("EXACT", None)])
-def test_the_threshold_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, raw: str, expected: int | None) -> None:
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("", 50_000), ("0", 0), ("250000", 250_000), ("off", None), ("EXACT", None)]
+)
+def test_the_threshold_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: int | None
+) -> None:
     monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", raw)
     assert Settings.resolve().prefilter_min_rows == expected
 

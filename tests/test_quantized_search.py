@@ -18,8 +18,7 @@ from sqlalchemy.orm import Session
 from archive import Archive, RawArticle
 from archive.embedding.fake import FakeEmbedder
 from archive.store import migrate
-from archive.store.sqlite import reads
-from archive.store.sqlite import vtables
+from archive.store.sqlite import reads, vtables
 from archive.store.sqlite.engine import create_archive_engine
 
 CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv", "Izium", "Bucha"]
@@ -30,11 +29,15 @@ def _articles(n: int = 120) -> list[RawArticle]:
     return [
         RawArticle(
             title=f"Report {i}",
-            text=(f"{EVENTS[i % 7].capitalize()} in {CITIES[i % 10]} on day {i}. Witnesses near {CITIES[(i * 3) % 10]} "
-                  f"described {EVENTS[(i * 5) % 7]} and code{i}.\n\nA second paragraph about {EVENTS[(i + 2) % 7]} "
-                  f"with detail{i} from {CITIES[(i + 4) % 10]}."),
-            outlet=f"Outlet {i % 4}", published=f"2022-{1 + i % 12:02d}-{1 + i % 27:02d}",
-            language="uk" if i % 5 == 0 else "en", url=f"https://example.org/{i}",
+            text=(
+                f"{EVENTS[i % 7].capitalize()} in {CITIES[i % 10]} on day {i}. Witnesses near {CITIES[(i * 3) % 10]} "
+                f"described {EVENTS[(i * 5) % 7]} and code{i}.\n\nA second paragraph about {EVENTS[(i + 2) % 7]} "
+                f"with detail{i} from {CITIES[(i + 4) % 10]}."
+            ),
+            outlet=f"Outlet {i % 4}",
+            published=f"2022-{1 + i % 12:02d}-{1 + i % 27:02d}",
+            language="uk" if i % 5 == 0 else "en",
+            url=f"https://example.org/{i}",
         )
         for i in range(n)
     ]
@@ -56,7 +59,10 @@ def _counts(archive: Archive) -> tuple[int, int]:
 def _knn(archive: Archive, query: str, k: int) -> list[tuple[int, float]]:
     with Session(archive.engine) as session:
         return reads.knn(
-            session, archive.embedder.embed_query(query), k, reads.Filters(),
+            session,
+            archive.embedder.embed_query(query),
+            k,
+            reads.Filters(),
             prefilter_min_rows=archive.settings.prefilter_min_rows,
         )
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archive.embedding import model_files
-from archive.embedding.sentence import SentenceTransformerEmbedder
 from archive.config import Settings
-from archive.errors import ConfigError
+from archive.embedding import model_files
 from archive.embedding.model_files import resolve_model_path
 from archive.embedding.query_encoder import load_query_encoder, unsupported_reason
+from archive.embedding.sentence import SentenceTransformerEmbedder
+from archive.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = [
@@ -67,7 +67,9 @@ def test_embed_query_of_the_default_model_never_loads_torch(model_dir: Path) -> 
         "print(v.shape[0], 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["384", "False", "False"]
 
@@ -98,12 +100,25 @@ def test_a_local_copy_of_a_bert_model_takes_the_numpy_path(model_dir: Path, tmp_
     assert reference is not None and float(np.dot(vector, reference.encode("ceasefire talks in Istanbul"))) >= 0.9999
 
 
-def _model_dir(tmp_path: Path, *, modules: list[str], pooling: dict[str, bool], model_type: str = "bert",
-               st_config: dict[str, object] | None = None) -> Path:
+def _model_dir(
+    tmp_path: Path,
+    *,
+    modules: list[str],
+    pooling: dict[str, bool],
+    model_type: str = "bert",
+    st_config: dict[str, object] | None = None,
+) -> Path:
     folder = tmp_path / "model"
     folder.mkdir()
-    entries = [{"idx": i, "name": str(i), "path": "" if kind == "Transformer" else f"{i}_{kind}",
-                "type": f"sentence_transformers.models.{kind}"} for i, kind in enumerate(modules)]
+    entries = [
+        {
+            "idx": i,
+            "name": str(i),
+            "path": "" if kind == "Transformer" else f"{i}_{kind}",
+            "type": f"sentence_transformers.models.{kind}",
+        }
+        for i, kind in enumerate(modules)
+    ]
     (folder / "modules.json").write_text(json.dumps(entries))
     if "Pooling" in modules:
         (folder / "1_Pooling").mkdir()
@@ -119,7 +134,9 @@ MEAN = {"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}
 
 
 def test_mean_pooled_bert_layout_is_supported(tmp_path: Path) -> None:
-    assert unsupported_reason(_model_dir(tmp_path, modules=["Transformer", "Pooling", "Normalize"], pooling=MEAN)) is None
+    assert (
+        unsupported_reason(_model_dir(tmp_path, modules=["Transformer", "Pooling", "Normalize"], pooling=MEAN)) is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -134,8 +151,12 @@ def test_mean_pooled_bert_layout_is_supported(tmp_path: Path) -> None:
     ids=["dense-layer", "cls-pooling", "mixed-pooling", "roberta", "prompts"],
 )
 def test_other_layouts_fall_back_to_torch(
-    tmp_path: Path, modules: list[str], pooling: dict[str, bool], model_type: str,
-    st_config: dict[str, object] | None, reason: str,
+    tmp_path: Path,
+    modules: list[str],
+    pooling: dict[str, bool],
+    model_type: str,
+    st_config: dict[str, object] | None,
+    reason: str,
 ) -> None:
     folder = _model_dir(tmp_path, modules=modules, pooling=pooling, model_type=model_type, st_config=st_config)
     found = unsupported_reason(folder)
@@ -150,7 +171,9 @@ def test_missing_files_fall_back_to_torch(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("value", "expected"), [("", None), ("1", 1), (" 2 ", 2)])
-def test_torch_threads_setting_reads_the_environment(monkeypatch: pytest.MonkeyPatch, value: str, expected: int | None) -> None:
+def test_torch_threads_setting_reads_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: int | None
+) -> None:
     monkeypatch.setenv("ARCHIVE_TORCH_THREADS", value)
     assert Settings.resolve().embedding.torch_threads == expected
 
@@ -178,8 +201,8 @@ EDGE_TEXTS = [
 def test_wordpiece_counter_counts_exactly_like_the_tokenizer(model_dir: Path) -> None:
     from tokenizers import Tokenizer
 
-    from archive.text.chunk import split_sentences
     from archive.embedding.query_encoder import wordpiece_counter
+    from archive.text.chunk import split_sentences
 
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.no_truncation()
@@ -193,7 +216,9 @@ def test_wordpiece_counter_counts_exactly_like_the_tokenizer(model_dir: Path) ->
 
 
 @pytest.mark.model
-@pytest.mark.parametrize(("part", "key", "value"), [("normalizer", "lowercase", False), ("pre_tokenizer", "type", "Whitespace")])
+@pytest.mark.parametrize(
+    ("part", "key", "value"), [("normalizer", "lowercase", False), ("pre_tokenizer", "type", "Whitespace")]
+)
 def test_wordpiece_counter_is_only_used_for_uncased_bert_tokenizers(
     model_dir: Path, tmp_path: Path, part: str, key: str, value: object
 ) -> None:

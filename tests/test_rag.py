@@ -23,16 +23,27 @@ STORIES = [
 
 def _ingest_stories(archive: Archive) -> None:
     archive.ingest_records(
-        RawArticle(text=text, title=title, outlet=f"Outlet {i}", published=f"2022-0{i + 1}-15", url=f"https://example.org/{i}")
+        RawArticle(
+            text=text, title=title, outlet=f"Outlet {i}", published=f"2022-0{i + 1}-15", url=f"https://example.org/{i}"
+        )
         for i, (title, text) in enumerate(STORIES)
     )
 
 
 def _hit(rank: int, text: str, *, article_id: int, start: int = 0, sources: tuple[Source, ...] = ()) -> SearchResult:
     return SearchResult(
-        rank=rank, score=1.0 / rank, text=text, article_id=article_id, chunk_id=100 * article_id + start,
-        char_start=start, char_end=start + len(text), outlet=f"Outlet {article_id}", title=f"Title {article_id}",
-        url=f"https://example.org/{article_id}", published="2022-03-01T10:00:00", sources=sources,
+        rank=rank,
+        score=1.0 / rank,
+        text=text,
+        article_id=article_id,
+        chunk_id=100 * article_id + start,
+        char_start=start,
+        char_end=start + len(text),
+        outlet=f"Outlet {article_id}",
+        title=f"Title {article_id}",
+        url=f"https://example.org/{article_id}",
+        published="2022-03-01T10:00:00",
+        sources=sources,
     )
 
 
@@ -96,7 +107,9 @@ def test_a_shorter_later_passage_still_fills_the_budget() -> None:
 def test_passage_carried_by_three_outlets_is_cited_once_listing_all(archive: Archive) -> None:
     text = "Shelling destroyed the drama theatre in Mariupol where civilians were sheltering."
     archive.ingest_records(
-        RawArticle(text=text, title="Theatre hit", outlet=outlet, published=f"2022-03-1{i}", url=f"https://{i}.example/t")
+        RawArticle(
+            text=text, title="Theatre hit", outlet=outlet, published=f"2022-03-1{i}", url=f"https://{i}.example/t"
+        )
         for i, outlet in enumerate(["Wire", "Daily A", "Daily B"])
     )
     context = archive.context("Mariupol theatre shelling", k=5)
@@ -104,7 +117,10 @@ def test_passage_carried_by_three_outlets_is_cited_once_listing_all(archive: Arc
     citation = context.sources[0]
     assert [s.outlet for s in citation.sources] == ["Wire", "Daily A", "Daily B"]
     assert context.text.count("drama theatre") == 1
-    assert "(Source: Wire, Theatre hit, 2022-03-10, https://0.example/t; also carried by 2 other outlets: Daily A, Daily B)" in context.text
+    assert (
+        "(Source: Wire, Theatre hit, 2022-03-10, https://0.example/t; also carried by 2 other outlets: Daily A, Daily B)"
+        in context.text
+    )
 
 
 def test_overlapping_passages_of_one_article_merge_under_one_number() -> None:
@@ -114,7 +130,9 @@ def test_overlapping_passages_of_one_article_merge_under_one_number() -> None:
     far = _hit(3, article[64:], article_id=7, start=64)
     context = build_context("q", [a, b, far], count_tokens=COUNT)
     assert len(context.sources) == 1
-    assert context.text.startswith("[1] First sentence here. Second sentence here. Third sentence here. … Fourth one.\n")
+    assert context.text.startswith(
+        "[1] First sentence here. Second sentence here. Third sentence here. … Fourth one.\n"
+    )
     assert [r.char_start for r in context.results] == [0, 21, 64]
 
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from archive.text.clean import clean_article
 from archive.errors import ConfigError, IngestError
 from archive.ingest.readers import SUPPORTED_SUFFIXES, is_supported, iter_input_files, read_file
 from archive.ingest.records import RawArticle
+from archive.text.clean import clean_article
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -81,8 +81,12 @@ def test_outlet_option_sets_outlet_of_single_record_files(tmp_path: Path) -> Non
 
 def test_jsonl_reads_records_with_line_origins_and_skips_blank_lines(tmp_path: Path) -> None:
     path = tmp_path / "news.jsonl"
-    lines = [json.dumps({"title": "A", "text": "Alpha", "url": "https://x.org/a"}), "", "   ",
-             json.dumps({"headline": "B", "body": "Beta", "published_at": "2024-02-01"})]
+    lines = [
+        json.dumps({"title": "A", "text": "Alpha", "url": "https://x.org/a"}),
+        "",
+        "   ",
+        json.dumps({"headline": "B", "body": "Beta", "published_at": "2024-02-01"}),
+    ]
     path.write_text("\n".join(lines), encoding="utf-8")
     first, second = articles(path)
     assert (first.title, first.text, first.url, first.origin) == ("A", "Alpha", "https://x.org/a", f"{path}:1")

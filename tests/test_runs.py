@@ -44,7 +44,9 @@ def _stored_status(archive: Archive, run_id: int) -> str:
 
 def _bad_jsonl(tmp_path: Path) -> Path:
     bad = tmp_path / "broken.jsonl"
-    bad.write_text('{"title": "Fine", "text": "Shelling hit the city overnight, officials said."}\n{broken\n', encoding="utf-8")
+    bad.write_text(
+        '{"title": "Fine", "text": "Shelling hit the city overnight, officials said."}\n{broken\n', encoding="utf-8"
+    )
     return bad
 
 
@@ -53,7 +55,12 @@ def test_every_ingest_is_recorded_with_its_counts_status_and_command(archive: Ar
     again = archive.ingest([SAMPLE], command="ingest sample/")
     first, second = archive.runs()[::-1]
     assert (first.id, first.status, first.command, first.pid) == (report.run_id, "ok", "ingest sample/", os.getpid())
-    assert (first.files, first.added, first.duplicates, first.chunks) == (report.files, report.added, report.duplicates, report.chunks)
+    assert (first.files, first.added, first.duplicates, first.chunks) == (
+        report.files,
+        report.added,
+        report.duplicates,
+        report.chunks,
+    )
     assert first.finished_at is not None and first.finished_at >= first.started_at
     assert second.id == again.run_id and second.added == 0 and second.skipped == report.added + report.duplicates
 
@@ -112,7 +119,9 @@ def test_runs_command_lists_runs_and_prints_json(runner: CliRunner, env: dict[st
     assert table.exit_code == 0, table.output
     assert "partial" in table.output and "ok" in table.output
     data = json.loads(runner.invoke(cli, ["runs", "--json", "-n", "1"], env=env).output)
-    assert len(data) == 1 and data[0]["status"] == "partial" and data[0]["errors"][0]["where"].endswith("broken.jsonl:2")
+    assert (
+        len(data) == 1 and data[0]["status"] == "partial" and data[0]["errors"][0]["where"].endswith("broken.jsonl:2")
+    )
 
 
 def test_runs_with_an_id_shows_that_runs_errors(runner: CliRunner, env: dict[str, str], tmp_path: Path) -> None:
@@ -124,7 +133,9 @@ def test_runs_with_an_id_shows_that_runs_errors(runner: CliRunner, env: dict[str
     assert missing.exit_code == 1 and "no ingest run with id 7" in missing.output
 
 
-def test_log_file_gets_a_line_per_run_and_per_error_in_new_folders(runner: CliRunner, env: dict[str, str], tmp_path: Path) -> None:
+def test_log_file_gets_a_line_per_run_and_per_error_in_new_folders(
+    runner: CliRunner, env: dict[str, str], tmp_path: Path
+) -> None:
     log = tmp_path / "logs" / "cron" / "ingest.log"
     runner.invoke(cli, ["ingest", str(SAMPLE), "-q", "--log-file", str(log)], env=env)
     runner.invoke(cli, ["ingest", str(_bad_jsonl(tmp_path)), "-q", "--log-file", str(log)], env=env)

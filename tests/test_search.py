@@ -16,13 +16,15 @@ def _corpus(n: int = 200) -> list[RawArticle]:
     for i in range(n):
         topic, city = TOPICS[i % len(TOPICS)], CITIES[i % len(CITIES)]
         month = 1 + i % 12
-        records.append(RawArticle(
-            title=f"Report {i}: {topic} in {city}",
-            text=f"Officials in {city} described {topic} on day {i}. Item number {i} mentions code{i} and {topic} near {city}.",
-            outlet="Rare Outlet" if i % 100 == 7 else f"Outlet {i % 5}",
-            published=f"2022-{month:02d}-{1 + i % 28:02d}",
-            url=f"https://example.org/{i}",
-        ))
+        records.append(
+            RawArticle(
+                title=f"Report {i}: {topic} in {city}",
+                text=f"Officials in {city} described {topic} on day {i}. Item number {i} mentions code{i} and {topic} near {city}.",
+                outlet="Rare Outlet" if i % 100 == 7 else f"Outlet {i % 5}",
+                published=f"2022-{month:02d}-{1 + i % 28:02d}",
+                url=f"https://example.org/{i}",
+            )
+        )
     return records
 
 
@@ -32,7 +34,9 @@ def corpus(archive: Archive) -> Archive:
     return archive
 
 
-@pytest.mark.parametrize("query", ['"', 'U.S.', "AND", "OR NOT", "*", "(((", "a) OR (b", "NEAR(x y)", "col:umn", "^start", "-", "'"])
+@pytest.mark.parametrize(
+    "query", ['"', "U.S.", "AND", "OR NOT", "*", "(((", "a) OR (b", "NEAR(x y)", "col:umn", "^start", "-", "'"]
+)
 def test_user_text_never_breaks_fts_syntax(corpus: Archive, query: str) -> None:
     for mode in ("keyword", "hybrid"):
         corpus.search(query, k=3, mode=mode)  # must not raise
@@ -73,8 +77,14 @@ def test_date_filters_are_inclusive_and_exclude_the_rest(corpus: Archive) -> Non
 
 def test_k_distinct_results_come_back_even_when_copies_crowd_the_top(archive: Archive) -> None:
     story = "Ukrainian forces recaptured the village after days of fighting, the general staff said."
-    copies = [RawArticle(text=story, title="Village recaptured", outlet=f"Outlet {i}", url=f"https://x.example/{i}") for i in range(30)]
-    others = [RawArticle(text=f"Different report number {i} about fighting near a village.", title=f"Other {i}") for i in range(10)]
+    copies = [
+        RawArticle(text=story, title="Village recaptured", outlet=f"Outlet {i}", url=f"https://x.example/{i}")
+        for i in range(30)
+    ]
+    others = [
+        RawArticle(text=f"Different report number {i} about fighting near a village.", title=f"Other {i}")
+        for i in range(10)
+    ]
     archive.ingest_records(copies + others)
     hits = archive.search("village recaptured after fighting", k=5)
     assert len(hits) == 5
@@ -100,11 +110,16 @@ def test_near_identical_passages_from_unlinked_articles_collapse_into_one_result
     )
     story_a = " ".join(f"Artillery duels continued overnight near village number {i} in the north." for i in range(8))
     story_b = " ".join(f"Residents queued for bread at bakery number {i} as the blockade went on." for i in range(8))
-    archive.ingest_records([
-        RawArticle(text=shared + "\n\n" + story_a, title="Red Cross delivers aid", outlet="Wire"),
-        RawArticle(text=story_b + "\n\n" + shared.replace("on Wednesday", "on Wednesday morning"),
-                   title="Bread queues as blockade drags on", outlet="Daily"),
-    ])
+    archive.ingest_records(
+        [
+            RawArticle(text=shared + "\n\n" + story_a, title="Red Cross delivers aid", outlet="Wire"),
+            RawArticle(
+                text=story_b + "\n\n" + shared.replace("on Wednesday", "on Wednesday morning"),
+                title="Bread queues as blockade drags on",
+                outlet="Daily",
+            ),
+        ]
+    )
     assert archive.duplicates() == []  # the articles are different stories
     query = "Red Cross delivered insulin and surgical kits to hospitals in the besieged city"
     raw = archive.search(query, k=2, mode="semantic", dedup=False)
@@ -136,7 +151,9 @@ def _large_archive_fts_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return _fts_calls(monkeypatch)
 
 
-def test_small_archives_rank_keyword_matches_with_one_or_query(corpus: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_small_archives_rank_keyword_matches_with_one_or_query(
+    corpus: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls = _fts_calls(monkeypatch)
     corpus.search("officials described", k=5, mode="keyword")
     assert calls == ['"officials" OR "described"']

@@ -71,9 +71,11 @@ def test_alembic_downgrade_removes_every_table(tmp_path: Path) -> None:
 
 
 def test_vector_dimension_follows_the_model_of_a_new_database(tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "d64.db", embedder=FakeEmbedder(64, name="fake-embedder:64")) as archive:
-        with archive.engine.connect() as conn:
-            assert vec_table_dimension(conn, "vec_chunks") == 64
+    with (
+        Archive.open(tmp_path / "d64.db", embedder=FakeEmbedder(64, name="fake-embedder:64")) as archive,
+        archive.engine.connect() as conn,
+    ):
+        assert vec_table_dimension(conn, "vec_chunks") == 64
 
 
 def test_opening_with_another_model_raises_instead_of_mixing_vectors(db_path: Path) -> None:

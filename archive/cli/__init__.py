@@ -15,9 +15,19 @@ import click
 # Where the commands live, so that running one imports one module. A command
 # missing here still works: an unknown name loads every module of _register().
 _COMMAND_MODULES = {
-    "search": "search", "show": "search", "ingest": "ingest", "db": "db", "stats": "db",
-    "duplicates": "duplicates", "feeds": "feeds", "runs": "runs", "doctor": "ops", "delete": "ops",
-    "reembed": "ops", "vacuum": "ops", "backup": "ops",
+    "search": "search",
+    "show": "search",
+    "ingest": "ingest",
+    "db": "db",
+    "stats": "db",
+    "duplicates": "duplicates",
+    "feeds": "feeds",
+    "runs": "runs",
+    "doctor": "ops",
+    "delete": "ops",
+    "reembed": "ops",
+    "vacuum": "ops",
+    "backup": "ops",
 }
 
 

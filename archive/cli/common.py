@@ -16,9 +16,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def db_options(func: F) -> F:
     """-d/--db, --model and --home, shared by every command that opens an archive."""
-    func = click.option("--home", envvar="ARCHIVE_HOME", type=click.Path(file_okay=False), help="Model cache and default db folder [env ARCHIVE_HOME].")(func)
-    func = click.option("--model", envvar="ARCHIVE_MODEL", help="Embedding model: name or local path [env ARCHIVE_MODEL; default all-MiniLM-L6-v2 or the db's model].")(func)
-    func = click.option("-d", "--db", envvar="ARCHIVE_DB", type=click.Path(dir_okay=False), help="Archive database file [env ARCHIVE_DB].")(func)
+    func = click.option(
+        "--home",
+        envvar="ARCHIVE_HOME",
+        type=click.Path(file_okay=False),
+        help="Model cache and default db folder [env ARCHIVE_HOME].",
+    )(func)
+    func = click.option(
+        "--model",
+        envvar="ARCHIVE_MODEL",
+        help="Embedding model: name or local path [env ARCHIVE_MODEL; default all-MiniLM-L6-v2 or the db's model].",
+    )(func)
+    func = click.option(
+        "-d",
+        "--db",
+        envvar="ARCHIVE_DB",
+        type=click.Path(dir_okay=False),
+        help="Archive database file [env ARCHIVE_DB].",
+    )(func)
     return func
 
 

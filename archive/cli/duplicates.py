@@ -16,7 +16,9 @@ from archive.cli.render import print_duplicate_groups
 @db_options
 @click.option("-n", "--limit", type=click.IntRange(1), default=20, show_default=True, help="Most groups to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print groups as JSON.")
-def duplicates(article_id: int | None, db: str | None, model: str | None, home: str | None, limit: int, as_json: bool) -> None:
+def duplicates(
+    article_id: int | None, db: str | None, model: str | None, home: str | None, limit: int, as_json: bool
+) -> None:
     """Show duplicate groups: a canonical article and its exact and near copies.
 
     Without ARTICLE_ID, the largest groups; with it, the group that article is in.

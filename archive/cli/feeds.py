@@ -24,8 +24,9 @@ def feeds() -> None:
 @click.option("--outlet", help="Outlet name for the feed's articles (default: the feed's title).")
 @wait_option
 @click.option("--json", "as_json", is_flag=True, help="Print the feed as JSON.")
-def feeds_add(url: str, db: str | None, model: str | None, home: str | None, outlet: str | None, wait: float,
-              as_json: bool) -> None:
+def feeds_add(
+    url: str, db: str | None, model: str | None, home: str | None, outlet: str | None, wait: float, as_json: bool
+) -> None:
     """Follow the feed at URL (http(s), file:// or a file path), after fetching it once.
 
     \b
@@ -96,8 +97,16 @@ def feeds_remove(feed_id: int, db: str | None, model: str | None, home: str | No
 @wait_option
 @click.option("--json", "as_json", is_flag=True, help="Print one result per feed as a JSON array.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def feeds_poll(db: str | None, model: str | None, home: str | None, fetch_pages: bool, feed_ids: tuple[int, ...],
-               wait: float, as_json: bool, quiet: bool) -> None:
+def feeds_poll(
+    db: str | None,
+    model: str | None,
+    home: str | None,
+    fetch_pages: bool,
+    feed_ids: tuple[int, ...],
+    wait: float,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Ingest the new entries of every followed feed.
 
     Only entries not seen before are ingested (a conditional GET skips
@@ -131,5 +140,8 @@ def _print_errors(result: FeedPollResult) -> None:
     if result.error:
         click.secho(f"error: feed {result.feed_id}: {result.error}", err=True, fg="red")
     for where, error in result.errors:
-        click.secho(f"error: feed {result.feed_id}: {error if error.startswith(where) else f'{where}: {error}'}",
-                    err=True, fg="red")
+        click.secho(
+            f"error: feed {result.feed_id}: {error if error.startswith(where) else f'{where}: {error}'}",
+            err=True,
+            fg="red",
+        )

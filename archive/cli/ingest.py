@@ -14,10 +14,10 @@ import click
 
 from archive.cli import cli
 from archive.cli.common import db_options, friendly_errors, opened
+from archive.cli.render import progress_bar
 from archive.config import Settings
 from archive.errors import LockedError
 from archive.ingest.prepare import IngestOptions
-from archive.cli.render import progress_bar
 from archive.results import IngestReport
 
 
@@ -25,21 +25,62 @@ from archive.results import IngestReport
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @db_options
 @click.option("--outlet", help="Outlet name for every article read (overrides the files' own).")
-@click.option("--field", "fields", multiple=True, metavar="KEY=NAME", help="Map a record field, e.g. --field text=body --field published=pub_date.")
-@click.option("--max-tokens", type=int, default=None, help="Largest chunk in model tokens (default min(model limit, 128)).")
+@click.option(
+    "--field",
+    "fields",
+    multiple=True,
+    metavar="KEY=NAME",
+    help="Map a record field, e.g. --field text=body --field published=pub_date.",
+)
+@click.option(
+    "--max-tokens", type=int, default=None, help="Largest chunk in model tokens (default min(model limit, 128))."
+)
 @click.option("--overlap", type=int, default=24, show_default=True, help="Tokens of overlap between chunks.")
-@click.option("--near-threshold", type=float, default=0.5, show_default=True, help="MinHash Jaccard above which an article is a near-duplicate.")
-@click.option("--batch-chunks", type=click.IntRange(1), default=IngestOptions().batch_chunks, show_default=True,
-              help="Passages embedded and committed per transaction (smaller: a killed run loses less).")
+@click.option(
+    "--near-threshold",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="MinHash Jaccard above which an article is a near-duplicate.",
+)
+@click.option(
+    "--batch-chunks",
+    type=click.IntRange(1),
+    default=IngestOptions().batch_chunks,
+    show_default=True,
+    help="Passages embedded and committed per transaction (smaller: a killed run loses less).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--wait", type=click.FloatRange(0), default=0, show_default=True, metavar="SECONDS",
-              help="Wait this long for another writer (ingest, feeds poll, delete) instead of exiting 75 at once.")
-@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Append a line per run (time, counts) and a line per error to this file (for cron).")
-def ingest(paths: tuple[Path, ...], db: str | None, model: str | None, home: str | None, outlet: str | None,
-           fields: tuple[str, ...], max_tokens: int | None, overlap: int, near_threshold: float, batch_chunks: int,
-           as_json: bool, quiet: bool, wait: float, log_file: Path | None) -> None:
+@click.option(
+    "--wait",
+    type=click.FloatRange(0),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another writer (ingest, feeds poll, delete) instead of exiting 75 at once.",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Append a line per run (time, counts) and a line per error to this file (for cron).",
+)
+def ingest(
+    paths: tuple[Path, ...],
+    db: str | None,
+    model: str | None,
+    home: str | None,
+    outlet: str | None,
+    fields: tuple[str, ...],
+    max_tokens: int | None,
+    overlap: int,
+    near_threshold: float,
+    batch_chunks: int,
+    as_json: bool,
+    quiet: bool,
+    wait: float,
+    log_file: Path | None,
+) -> None:
     """Ingest .txt/.md, .jsonl/.json, .csv (and .gz) files or whole directories.
 
     Re-running on the same files adds nothing, so a killed run is completed by
@@ -60,14 +101,26 @@ def ingest(paths: tuple[Path, ...], db: str | None, model: str | None, home: str
       archive ingest drop/ -q --wait 60 --log-file ~/logs/archive-ingest.log
     """
     field_map = _parse_fields(fields)
-    options = IngestOptions(max_tokens=max_tokens, overlap_tokens=overlap, near_threshold=near_threshold,
-                            batch_chunks=batch_chunks)
+    options = IngestOptions(
+        max_tokens=max_tokens, overlap_tokens=overlap, near_threshold=near_threshold, batch_chunks=batch_chunks
+    )
     log = RunLog(log_file, Settings.resolve(db=db, home=home).db_path)
     try:
-        with _terminate_as_interrupt(), opened(db, model, home) as archive:
-            with progress_bar("ingesting", quiet or as_json) as bar, friendly_errors():
-                report = archive.ingest(list(paths), outlet=outlet, field_map=field_map, options=options,
-                                        progress=bar, command=" ".join(sys.argv[1:]) or "ingest", wait=wait)
+        with (
+            _terminate_as_interrupt(),
+            opened(db, model, home) as archive,
+            progress_bar("ingesting", quiet or as_json) as bar,
+            friendly_errors(),
+        ):
+            report = archive.ingest(
+                list(paths),
+                outlet=outlet,
+                field_map=field_map,
+                options=options,
+                progress=bar,
+                command=" ".join(sys.argv[1:]) or "ingest",
+                wait=wait,
+            )
     except click.ClickException as exc:
         log.write([f"{'locked' if exc.exit_code == LockedError.exit_code else 'failed'}: {exc.format_message()}"])
         raise

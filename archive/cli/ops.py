@@ -11,9 +11,9 @@ import click
 
 from archive.cli import cli
 from archive.cli.common import db_options, friendly_errors, opened
+from archive.cli.render import progress_bar
 from archive.config import Settings
 from archive.ops import DeleteReport, DoctorReport, diagnose, reembed_database
-from archive.cli.render import progress_bar
 from archive.results import Source
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,7 +23,11 @@ _COLOURS = {"ok": "green", "warn": "yellow", "fail": "red"}
 def wait_option(func: F) -> F:
     """--wait SECONDS for commands that write."""
     return click.option(
-        "--wait", type=click.FloatRange(0), default=0, show_default=True, metavar="SECONDS",
+        "--wait",
+        type=click.FloatRange(0),
+        default=0,
+        show_default=True,
+        metavar="SECONDS",
         help="Wait this long for another writer (ingest, feeds poll) instead of exiting 75 at once.",
     )(func)
 
@@ -34,10 +38,19 @@ def _json_option(func: F) -> F:
 
 def _db_and_home(func: F) -> F:
     """-d/--db and --home without --model: these commands never load the archive's model."""
-    func = click.option("--home", envvar="ARCHIVE_HOME", type=click.Path(file_okay=False),
-                        help="Model cache and default db folder [env ARCHIVE_HOME].")(func)
-    return click.option("-d", "--db", envvar="ARCHIVE_DB", type=click.Path(dir_okay=False),
-                        help="Archive database file [env ARCHIVE_DB].")(func)
+    func = click.option(
+        "--home",
+        envvar="ARCHIVE_HOME",
+        type=click.Path(file_okay=False),
+        help="Model cache and default db folder [env ARCHIVE_HOME].",
+    )(func)
+    return click.option(
+        "-d",
+        "--db",
+        envvar="ARCHIVE_DB",
+        type=click.Path(dir_okay=False),
+        help="Archive database file [env ARCHIVE_DB].",
+    )(func)
 
 
 @cli.command()
@@ -84,8 +97,19 @@ def _print_doctor(report: DoctorReport) -> None:
 @click.option("-y", "--yes", is_flag=True, help="Delete more than one article without asking.")
 @wait_option
 @_json_option
-def delete(db: str | None, model: str | None, home: str | None, ids: tuple[int, ...], outlets: tuple[str, ...],
-           before: str | None, after: str | None, dry_run: bool, yes: bool, wait: float, as_json: bool) -> None:
+def delete(
+    db: str | None,
+    model: str | None,
+    home: str | None,
+    ids: tuple[int, ...],
+    outlets: tuple[str, ...],
+    before: str | None,
+    after: str | None,
+    dry_run: bool,
+    yes: bool,
+    wait: float,
+    as_json: bool,
+) -> None:
     """Delete articles with their passages, vectors and exact copies.
 
     Filters combine: --outlet X --before 2022 deletes X's articles from before
@@ -142,8 +166,9 @@ def _print_articles(articles: tuple[Source, ...]) -> None:
 @wait_option
 @_json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def reembed(db: str | None, home: str | None, model: str, batch_size: int, wait: float, as_json: bool,
-            quiet: bool) -> None:
+def reembed(
+    db: str | None, home: str | None, model: str, batch_size: int, wait: float, as_json: bool, quiet: bool
+) -> None:
     """Embed every passage with another model and switch the archive to it.
 
     The old vectors keep serving searches until the new ones are complete; the
@@ -156,13 +181,16 @@ def reembed(db: str | None, home: str | None, model: str, batch_size: int, wait:
     """
     settings = Settings.resolve(db=db, home=home)
     with friendly_errors(), progress_bar("reembedding", quiet or as_json) as bar:
-        report = reembed_database(settings.db_path, model, home=settings.home, batch_size=batch_size,
-                                  progress=bar, wait=wait)
+        report = reembed_database(
+            settings.db_path, model, home=settings.home, batch_size=batch_size, progress=bar, wait=wait
+        )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
-        click.echo(f"re-embedded {report.chunks} passage(s) with {report.model} ({report.dimension}-d) into "
-                   f"{report.table}; replaced {report.old_model} ({report.old_table})")
+        click.echo(
+            f"re-embedded {report.chunks} passage(s) with {report.model} ({report.dimension}-d) into "
+            f"{report.table}; replaced {report.old_model} ({report.old_table})"
+        )
 
 
 @cli.command()
@@ -181,8 +209,10 @@ def vacuum(db: str | None, model: str | None, home: str | None, wait: float, as_
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
-        click.echo(f"{_mb(report.bytes_before)} -> {_mb(report.bytes_after)} "
-                   f"({_mb(report.bytes_before - report.bytes_after)} freed)")
+        click.echo(
+            f"{_mb(report.bytes_before)} -> {_mb(report.bytes_after)} "
+            f"({_mb(report.bytes_before - report.bytes_after)} freed)"
+        )
 
 
 @cli.command()

@@ -22,7 +22,9 @@ def print_results(results: Sequence[SearchResult]) -> None:
         click.echo("no results")
         return
     for r in results:
-        click.secho(f"[{r.rank}] score {r.score:.4f}  article {r.article_id}  chars {r.char_start}-{r.char_end}", bold=True)
+        click.secho(
+            f"[{r.rank}] score {r.score:.4f}  article {r.article_id}  chars {r.char_start}-{r.char_end}", bold=True
+        )
         for paragraph in r.text.split("\n\n"):
             click.echo(textwrap.fill(paragraph, width=100, initial_indent="    ", subsequent_indent="    "))
         label = "source" if r.source_count == 1 else f"{r.source_count} sources"
@@ -68,8 +70,13 @@ def print_duplicate_groups(groups: Sequence[DuplicateGroup]) -> None:
         return
     for group in groups:
         c = group.canonical
-        click.secho(f"#{c.article_id} ({group.size} copies) " + _source_line(c.outlet, c.title, c.url, c.published), bold=True)
+        click.secho(
+            f"#{c.article_id} ({group.size} copies) " + _source_line(c.outlet, c.title, c.url, c.published), bold=True
+        )
         for s in group.copies:
             score = f" {s.similarity:.2f}" if s.similarity is not None else ""
-            click.echo(f"  - #{s.article_id} [{s.duplicate_kind}{score}] " + _source_line(s.outlet, s.title, s.url, s.published))
+            click.echo(
+                f"  - #{s.article_id} [{s.duplicate_kind}{score}] "
+                + _source_line(s.outlet, s.title, s.url, s.published)
+            )
         click.echo()

@@ -19,7 +19,9 @@ _COLOURS = {"ok": "green", "partial": "yellow", "failed": "red", "interrupted": 
 @cli.command()
 @click.argument("run_id", type=int, required=False)
 @db_options
-@click.option("-n", "--limit", type=click.IntRange(1), default=20, show_default=True, help="How many recent runs to list.")
+@click.option(
+    "-n", "--limit", type=click.IntRange(1), default=20, show_default=True, help="How many recent runs to list."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON (with each run's errors).")
 def runs(run_id: int | None, db: str | None, model: str | None, home: str | None, limit: int, as_json: bool) -> None:
     """List recent ingest runs (newest first), or show one run with its errors.
@@ -49,8 +51,12 @@ def runs(run_id: int | None, db: str | None, model: str | None, home: str | None
 def run_to_dict(row: IngestRun) -> dict[str, Any]:
     """A run as JSON-ready data; ``errors`` decoded into a list of {"where", "error"}."""
     data: dict[str, Any] = {
-        "id": row.id, "status": row.status, "started_at": _iso(row.started_at), "finished_at": _iso(row.finished_at),
-        "command": row.command, "pid": row.pid,
+        "id": row.id,
+        "status": row.status,
+        "started_at": _iso(row.started_at),
+        "finished_at": _iso(row.finished_at),
+        "command": row.command,
+        "pid": row.pid,
     }
     data.update({name: getattr(row, name) for name in _COUNTS})
     data["errors"] = decode_errors(row.errors)
@@ -80,8 +86,10 @@ def _duration(row: IngestRun) -> str:
 
 
 def _print_table(rows: list[IngestRun]) -> None:
-    click.echo(f"{'run':>5}  {'status':<11} {'started (UTC)':<19}  {'took':>7}  "
-               f"{'files':>5} {'added':>6} {'dups':>5} {'skip':>6} {'fail':>5} {'chunks':>7}  command")
+    click.echo(
+        f"{'run':>5}  {'status':<11} {'started (UTC)':<19}  {'took':>7}  "
+        f"{'files':>5} {'added':>6} {'dups':>5} {'skip':>6} {'fail':>5} {'chunks':>7}  command"
+    )
     for row in rows:
         status = click.style(f"{row.status:<11}", fg=_COLOURS.get(row.status))
         click.echo(

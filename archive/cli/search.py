@@ -21,13 +21,31 @@ from archive.cli.render import print_article, print_results
 @click.option("--outlet", "outlets", multiple=True, help="Only these outlets (repeatable).")
 @click.option("--language", help="Only articles in this language (where known).")
 @click.option("--no-dedup", is_flag=True, help="Show every copy instead of one result per duplicate group.")
-@click.option("--semantic-weight", type=float, default=1.0, show_default=True, help="Hybrid: weight of the vector ranking.")
-@click.option("--keyword-weight", type=float, default=1.0, show_default=True, help="Hybrid: weight of the BM25 ranking.")
+@click.option(
+    "--semantic-weight", type=float, default=1.0, show_default=True, help="Hybrid: weight of the vector ranking."
+)
+@click.option(
+    "--keyword-weight", type=float, default=1.0, show_default=True, help="Hybrid: weight of the BM25 ranking."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print results as a JSON array.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per result.")
-def search(query: str, db: str | None, model: str | None, home: str | None, k: int, mode: str, since: str | None,
-           until: str | None, outlets: tuple[str, ...], language: str | None, no_dedup: bool, semantic_weight: float,
-           keyword_weight: float, as_json: bool, as_jsonl: bool) -> None:
+def search(
+    query: str,
+    db: str | None,
+    model: str | None,
+    home: str | None,
+    k: int,
+    mode: str,
+    since: str | None,
+    until: str | None,
+    outlets: tuple[str, ...],
+    language: str | None,
+    no_dedup: bool,
+    semantic_weight: float,
+    keyword_weight: float,
+    as_json: bool,
+    as_jsonl: bool,
+) -> None:
     """Search passages: one result per duplicate group, with every source.
 
     \b
@@ -36,11 +54,19 @@ def search(query: str, db: str | None, model: str | None, home: str | None, k: i
       archive search "grain deal" --since 2022-07 --until 2022-08 --outlet Reuters --json
       archive search "U.S. sanctions" --mode keyword
     """
-    with opened(db, model, home) as archive:
-        with friendly_errors():
-            results = archive.search(query, k=k, mode=mode, since=since, until=until, outlets=list(outlets) or None,
-                                     language=language, dedup=not no_dedup, semantic_weight=semantic_weight,
-                                     keyword_weight=keyword_weight)
+    with opened(db, model, home) as archive, friendly_errors():
+        results = archive.search(
+            query,
+            k=k,
+            mode=mode,
+            since=since,
+            until=until,
+            outlets=list(outlets) or None,
+            language=language,
+            dedup=not no_dedup,
+            semantic_weight=semantic_weight,
+            keyword_weight=keyword_weight,
+        )
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
     elif as_jsonl:
@@ -55,17 +81,18 @@ def search(query: str, db: str | None, model: str | None, home: str | None, k: i
 @db_options
 @click.option("--chunk", "chunk_id", type=int, help="Mark this passage (chunk id from search) in the text.")
 @click.option("--json", "as_json", is_flag=True, help="Print the article as JSON.")
-def show(article_id: int, db: str | None, model: str | None, home: str | None, chunk_id: int | None, as_json: bool) -> None:
+def show(
+    article_id: int, db: str | None, model: str | None, home: str | None, chunk_id: int | None, as_json: bool
+) -> None:
     """Print an article, its sources, and a passage in context.
 
     \b
     Example:
       archive show 42 --chunk 311
     """
-    with opened(db, model, home) as archive:
-        with friendly_errors():
-            view = archive.article(article_id)
-            span = archive.chunk_span(chunk_id) if chunk_id is not None else None
+    with opened(db, model, home) as archive, friendly_errors():
+        view = archive.article(article_id)
+        span = archive.chunk_span(chunk_id) if chunk_id is not None else None
     if as_json:
         click.echo(json.dumps(view.to_dict(), indent=2, ensure_ascii=False))
     else:

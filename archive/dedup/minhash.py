@@ -102,9 +102,33 @@ _BAND_HASH_MASK = (1 << (64 - _BAND_BITS)) - 1
 # Query parameters that only say where a click came from; they never change the page.
 _TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "msclkid", "yclid", "twclid", "igshid", "mc_cid",
-        "mc_eid", "_ga", "_gl", "ref", "ref_src", "ref_url", "referrer", "ocid", "cmpid",
-        "cmp", "intcmp", "icid", "ito", "s_cid", "smid", "smtyp", "taid", "soc_src", "soc_trk",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "ref",
+        "ref_src",
+        "ref_url",
+        "referrer",
+        "ocid",
+        "cmpid",
+        "cmp",
+        "intcmp",
+        "icid",
+        "ito",
+        "s_cid",
+        "smid",
+        "smtyp",
+        "taid",
+        "soc_src",
+        "soc_trk",
     }
 )
 # utm_: Google Analytics; ns_ and at_: BBC (comScore, AT Internet); pk_, mtm_: Matomo; hsa_: HubSpot.

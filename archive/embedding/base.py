@@ -46,8 +46,6 @@ class Embedder(Protocol):
         ...
 
 
-
-
 def check_texts(texts: Sequence[str], batch_size: int) -> list[str]:
     """The texts as a list; a single string or a bad batch size is a caller's mistake."""
     if isinstance(texts, str):

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from archive.embedding.base import ProgressCallback, Vectors, check_texts
 from archive.errors import ConfigError
 
+
 class FakeEmbedder:
     """Deterministic hashed bag of words and character trigrams; no model, no torch.
 
@@ -80,5 +81,3 @@ def _word_features(word: str, dimension: int) -> tuple[npt.NDArray[np.int64], np
         indices[slot] = digest % dimension
         weights[slot] = weight if digest >> 63 else -weight
     return indices, weights
-
-

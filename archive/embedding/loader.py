@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archive.config import EmbeddingSettings
 from archive.embedding.base import Embedder
 from archive.embedding.fake import FakeEmbedder
-from archive.config import EmbeddingSettings
 from archive.embedding.sentence import SentenceTransformerEmbedder
 from archive.errors import ConfigError
 
@@ -24,5 +24,3 @@ def load_embedder(model: str | None, *, home: Path, options: EmbeddingSettings |
         dimension = int(raw)
         return FakeEmbedder(dimension, name="fake-embedder" if dimension == 384 else f"fake-embedder:{dimension}")
     return SentenceTransformerEmbedder(model, home=home, options=options)
-
-

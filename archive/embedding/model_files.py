@@ -9,6 +9,7 @@ sha256; later resolutions re-hash only when the file's size or mtime changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -202,10 +203,9 @@ def _stamp_matches(model_dir: Path) -> bool:
 
 
 def _write_stamp(model_dir: Path) -> None:
-    try:
+    # A read-only model folder: every start hashes, which is only slower.
+    with contextlib.suppress(OSError):
         (model_dir / STAMP_FILE).write_text(_weights_stamp(model_dir) + "\n", encoding="utf-8")
-    except OSError:
-        pass  # a read-only model folder: every start hashes, which is only slower
 
 
 def _unpack_verified(archive_zip: Path, target: Path) -> None:

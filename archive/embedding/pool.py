@@ -199,7 +199,7 @@ class _Pool:
                         features = self._preprocess([self.items[i] for i in self.batches[number]])
                     self.results[number] = self._forward(features)
                     self.finished.put(len(self.batches[number]))
-        except BaseException as exc:  # noqa: BLE001 (re-raised on the calling thread)
+        except BaseException as exc:
             self.errors.append(exc)
             self.stop.set()
         finally:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from archive.config import EmbeddingSettings
 from archive.embedding.base import ProgressCallback, Vectors, check_texts
 from archive.embedding.model_files import (
     DEFAULT_MODEL,
@@ -23,7 +24,6 @@ from archive.embedding.model_files import (
     resolve_model_path,
     set_offline_environment,
 )
-from archive.config import EmbeddingSettings
 from archive.embedding.pool import default_workers, encode_parallel
 from archive.errors import ModelNotFoundError
 
@@ -44,7 +44,12 @@ class SentenceTransformerEmbedder:
     """A local sentence-transformers model, loaded on first use, never downloaded."""
 
     def __init__(
-        self, model: str | None = None, *, home: Path, device: str = "cpu", options: EmbeddingSettings | None = None,
+        self,
+        model: str | None = None,
+        *,
+        home: Path,
+        device: str = "cpu",
+        options: EmbeddingSettings | None = None,
     ) -> None:
         """Remember where to find ``model``; nothing is unpacked or loaded yet."""
         self.name = _model_id(model)
@@ -146,7 +151,9 @@ class SentenceTransformerEmbedder:
                 from sentence_transformers import SentenceTransformer
 
                 try:
-                    self._model = SentenceTransformer(str(source), device=_pick_device(self.device), local_files_only=True)
+                    self._model = SentenceTransformer(
+                        str(source), device=_pick_device(self.device), local_files_only=True
+                    )
                 except (OSError, ValueError) as exc:
                     raise ModelNotFoundError(
                         f"could not load embedding model {self.name!r} from {source} ({exc}): {_REPAIR_HINT}"
@@ -173,7 +180,6 @@ class SentenceTransformerEmbedder:
                 self._counter = wordpiece_counter(tokenizer, path)
             self._tokenizer_checked = True
         return self._tokenizer
-
 
 
 def _model_id(model: str | None) -> str:

@@ -76,7 +76,7 @@ def _to_entry(entry: Any) -> FeedEntry:
     url = entry.get("link") or None
     guid = entry.get("id") or url
     if not guid:
-        digest = hashlib.sha256(f"{title or ''}\n{summary or ''}".encode("utf-8"))
+        digest = hashlib.sha256(f"{title or ''}\n{summary or ''}".encode())
         guid = digest.hexdigest()
     return FeedEntry(
         guid=guid,

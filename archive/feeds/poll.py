@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from archive.errors import ArchiveError, FeedError, IngestError, NotFoundError
-from archive.feeds.parse import FeedEntry, fetch_feed, fetch_page, entry_to_article
+from archive.feeds.parse import FeedEntry, entry_to_article, fetch_feed, fetch_page
 from archive.ingest.records import RawArticle
 from archive.ops.lock import writer_lock
 from archive.results import IngestReport
-from archive.store.sqlite import reads
-from archive.store.sqlite import writes
 from archive.store.models import Feed
+from archive.store.sqlite import reads, writes
 
 if TYPE_CHECKING:
     from archive.api import Archive
@@ -131,8 +130,13 @@ def remove_feed(archive: Archive, feed_id: int, *, wait: float = 0) -> FeedInfo:
 
 
 def poll_feeds(
-    archive: Archive, *, fetch_pages: bool = False, feed_ids: Sequence[int] | None = None, wait: float = 0,
-    timeout: float = FETCH_TIMEOUT_S, on_feed: Callable[[FeedPollResult], None] | None = None,
+    archive: Archive,
+    *,
+    fetch_pages: bool = False,
+    feed_ids: Sequence[int] | None = None,
+    wait: float = 0,
+    timeout: float = FETCH_TIMEOUT_S,
+    on_feed: Callable[[FeedPollResult], None] | None = None,
 ) -> list[FeedPollResult]:
     """Poll every feed (or ``feed_ids``) once, under the writer lock; one result per feed.
 
@@ -176,7 +180,12 @@ def _poll_one(archive: Archive, feed: Feed, *, fetch_pages: bool, timeout: float
 
 
 def _ingest_new(
-    archive: Archive, feed: Feed, entries: list[FeedEntry], result: FeedPollResult, *, fetch_pages: bool,
+    archive: Archive,
+    feed: Feed,
+    entries: list[FeedEntry],
+    result: FeedPollResult,
+    *,
+    fetch_pages: bool,
     timeout: float,
 ) -> list[tuple[str, int | None]]:
     """Ingest the entries not seen before; returns (guid, article id) of those that went in."""
@@ -232,8 +241,13 @@ def _info(archive: Archive, feed_id: int) -> FeedInfo:
 
 def _to_info(feed: Feed, items_seen: int) -> FeedInfo:
     return FeedInfo(
-        id=feed.id, url=feed.url, outlet=feed.outlet, added_at=_iso(feed.added_at),
-        last_polled_at=_iso(feed.last_polled_at), last_status=feed.last_status, items_seen=items_seen,
+        id=feed.id,
+        url=feed.url,
+        outlet=feed.outlet,
+        added_at=_iso(feed.added_at),
+        last_polled_at=_iso(feed.last_polled_at),
+        last_status=feed.last_status,
+        items_seen=items_seen,
     )
 
 

@@ -21,9 +21,34 @@ _BOILERPLATE_TAGS = frozenset({"nav", "header", "footer", "aside", "form", "butt
 # Tags that end a line of text when converting a fragment to plain text.
 _BLOCK_TAGS = frozenset(
     {
-        "address", "article", "blockquote", "br", "dd", "div", "dl", "dt", "figcaption", "figure",
-        "h1", "h2", "h3", "h4", "h5", "h6", "hr", "li", "main", "ol", "p", "pre", "section",
-        "table", "td", "th", "tr", "ul",
+        "address",
+        "article",
+        "blockquote",
+        "br",
+        "dd",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "li",
+        "main",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "ul",
     }
 )
 _VOID_TAGS = frozenset({"br", "hr", "img", "input", "meta", "link", "source", "wbr", "area", "base", "col"})

@@ -14,15 +14,14 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from archive.text.dates import date_key
 from archive.dedup.minhash import MinHasher, jaccard_of_shingles, word_shingles
 from archive.embedding.base import Embedder
 from archive.ingest.decide import decide_batch
 from archive.ingest.prepare import IngestOptions, Prepared
 from archive.results import IngestReport
-from archive.store.sqlite import lookups
-from archive.store.sqlite import writes
+from archive.store.sqlite import lookups, writes
 from archive.store.sqlite.writes import ChunkRow
+from archive.text.dates import date_key
 
 ProgressFn = Callable[[int], None]
 
@@ -31,8 +30,16 @@ class BatchWriter:
     """Accepts prepared articles and writes them in batches of about ``options.batch_chunks`` chunks."""
 
     def __init__(
-        self, engine: Engine, embedder: Embedder, options: IngestOptions, report: IngestReport,
-        *, hasher: MinHasher, run_id: int | None, vector_table: str, on_chunks: ProgressFn | None = None,
+        self,
+        engine: Engine,
+        embedder: Embedder,
+        options: IngestOptions,
+        report: IngestReport,
+        *,
+        hasher: MinHasher,
+        run_id: int | None,
+        vector_table: str,
+        on_chunks: ProgressFn | None = None,
     ) -> None:
         self.engine = engine
         self.writer = engine.execution_options(sqlite_begin="IMMEDIATE")
@@ -123,11 +130,18 @@ class _BatchWrite:
         keeps = item.keeps_text
         item.stored_id = writes.add_article(
             self.session,
-            source_id=source_id, url=item.raw.url, canonical_url=item.canonical_url,
-            title=item.cleaned.title, published_at=item.published, language=item.raw.language,
-            content_hash=item.content_hash, canonical_id=canonical,
-            duplicate_kind=None if item.decision == "new" else item.decision, duplicate_score=item.score,
-            origin=item.raw.origin or None, run_id=self.owner.run_id,
+            source_id=source_id,
+            url=item.raw.url,
+            canonical_url=item.canonical_url,
+            title=item.cleaned.title,
+            published_at=item.published,
+            language=item.raw.language,
+            content_hash=item.content_hash,
+            canonical_id=canonical,
+            duplicate_kind=None if item.decision == "new" else item.decision,
+            duplicate_score=item.score,
+            origin=item.raw.origin or None,
+            run_id=self.owner.run_id,
             text=item.cleaned.text if keeps else None,
             minhash=self.owner.hasher.to_bytes(item.signature) if keeps else None,
         )

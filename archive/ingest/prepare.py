@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Union
 
 import numpy as np
 
-from archive.text.chunk import Chunk, chunk_text
-from archive.text.clean import CleanedArticle, clean_article
-from archive.text.dates import normalize_published
 from archive.dedup.minhash import MinHasher, canonical_url, content_hash
 from archive.embedding.base import Embedder
 from archive.errors import IngestError
 from archive.ingest.records import RawArticle
+from archive.text.chunk import Chunk, chunk_text
+from archive.text.clean import CleanedArticle, clean_article
+from archive.text.dates import normalize_published
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Prepared:
     signature: np.ndarray
     band_keys: list[int]
     decision: str = "new"  # new | exact | near | skip
-    canonical: Union[int, Prepared, None] = None
+    canonical: int | Prepared | None = None
     score: float | None = None
     stored_id: int | None = field(default=None)
 
@@ -90,7 +89,9 @@ def prepare(raw: RawArticle, *, embedder: Embedder, hasher: MinHasher, options: 
         chunks = [Chunk(0, text, 0, len(text), embedder.count_tokens(text))]
     else:
         chunks = chunk_text(
-            cleaned.text, max_tokens=max_tokens, overlap_tokens=min(options.overlap_tokens, max_tokens // 2),
+            cleaned.text,
+            max_tokens=max_tokens,
+            overlap_tokens=min(options.overlap_tokens, max_tokens // 2),
             count_tokens=embedder.count_tokens,
         )
     signature = hasher.signature(cleaned.text)

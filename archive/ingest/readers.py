@@ -26,8 +26,17 @@ from archive.ingest.html import extract_article
 from archive.ingest.records import DEFAULT_FIELDS, RawArticle
 
 _FORMATS: dict[str, str] = {
-    ".txt": "text", ".md": "markdown", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
-    ".csv": "csv", ".html": "html", ".htm": "html", ".xml": "feed", ".rss": "feed", ".atom": "feed",
+    ".txt": "text",
+    ".md": "markdown",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".csv": "csv",
+    ".html": "html",
+    ".htm": "html",
+    ".xml": "feed",
+    ".rss": "feed",
+    ".atom": "feed",
 }
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(_FORMATS) + tuple(f"{suffix}.gz" for suffix in _FORMATS)
 

@@ -35,7 +35,11 @@ class IngestTarget:
 
 
 def iter_records(
-    paths: Sequence[Path], *, field_map: Mapping[str, str] | None, outlet: str | None, report: IngestReport,
+    paths: Sequence[Path],
+    *,
+    field_map: Mapping[str, str] | None,
+    outlet: str | None,
+    report: IngestReport,
     on_file: Callable[[Path], None] | None = None,
 ) -> Iterator[RawArticle | IngestError]:
     """Records of every input file, with an IngestError in place of each unreadable file or record."""
@@ -56,8 +60,12 @@ def iter_records(
 
 
 def run_ingest(
-    target: IngestTarget, records: Iterable[RawArticle | IngestError], opts: IngestOptions,
-    progress: ProgressFn | None, command: str, report: IngestReport,
+    target: IngestTarget,
+    records: Iterable[RawArticle | IngestError],
+    opts: IngestOptions,
+    progress: ProgressFn | None,
+    command: str,
+    report: IngestReport,
 ) -> IngestReport:
     """Ingest ``records`` as one recorded run; the caller holds the writer lock."""
     with Session(target.engine) as session, session.begin():
@@ -65,7 +73,12 @@ def run_ingest(
         writes.interrupt_stale_runs(session, live_pid=os.getpid())
         report.run_id = writes.start_run(session, command, os.getpid())
     writer = BatchWriter(
-        target.engine, target.embedder, opts, report, hasher=target.hasher, run_id=report.run_id,
+        target.engine,
+        target.embedder,
+        opts,
+        report,
+        hasher=target.hasher,
+        run_id=report.run_id,
         vector_table=target.vector_table,
     )
     status = "failed"
@@ -85,7 +98,10 @@ def run_ingest(
 
 
 def _ingest_one(
-    target: IngestTarget, writer: BatchWriter, record: RawArticle | IngestError, opts: IngestOptions,
+    target: IngestTarget,
+    writer: BatchWriter,
+    record: RawArticle | IngestError,
+    opts: IngestOptions,
     report: IngestReport,
 ) -> None:
     try:

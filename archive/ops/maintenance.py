@@ -16,13 +16,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from archive.text.dates import parse_filter_date
 from archive.errors import NotFoundError, OperationError
 from archive.ops.lock import writer_lock
 from archive.results import Source
-from archive.store.sqlite import reads
-from archive.store.sqlite import writes
+from archive.store.sqlite import reads, writes
 from archive.store.sqlite.engine import pick_driver
+from archive.text.dates import parse_filter_date
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,11 @@ class BackupReport:
 
 
 def select_for_delete(
-    engine: Engine, *, ids: Sequence[int] = (), outlets: Sequence[str] = (), before: str | None = None,
+    engine: Engine,
+    *,
+    ids: Sequence[int] = (),
+    outlets: Sequence[str] = (),
+    before: str | None = None,
     after: str | None = None,
 ) -> tuple[Source, ...]:
     """Articles matching every filter given, plus the exact copies that would go with them.
@@ -75,8 +78,11 @@ def select_for_delete(
     with Session(engine) as session:
         source_ids = _outlet_ids(session, outlets) if outlets else None
         rows = reads.select_articles(
-            session, ids=list(ids) or None, source_ids=source_ids,
-            before=_key_to_iso(before_key), after=_key_to_iso(after_key),
+            session,
+            ids=list(ids) or None,
+            source_ids=source_ids,
+            before=_key_to_iso(before_key),
+            after=_key_to_iso(after_key),
         )
     missing = sorted(set(ids) - {r.id for r in rows})
     if missing and not (outlets or before or after):
@@ -84,8 +90,9 @@ def select_for_delete(
     return tuple(Source(r.id, r.outlet, r.title, r.url, r.published_at, r.duplicate_kind) for r in rows)
 
 
-def delete_articles(engine: Engine, db_path: Path, article_ids: Sequence[int], *, vector_table: str,
-                    wait: float = 0) -> int:
+def delete_articles(
+    engine: Engine, db_path: Path, article_ids: Sequence[int], *, vector_table: str, wait: float = 0
+) -> int:
     """Delete articles (chunks, vectors, keyword index, exact copies) in one transaction; returns how many."""
     if not article_ids:
         return 0

@@ -18,17 +18,15 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from archive.text.dates import date_key
 from archive.embedding.base import Embedder
 from archive.embedding.loader import load_embedder
 from archive.errors import NotFoundError, OperationError
 from archive.ops.lock import writer_lock
 from archive.store import migrate
-from archive.store.sqlite import meta
-from archive.store.sqlite import reads
-from archive.store.sqlite import writes
+from archive.store.sqlite import meta, reads, writes
 from archive.store.sqlite.engine import create_archive_engine
 from archive.store.sqlite.vtables import VEC_TABLE, create_vec_table, drop_vec_table
+from archive.text.dates import date_key
 
 ProgressFn = Callable[[int], None]
 CHUNKS_PER_BATCH = 512  # chunks embedded and committed together
@@ -51,8 +49,14 @@ class ReembedReport:
 
 
 def reembed(
-    engine: Engine, db_path: Path, embedder: Embedder, *, batch_size: int = 32,
-    chunks_per_batch: int = CHUNKS_PER_BATCH, progress: ProgressFn | None = None, wait: float = 0,
+    engine: Engine,
+    db_path: Path,
+    embedder: Embedder,
+    *,
+    batch_size: int = 32,
+    chunks_per_batch: int = CHUNKS_PER_BATCH,
+    progress: ProgressFn | None = None,
+    wait: float = 0,
 ) -> ReembedReport:
     """Embed every chunk with ``embedder`` into a new table, then switch to it atomically.
 
@@ -74,13 +78,20 @@ def reembed(
             create_vec_table(session.connection(), table, embedder.dimension)
         chunks = _fill(writer, embedder, table, batch_size, chunks_per_batch, progress)
         with Session(writer) as session, session.begin():
-            meta.record_model(session, embedder.name, embedder.dimension, getattr(embedder, "fingerprint", None), table=table)
+            meta.record_model(
+                session, embedder.name, embedder.dimension, getattr(embedder, "fingerprint", None), table=table
+            )
             drop_vec_table(session.connection(), old_table)
     return ReembedReport(embedder.name, embedder.dimension, table, old_model, old_table, chunks, leftovers)
 
 
 def reembed_database(
-    db_path: Path, model: str, *, home: Path, batch_size: int = 32, progress: ProgressFn | None = None,
+    db_path: Path,
+    model: str,
+    *,
+    home: Path,
+    batch_size: int = 32,
+    progress: ProgressFn | None = None,
     wait: float = 0,
 ) -> ReembedReport:
     """Reembed the archive file at ``db_path`` with ``model`` (no need to load its current model)."""
@@ -95,8 +106,9 @@ def reembed_database(
         engine.dispose()
 
 
-def _fill(writer: Engine, embedder: Embedder, table: str, batch_size: int, per_batch: int,
-          progress: ProgressFn | None) -> int:
+def _fill(
+    writer: Engine, embedder: Embedder, table: str, batch_size: int, per_batch: int, progress: ProgressFn | None
+) -> int:
     """Embed chunks in id order, one committed transaction per batch; returns the number of chunks."""
     done, last_id = 0, 0
     while True:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from archive.errors import ConfigError, LockedError
 from archive.ops.lock import LockHolder, lock_holder, pid_alive, writer_lock
-from archive.store.sqlite import writes
 from archive.store.models import IngestRun
+from archive.store.sqlite import writes
 
 
 def list_runs(engine: Engine, db_path: Path, *, limit: int = 20, run_id: int | None = None) -> list[IngestRun]:

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
-from archive.text.dates import parse_filter_date
 from archive.embedding.base import Embedder
 from archive.errors import InvalidQueryError
 from archive.results import SearchResult, Source
 from archive.store.sqlite import reads
 from archive.store.sqlite.reads import KNN_MAX_K, Filters
 from archive.store.sqlite.vtables import VEC_TABLE
+from archive.text.dates import parse_filter_date
 
 MODES = ("hybrid", "semantic", "keyword")
 Fused = tuple[int, float, dict[str, float]]  # chunk id, score, per-mode components
@@ -37,8 +37,59 @@ KEYWORD_AND_MIN_ROWS = 250_000
 NEAR_IDENTICAL_COSINE = 0.96
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
-    "a an and are as at be but by for from has have he her his i in is it its of on or our she so than that the "
-    "their them then there these they this to was we were what when where which who why will with you your".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
 )
 
 
@@ -49,16 +100,25 @@ class SearchParams:
     query: str
     k: int = 10
     mode: str = "hybrid"
-    filters: Filters = Filters()
+    filters: Filters = field(default_factory=Filters)
     dedup: bool = True
     semantic_weight: float = 1.0
     keyword_weight: float = 1.0
 
 
 def build_params(
-    session: Session, query: str, *, k: int = 10, mode: str = "hybrid", since: str | None = None,
-    until: str | None = None, outlets: Sequence[str] | None = None, language: str | None = None,
-    dedup: bool = True, semantic_weight: float = 1.0, keyword_weight: float = 1.0,
+    session: Session,
+    query: str,
+    *,
+    k: int = 10,
+    mode: str = "hybrid",
+    since: str | None = None,
+    until: str | None = None,
+    outlets: Sequence[str] | None = None,
+    language: str | None = None,
+    dedup: bool = True,
+    semantic_weight: float = 1.0,
+    keyword_weight: float = 1.0,
 ) -> SearchParams:
     """Validate user input into SearchParams; unknown outlets are an error listing the known ones."""
     if not query or not query.strip():
@@ -76,8 +136,10 @@ def build_params(
             raise InvalidQueryError(f"unknown outlet(s) {', '.join(missing)}; known outlets: {known}")
         source_ids = tuple(found.values())
     filters = Filters(
-        since=parse_filter_date(since), until=parse_filter_date(until, end=True),
-        source_ids=source_ids, language=language or None,
+        since=parse_filter_date(since),
+        until=parse_filter_date(until, end=True),
+        source_ids=source_ids,
+        language=language or None,
     )
     return SearchParams(query.strip(), k, mode, filters, dedup, semantic_weight, keyword_weight)
 
@@ -112,7 +174,11 @@ def highlight_terms(query: str, passage: str) -> tuple[str, ...]:
 
 
 def run_search(
-    session: Session, embedder: Embedder | None, params: SearchParams, *, table: str = VEC_TABLE,
+    session: Session,
+    embedder: Embedder | None,
+    params: SearchParams,
+    *,
+    table: str = VEC_TABLE,
     prefilter_min_rows: int | None = None,
 ) -> list[SearchResult]:
     """Run a search and return up to k results (collapsed by passage group unless dedup is off)."""
@@ -127,11 +193,19 @@ def run_search(
 
 
 def _candidates(
-    session: Session, vector: np.ndarray | None, params: SearchParams, window: int, table: str,
+    session: Session,
+    vector: np.ndarray | None,
+    params: SearchParams,
+    window: int,
+    table: str,
     prefilter_min_rows: int | None,
 ) -> tuple[list[Fused], bool]:
     """Fused (chunk_id, score, components) best first, and whether no more can be had."""
-    semantic = reads.knn(session, vector, window, params.filters, table, prefilter_min_rows=prefilter_min_rows) if vector is not None else []
+    semantic = (
+        reads.knn(session, vector, window, params.filters, table, prefilter_min_rows=prefilter_min_rows)
+        if vector is not None
+        else []
+    )
     keyword = _keyword(session, params, window) if params.mode != "semantic" else []
     exhausted = (len(semantic) < window or window >= KNN_MAX_K) and len(keyword) < window
     if params.mode == "semantic":
@@ -235,12 +309,23 @@ def _result(
 ) -> SearchResult:
     unique = {r.id: r for r in carriers}
     listed = sorted(unique.values(), key=lambda r: (r.published_at or "9999", r.id))
-    src = tuple(
-        Source(r.id, r.outlet, r.title, r.url, r.published_at, r.duplicate_kind) for r in listed
-    ) or (Source(row.article_id, row.outlet, row.title, row.url, row.published_at),)
+    src = tuple(Source(r.id, r.outlet, r.title, r.url, r.published_at, r.duplicate_kind) for r in listed) or (
+        Source(row.article_id, row.outlet, row.title, row.url, row.published_at),
+    )
     return SearchResult(
-        rank=rank, score=float(score), text=row.text, article_id=row.article_id, chunk_id=row.id,
-        char_start=row.char_start, char_end=row.char_end, outlet=row.outlet, title=row.title, url=row.url,
-        published=row.published_at, sources=src, scores={k: float(v) for k, v in comp.items()},
-        highlights=highlight_terms(params.query, row.text), group_id=row.group_id,
+        rank=rank,
+        score=float(score),
+        text=row.text,
+        article_id=row.article_id,
+        chunk_id=row.id,
+        char_start=row.char_start,
+        char_end=row.char_end,
+        outlet=row.outlet,
+        title=row.title,
+        url=row.url,
+        published=row.published_at,
+        sources=src,
+        scores={k: float(v) for k, v in comp.items()},
+        highlights=highlight_terms(params.query, row.text),
+        group_id=row.group_id,
     )

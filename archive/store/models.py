@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Optional
+from typing import Annotated
 
 from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -33,7 +33,7 @@ class Source(Base):
     __tablename__ = "sources"
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    domain: Mapped[Optional[str]] = mapped_column(String(200))
+    domain: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -47,23 +47,23 @@ class Article(Base):
 
     __tablename__ = "articles"
     id: Mapped[intpk]
-    source_id: Mapped[Optional[int]] = mapped_column(ForeignKey("sources.id"), index=True)
-    url: Mapped[Optional[str]] = mapped_column(Text)
-    canonical_url: Mapped[Optional[str]] = mapped_column(Text, index=True)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
+    url: Mapped[str | None] = mapped_column(Text)
+    canonical_url: Mapped[str | None] = mapped_column(Text, index=True)
     title: Mapped[str] = mapped_column(Text, default="")
-    published_at: Mapped[Optional[str]] = mapped_column(String(32), index=True)  # ISO 8601
-    language: Mapped[Optional[str]] = mapped_column(String(16))
+    published_at: Mapped[str | None] = mapped_column(String(32), index=True)  # ISO 8601
+    language: Mapped[str | None] = mapped_column(String(16))
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
-    text: Mapped[Optional[str]] = mapped_column(Text)
-    minhash: Mapped[Optional[bytes]] = mapped_column(LargeBinary)
-    canonical_id: Mapped[Optional[int]] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"), index=True)
-    duplicate_kind: Mapped[Optional[str]] = mapped_column(String(16))  # None | "exact" | "near"
-    duplicate_score: Mapped[Optional[float]]
-    origin: Mapped[Optional[str]] = mapped_column(Text)  # file path / feed URL it came from
-    run_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ingest_runs.id", ondelete="SET NULL"), index=True)
+    text: Mapped[str | None] = mapped_column(Text)
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    canonical_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"), index=True)
+    duplicate_kind: Mapped[str | None] = mapped_column(String(16))  # None | "exact" | "near"
+    duplicate_score: Mapped[float | None]
+    origin: Mapped[str | None] = mapped_column(Text)  # file path / feed URL it came from
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_runs.id", ondelete="SET NULL"), index=True)
     ingested_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    source: Mapped[Optional[Source]] = relationship(lazy="joined")
+    source: Mapped[Source | None] = relationship(lazy="joined")
     chunks: Mapped[list[Chunk]] = relationship(
         back_populates="article", cascade="all, delete-orphan", passive_deletes=True, order_by="Chunk.ordinal"
     )
@@ -83,7 +83,7 @@ class Chunk(Base):
     token_count: Mapped[int]
     text_hash: Mapped[str] = mapped_column(String(64), index=True)
     # Passages with the same group_id are the same text carried by several articles.
-    group_id: Mapped[Optional[int]] = mapped_column(index=True)
+    group_id: Mapped[int | None] = mapped_column(index=True)
 
     article: Mapped[Article] = relationship(back_populates="chunks")
 
@@ -104,7 +104,7 @@ class EmbeddingModel(Base):
     id: Mapped[intpk]
     name: Mapped[str] = mapped_column(Text)
     dimension: Mapped[int]
-    fingerprint: Mapped[Optional[str]] = mapped_column(String(64))
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
     vector_table: Mapped[str] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -116,17 +116,17 @@ class IngestRun(Base):
     __tablename__ = "ingest_runs"
     id: Mapped[intpk]
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    finished_at: Mapped[Optional[datetime]]
+    finished_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), default="running")  # running|ok|partial|failed|interrupted
-    command: Mapped[Optional[str]] = mapped_column(Text)
-    pid: Mapped[Optional[int]]
+    command: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None]
     files: Mapped[int] = mapped_column(default=0)
     added: Mapped[int] = mapped_column(default=0)
     skipped: Mapped[int] = mapped_column(default=0)
     duplicates: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
     chunks: Mapped[int] = mapped_column(default=0)
-    errors: Mapped[Optional[str]] = mapped_column(Text)  # JSON list of {"path", "error"}
+    errors: Mapped[str | None] = mapped_column(Text)  # JSON list of {"path", "error"}
 
 
 class Feed(Base):
@@ -135,11 +135,11 @@ class Feed(Base):
     __tablename__ = "feeds"
     id: Mapped[intpk]
     url: Mapped[str] = mapped_column(Text, unique=True)
-    outlet: Mapped[Optional[str]] = mapped_column(String(200))
-    etag: Mapped[Optional[str]] = mapped_column(Text)
-    modified: Mapped[Optional[str]] = mapped_column(Text)
-    last_polled_at: Mapped[Optional[datetime]]
-    last_status: Mapped[Optional[str]] = mapped_column(Text)
+    outlet: Mapped[str | None] = mapped_column(String(200))
+    etag: Mapped[str | None] = mapped_column(Text)
+    modified: Mapped[str | None] = mapped_column(Text)
+    last_polled_at: Mapped[datetime | None]
+    last_status: Mapped[str | None] = mapped_column(Text)
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -149,5 +149,5 @@ class FeedItem(Base):
     __tablename__ = "feed_items"
     feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True)
     guid: Mapped[str] = mapped_column(Text, primary_key=True)
-    article_id: Mapped[Optional[int]] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)

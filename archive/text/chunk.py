@@ -66,9 +66,7 @@ _NON_SPACE = re.compile(r"\S")
 _CLOSERS = "\"'\u201d\u2019\u00bb)]"
 # The lookbehind lets a match start only at the first of a run of stops, which
 # keeps lines such as "......" linear (no possessive quantifiers on 3.10).
-_TERMINATOR = re.compile(
-    rf"(?<![.!?\u2026])[.!?\u2026]+[{re.escape(_CLOSERS)}]*(?=\s+(\S))"
-)
+_TERMINATOR = re.compile(rf"(?<![.!?\u2026])[.!?\u2026]+[{re.escape(_CLOSERS)}]*(?=\s+(\S))")
 _ABBREVIATION_WINDOW = 16
 _OPENERS = "\"'\u201c\u2018\u00ab(["
 _DOTTED_ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
@@ -76,11 +74,54 @@ _DOTTED_ACRONYM = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
 # Words that end with a period but almost never end a sentence in news copy.
 # "etc" and "a.m."/"p.m." are left out on purpose: they often do end one.
 _ABBREVIATIONS = frozenset(
-    """
-    mr mrs ms dr st gen lt col maj capt sgt cpl pvt adm cmdr brig
-    prof sen rep gov pres rev hon jr sr mt ft no vs approx est dept
-    jan feb mar apr jun jul aug sep sept oct nov dec e.g i.e
-    """.split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "gen",
+        "lt",
+        "col",
+        "maj",
+        "capt",
+        "sgt",
+        "cpl",
+        "pvt",
+        "adm",
+        "cmdr",
+        "brig",
+        "prof",
+        "sen",
+        "rep",
+        "gov",
+        "pres",
+        "rev",
+        "hon",
+        "jr",
+        "sr",
+        "mt",
+        "ft",
+        "no",
+        "vs",
+        "approx",
+        "est",
+        "dept",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "e.g",
+        "i.e",
+    ]
 )
 
 
@@ -156,9 +197,7 @@ def chunk_text(
     while fresh < len(units):
         begin = _fit_overlap(units, begin, fresh, max_tokens)
         end = _extend(units, begin, fresh, max_tokens)
-        begin, end, tokens = _enforce_limit(
-            text, units, begin, fresh, end, max_tokens, count_tokens
-        )
+        begin, end, tokens = _enforce_limit(text, units, begin, fresh, end, max_tokens, count_tokens)
         start, stop = units[begin].start, units[end - 1].end
         chunks.append(Chunk(len(chunks), text[start:stop], start, stop, tokens))
         fresh = end
@@ -257,9 +296,7 @@ def _split_word(
     return pieces
 
 
-def _longest_fitting_prefix(
-    text: str, start: int, end: int, max_tokens: int, count_tokens: TokenCounter
-) -> int:
+def _longest_fitting_prefix(text: str, start: int, end: int, max_tokens: int, count_tokens: TokenCounter) -> int:
     """Galloping then binary search: O(n log n) counting, not O(n^2)."""
     remaining = end - start
     fits, size = 0, 1

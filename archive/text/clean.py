@@ -102,9 +102,7 @@ def normalize_text(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def clean_article(
-    text: str, title: str | None = None, *, detect_headline: bool = True
-) -> CleanedArticle:
+def clean_article(text: str, title: str | None = None, *, detect_headline: bool = True) -> CleanedArticle:
     """Strip repeated headlines, repeated paragraphs and boilerplate.
 
     Each non-empty line of the normalized text is one paragraph.  The headline

@@ -27,9 +27,13 @@ def copies_by_hash(session: Session, content_hashes: Sequence[str]) -> dict[str,
     """Stored articles with these content hashes (to skip re-ingests and link exact copies)."""
     found: dict[str, list[StoredCopy]] = {}
     for part in in_batches(list(set(content_hashes))):
-        stmt = select(
-            Article.id, Article.content_hash, Article.canonical_url, Article.source_id, Article.text.is_not(None)
-        ).where(Article.content_hash.in_(part)).order_by(Article.id)
+        stmt = (
+            select(
+                Article.id, Article.content_hash, Article.canonical_url, Article.source_id, Article.text.is_not(None)
+            )
+            .where(Article.content_hash.in_(part))
+            .order_by(Article.id)
+        )
         for row in session.execute(stmt):
             found.setdefault(row[1], []).append(StoredCopy(row[0], row[1], row[2], row[3], bool(row[4])))
     return found
@@ -64,7 +68,9 @@ def band_candidates(session: Session, band_keys: Sequence[int]) -> dict[int, lis
 
 def article_texts(session: Session, article_ids: Sequence[int]) -> dict[int, str]:
     """Cleaned text of stored articles (those that hold text)."""
-    rows = session.execute(select(Article.id, Article.text).where(Article.id.in_(list(article_ids)), Article.text.is_not(None)))
+    rows = session.execute(
+        select(Article.id, Article.text).where(Article.id.in_(list(article_ids)), Article.text.is_not(None))
+    )
     return {r.id: r.text for r in rows}
 
 
@@ -77,9 +83,7 @@ def group_for_hash(session: Session, text_hashes: Sequence[str]) -> dict[str, in
     """Existing passage group per chunk text hash."""
     if not text_hashes:
         return {}
-    rows = session.execute(
-        select(Chunk.text_hash, Chunk.group_id).where(Chunk.text_hash.in_(list(set(text_hashes))))
-    )
+    rows = session.execute(select(Chunk.text_hash, Chunk.group_id).where(Chunk.text_hash.in_(list(set(text_hashes)))))
     return {r.text_hash: r.group_id for r in rows}
 
 

@@ -13,7 +13,9 @@ def active_model(session: Session) -> EmbeddingModel | None:
     return session.scalar(select(EmbeddingModel).where(EmbeddingModel.is_active).order_by(EmbeddingModel.id.desc()))
 
 
-def record_model(session: Session, name: str, dimension: int, fingerprint: str | None, table: str = VEC_TABLE) -> EmbeddingModel:
+def record_model(
+    session: Session, name: str, dimension: int, fingerprint: str | None, table: str = VEC_TABLE
+) -> EmbeddingModel:
     """Make ``name`` the active model whose vectors live in ``table``."""
     session.execute(update(EmbeddingModel).values(is_active=False))
     row = EmbeddingModel(name=name, dimension=dimension, fingerprint=fingerprint, vector_table=table, is_active=True)

@@ -129,7 +129,12 @@ def _db_state(conn: Connection, bits_table: str) -> tuple[int, ...]:
 
 
 def slot_mask(
-    conn: Connection, bits_table: str, blocks: BitBlocks, *, since: int | None, until: int | None,
+    conn: Connection,
+    bits_table: str,
+    blocks: BitBlocks,
+    *,
+    since: int | None,
+    until: int | None,
     source_ids: tuple[int, ...] | None,
 ) -> npt.NDArray[np.bool_]:
     """Valid slots passing the date (YYYYMMDD) and outlet filters."""
@@ -170,9 +175,9 @@ def candidates(
     distance[~mask] = np.iinfo(np.uint16).max
     wide = min(wide, len(allowed))
     chosen = np.argpartition(distance, wide - 1)[:wide] if wide < len(distance) else allowed
-    signs = np.unpackbits(
-        np.ascontiguousarray(blocks.words[:, chosen].T).view(np.uint8), axis=1, bitorder="little"
-    )[:, : len(query)]
+    signs = np.unpackbits(np.ascontiguousarray(blocks.words[:, chosen].T).view(np.uint8), axis=1, bitorder="little")[
+        :, : len(query)
+    ]
     score = signs.astype(np.float32) @ (2 * np.asarray(query, dtype=np.float32))  # sum(q * (2b - 1)) + const
     best = chosen[np.argpartition(-score, narrow - 1)[:narrow]] if narrow < len(chosen) else chosen
     return blocks.ids[best]

@@ -11,8 +11,8 @@ import numpy as np
 from sqlalchemy import Connection, Row, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
-from archive.store.sqlite import prefilter
 from archive.store.models import Article, Chunk, Feed, FeedItem, Source
+from archive.store.sqlite import prefilter
 from archive.store.sqlite.vtables import (
     FTS_TABLE,
     VEC_TABLE,
@@ -45,7 +45,13 @@ def in_batches(values: list[T], size: int = 500) -> list[list[T]]:
 
 
 def knn(
-    session: Session, query: np.ndarray, k: int, filters: Filters, table: str = VEC_TABLE, *, prefilter_min_rows: int | None = None,
+    session: Session,
+    query: np.ndarray,
+    k: int,
+    filters: Filters,
+    table: str = VEC_TABLE,
+    *,
+    prefilter_min_rows: int | None = None,
 ) -> list[tuple[int, float]]:
     """(chunk_id, cosine distance) of the k nearest chunks passing the filters.
 
@@ -80,7 +86,9 @@ def _knn_prefiltered(
     conn: Connection, bits: str, table: str, vector: np.ndarray, k: int, narrow: int, filters: Filters
 ) -> list[tuple[int, float]]:
     blocks = prefilter.cached_blocks(conn, bits, len(vector))
-    mask = prefilter.slot_mask(conn, bits, blocks, since=filters.since, until=filters.until, source_ids=filters.source_ids)
+    mask = prefilter.slot_mask(
+        conn, bits, blocks, since=filters.since, until=filters.until, source_ids=filters.source_ids
+    )
     ids = prefilter.candidates(blocks, mask, vector, wide=max(WIDE_MIN, WIDE_PER_K * k), narrow=narrow)
     # CROSS JOIN keeps the id list outside: one vec0 point lookup per candidate.
     sql = (
@@ -163,8 +171,16 @@ def chunk_details(session: Session, chunk_ids: Sequence[int]) -> dict[int, Row]:
         return {}
     stmt = (
         select(
-            Chunk.id, Chunk.text, Chunk.char_start, Chunk.char_end, Chunk.group_id, Chunk.article_id,
-            Article.title, Article.url, Article.published_at, Source.name.label("outlet"),
+            Chunk.id,
+            Chunk.text,
+            Chunk.char_start,
+            Chunk.char_end,
+            Chunk.group_id,
+            Chunk.article_id,
+            Article.title,
+            Article.url,
+            Article.published_at,
+            Source.name.label("outlet"),
         )
         .join(Article, Article.id == Chunk.article_id)
         .outerjoin(Source, Source.id == Article.source_id)
@@ -200,8 +216,13 @@ def group_sources(session: Session, group_ids: Sequence[int]) -> dict[int, list[
 
 def _article_meta() -> Select[Any]:
     return select(
-        Article.id, Article.title, Article.url, Article.published_at, Article.duplicate_kind,
-        Article.canonical_id, Source.name.label("outlet"),
+        Article.id,
+        Article.title,
+        Article.url,
+        Article.published_at,
+        Article.duplicate_kind,
+        Article.canonical_id,
+        Source.name.label("outlet"),
     ).outerjoin(Source, Source.id == Article.source_id)
 
 
@@ -228,7 +249,9 @@ def chunk_span(session: Session, chunk_id: int) -> tuple[int, int] | None:
     return (row[0], row[1]) if row else None
 
 
-def duplicate_groups(session: Session, article_id: int | None = None, limit: int | None = None) -> list[tuple[Row, list[Row]]]:
+def duplicate_groups(
+    session: Session, article_id: int | None = None, limit: int | None = None
+) -> list[tuple[Row, list[Row]]]:
     """(canonical, copies) for every canonical article that has copies, largest groups first.
 
     With ``article_id``, only the group that article belongs to (as canonical or copy).
@@ -279,14 +302,20 @@ def seen_guids(session: Session, feed_id: int, guids: Sequence[str]) -> set[str]
 
 def articles_of_run(session: Session, run_id: int) -> dict[str, int]:
     """origin -> id of the articles an ingest run stored."""
-    rows = session.execute(select(Article.origin, Article.id).where(Article.run_id == run_id, Article.origin.is_not(None)))
+    rows = session.execute(
+        select(Article.origin, Article.id).where(Article.run_id == run_id, Article.origin.is_not(None))
+    )
     return {r.origin: r.id for r in rows}
 
 
 # -- delete selection ----------------------------------------------------------
 def select_articles(
-    session: Session, *, ids: Sequence[int] | None = None, source_ids: Sequence[int] | None = None,
-    before: str | None = None, after: str | None = None,
+    session: Session,
+    *,
+    ids: Sequence[int] | None = None,
+    source_ids: Sequence[int] | None = None,
+    before: str | None = None,
+    after: str | None = None,
 ) -> list[Row]:
     """Articles matching every filter given, plus the exact copies that go with them, by id.
 
@@ -342,8 +371,10 @@ def dangling_canonicals(session: Session) -> list[int]:
     """Ids of articles whose canonical_id names an article that does not exist."""
     target = aliased(Article)
     stmt = (
-        select(Article.id).outerjoin(target, target.id == Article.canonical_id)
-        .where(Article.canonical_id.is_not(None), target.id.is_(None)).order_by(Article.id)
+        select(Article.id)
+        .outerjoin(target, target.id == Article.canonical_id)
+        .where(Article.canonical_id.is_not(None), target.id.is_(None))
+        .order_by(Article.id)
     )
     return list(session.scalars(stmt))
 
@@ -358,7 +389,10 @@ def chunks_to_embed(session: Session, after_id: int, limit: int) -> list[Row]:
     """Chunks with id > ``after_id`` (by id) with the article metadata a vector row carries."""
     stmt = (
         select(Chunk.id, Chunk.text, Chunk.text_hash, Article.source_id, Article.published_at, Article.language)
-        .join(Article, Article.id == Chunk.article_id).where(Chunk.id > after_id).order_by(Chunk.id).limit(limit)
+        .join(Article, Article.id == Chunk.article_id)
+        .where(Chunk.id > after_id)
+        .order_by(Chunk.id)
+        .limit(limit)
     )
     return list(session.execute(stmt))
 

@@ -61,7 +61,9 @@ def set_groups(session: Session, updates: Sequence[tuple[int, int]]) -> None:
         session.connection().exec_driver_sql("UPDATE chunks SET group_id = ? WHERE id = ?", list(updates))
 
 
-def add_vector_rows(session: Session, rows: Sequence[tuple[int, bytes, int, int, str]], *, table: str = VEC_TABLE) -> None:
+def add_vector_rows(
+    session: Session, rows: Sequence[tuple[int, bytes, int, int, str]], *, table: str = VEC_TABLE
+) -> None:
     """Insert (chunk_id, float32 bytes, source_id, published YYYYMMDD, language) rows into the vec0 table."""
     if rows:
         conn = session.connection()
@@ -95,9 +97,7 @@ def delete_articles(session: Session, article_ids: Sequence[int], *, table: str 
     ids = [int(i) for i in article_ids]
     if not ids:
         return 0
-    copies = session.scalars(
-        select(Article.id).where(Article.canonical_id.in_(ids), Article.duplicate_kind == "exact")
-    )
+    copies = session.scalars(select(Article.id).where(Article.canonical_id.in_(ids), Article.duplicate_kind == "exact"))
     ids = sorted(set(ids) | set(copies))
     chunk_ids = list(session.scalars(select(Chunk.id).where(Chunk.article_id.in_(ids))))
     conn = session.connection()
@@ -178,7 +178,8 @@ def record_feed_items(session: Session, feed_id: int, items: Sequence[tuple[str,
 def update_feed(session: Session, feed_id: int, *, status: str, etag: str | None, modified: str | None) -> None:
     """Store the outcome of a poll and the validators for the next conditional GET."""
     session.execute(
-        update(Feed).where(Feed.id == feed_id)
+        update(Feed)
+        .where(Feed.id == feed_id)
         .values(last_polled_at=utcnow(), last_status=status, etag=etag, modified=modified)
     )
 
