@@ -27,6 +27,7 @@ from archive.ingest.prepare import IngestOptions
 from archive.ingest.records import DEFAULT_FIELDS, RawArticle
 from archive.ingest.runner import IngestTarget, iter_records, run_ingest
 from archive.ops.lock import writer_lock
+from archive.ops.reclean import CleanReport, reclean
 from archive.ops.runs import list_runs
 from archive.results import (
     ArticleView,
@@ -35,12 +36,16 @@ from archive.results import (
     SearchResult,
     Source,
 )
+from archive.search.params import build_params
 from archive.search.rag import RagContext, build_context
-from archive.search.run import build_params, run_search
+from archive.search.run import run_search
+from archive.search.variants import Variants, load_variants
 from archive.store import migrate
 from archive.store.models import Article, IngestRun
-from archive.store.sqlite import meta, reads
+from archive.store.sqlite import boilerplate, meta, reads
+from archive.store.sqlite.boilerplate import LearnedSentence
 from archive.store.sqlite.engine import create_archive_engine, pick_driver
+from archive.store.sqlite.search import SqliteStore
 from archive.store.sqlite.vtables import vec_table_dimension
 
 ProgressFn = Callable[[int], None]
@@ -88,11 +93,14 @@ class Archive:
     ...     hits = archive.search("shelling of Kharkiv", k=5)
     """
 
-    def __init__(self, settings: Settings, engine: Engine, embedder: Embedder, vector_table: str) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, embedder: Embedder, vector_table: str, *, passage_format: str = "text"
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.embedder = embedder
         self.vector_table = vector_table
+        self.passage_format = passage_format  # what the vector table's passages embed (archive.text.context)
         self.hasher = MinHasher()
 
     @classmethod
@@ -139,13 +147,13 @@ class Archive:
                     f"drop --model/ARCHIVE_MODEL to use {active.name!r}, or run `archive reembed --model {_spec_for(requested)}`"
                 )
             embedder = embedder or load_embedder(_spec_for(active.name), home=settings.home, options=settings.embedding)
-            table = active.vector_table
+            table, passage_format = active.vector_table, active.passage_format
             dimension = vec_table_dimension(session.connection(), table)
         if dimension != embedder.dimension:
             raise ModelMismatchError(
                 f"vector table {table} is {dimension}-d but model {embedder.name!r} gives {embedder.dimension}-d vectors"
             )
-        return cls(settings, engine, embedder, table)
+        return cls(settings, engine, embedder, table, passage_format=passage_format)
 
     # -- lifecycle -------------------------------------------------------
     def close(self) -> None:
@@ -209,7 +217,7 @@ class Archive:
         """Ingest already-read records (what feeds and the library's callers use), under the writer lock."""
         with writer_lock(self.path, wait=wait, command=command):
             command = command.encode("utf-8", "replace").decode("utf-8")  # undecodable argv bytes
-            target = IngestTarget(self.engine, self.embedder, self.hasher, self.vector_table)
+            target = IngestTarget(self.engine, self.embedder, self.hasher, self.vector_table, self.passage_format)
             return run_ingest(target, records, options or IngestOptions(), progress, command, report or IngestReport())
 
     # -- search ----------------------------------------------------------
@@ -226,12 +234,23 @@ class Archive:
         dedup: bool = True,
         semantic_weight: float = 1.0,
         keyword_weight: float = 1.0,
+        per_article: int | None = None,
+        passages: bool = False,
+        min_score: float | None = None,
     ) -> list[SearchResult]:
-        """Passages matching ``query``, best first, one per group of duplicates (unless dedup=False)."""
-        with Session(self.engine) as session:
+        """The articles matching ``query``, best first: one result per article (its best passage, the
+        other matching ones in ``passages``), copies collapsed into ``sources``.
+
+        ``per_article=N`` gives up to N passage results per article instead; ``passages=True``
+        gives every matching passage (one per group of duplicates unless ``dedup=False``).
+        ``min_score`` drops results whose cosine similarity to the query is below it. The
+        query may hold "quoted phrases" and -excluded words.
+        """
+        with self.store().reader() as reader:
             params = build_params(
-                session,
+                reader,
                 query,
+                variants=self.variants,
                 k=k,
                 mode=mode,
                 since=since,
@@ -241,14 +260,20 @@ class Archive:
                 dedup=dedup,
                 semantic_weight=semantic_weight,
                 keyword_weight=keyword_weight,
+                per_article=per_article,
+                passages=passages,
+                min_score=min_score,
             )
-            return run_search(
-                session,
-                self.embedder,
-                params,
-                table=self.vector_table,
-                prefilter_min_rows=self.settings.prefilter_min_rows,
-            )
+            return run_search(reader, self.embedder, params, variants=self.variants)
+
+    def store(self) -> SqliteStore:
+        """The storage backend behind this archive (its search interface)."""
+        return SqliteStore(self.engine, self.vector_table, prefilter_min_rows=self.settings.prefilter_min_rows)
+
+    @property
+    def variants(self) -> Variants:
+        """Spelling variants keyword search expands (the shipped table plus ARCHIVE_VARIANTS)."""
+        return load_variants(self.settings.variants_file)
 
     def context(
         self, query: str, *, max_tokens: int = 1500, k: int = 8, mode: str = "hybrid", **filters: Any
@@ -258,6 +283,7 @@ class Archive:
         ``filters`` are :meth:`search`'s keyword options (since, until, outlets,
         language, ...). No match gives an empty ``text`` and no sources.
         """
+        filters.setdefault("passages", True)  # passages of one article are joined under one number
         hits = self.search(query, k=k, mode=mode, **filters)
         return build_context(query, hits, count_tokens=self.embedder.count_tokens, max_tokens=max_tokens)
 
@@ -319,6 +345,23 @@ class Archive:
         if not rows:
             raise NotFoundError(f"no ingest run with id {run_id}: see `archive runs` for ids")
         return rows[0]
+
+    def clean(self, *, progress: ProgressFn | None = None, wait: float = 0) -> CleanReport:
+        """Remove the boilerplate learned so far from every stored article (ids kept, unchanged passages kept)."""
+        return reclean(
+            self.engine,
+            self.path,
+            embedder=self.embedder,
+            vector_table=self.vector_table,
+            passage_format=self.passage_format,
+            progress=progress,
+            wait=wait,
+        )
+
+    def boilerplate(self, outlet: str | None = None) -> list[LearnedSentence]:
+        """The sentences learned as outlet furniture (of one outlet, or all), most stories first."""
+        with Session(self.engine) as session:
+            return boilerplate.learned(session, outlet)
 
     def stats(self) -> dict[str, object]:
         """Counts, date span, database size and model."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +27,8 @@ ENV_TORCH_THREADS = "ARCHIVE_TORCH_THREADS"
 ENV_QUERY_ENCODER = "ARCHIVE_QUERY_ENCODER"
 # "cpu", "cuda", "cuda:1", "mps" or "auto" (a GPU when torch sees one).
 ENV_DEVICE = "ARCHIVE_DEVICE"
+# A file of extra spelling variants for keyword search (archive/search/variants.txt's format).
+ENV_VARIANTS = "ARCHIVE_VARIANTS"
 
 DEFAULT_PREFILTER_MIN_ROWS = 50_000
 QueryEncoderChoice = Literal["auto", "torch"]
@@ -61,7 +63,8 @@ class Settings:
     home: Path
     model: str | None  # None means: the model recorded in the db, else the default
     prefilter_min_rows: int | None = DEFAULT_PREFILTER_MIN_ROWS  # None: every search exact
-    embedding: EmbeddingSettings = EmbeddingSettings()
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    variants_file: str | None = None  # extra spelling variants, added to the shipped table
 
     @classmethod
     def resolve(
@@ -82,6 +85,7 @@ class Settings:
             home=home_path,
             model=model or env.get(ENV_MODEL) or None,
             prefilter_min_rows=parse_prefilter(env.get(ENV_PREFILTER, "")),
+            variants_file=env.get(ENV_VARIANTS, "").strip() or None,
             embedding=EmbeddingSettings(
                 device=parse_device(env.get(ENV_DEVICE, "")),
                 workers=parse_count(

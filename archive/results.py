@@ -20,12 +20,31 @@ class Source:
 
 
 @dataclass(frozen=True)
+class MatchedPassage:
+    """Another passage of a result's article that matched the query, with its place in the text."""
+
+    chunk_id: int
+    char_start: int
+    char_end: int
+    text: str
+    similarity: float | None = None  # cosine of the passage vector and the query vector
+
+
+# Below this cosine (all-MiniLM-L6-v2, query vs passage) a result is marked weak: on the news
+# evaluation (scripts/eval.py) wanted articles scored above it, unrelated ones mostly below.
+WEAK_SIMILARITY = 0.3
+
+
+@dataclass(frozen=True)
 class SearchResult:
-    """A passage that matched, collapsed over every article that carried it.
+    """A matching passage (by default the best of its article), collapsed over every article that carried it.
 
     ``text == article.text[char_start:char_end]`` of the article ``article_id``.
     ``sources`` lists every copy, earliest first; ``scores`` holds per-mode
-    components (``semantic`` cosine similarity, ``keyword`` bm25, ``rrf``).
+    components (``semantic`` cosine similarity, ``keyword`` bm25, ``rrf`` fused);
+    ``similarity`` is the cosine of the passage and the query, the score a reader can
+    compare across searches (None when no query vector was made); ``passages`` are the
+    article's other matching passages, best first.
     """
 
     rank: int
@@ -43,14 +62,22 @@ class SearchResult:
     scores: dict[str, float] = field(default_factory=dict)
     highlights: tuple[str, ...] = ()
     group_id: int | None = None
+    similarity: float | None = None
+    passages: tuple[MatchedPassage, ...] = ()
 
     @property
     def source_count(self) -> int:
         return len(self.sources)
 
+    @property
+    def weak(self) -> bool:
+        """True when the passage is not much like the query (similarity below WEAK_SIMILARITY)."""
+        return self.similarity is not None and self.similarity < WEAK_SIMILARITY
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["source_count"] = self.source_count
+        data["weak"] = self.weak
         return data
 
 

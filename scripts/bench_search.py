@@ -23,7 +23,7 @@ import numpy as np
 
 from archive import Archive
 from archive.config import Settings
-from archive.store.sqlite import reads
+from archive.store.sqlite import knn
 
 
 class ReplayEmbedder:
@@ -96,14 +96,14 @@ def _recall(found: list[list[int]], truth: list[list[int]]) -> float:
 @contextmanager
 def _prefilter(archive: Archive, min_rows: int | None, candidates: int | None = None) -> Iterator[None]:
     """Force the prefilter threshold (None: exact) and, optionally, the float-rescored candidate count."""
-    saved = archive.settings, reads.NARROW_MIN, reads.NARROW_PER_K
+    saved = archive.settings, knn.NARROW_MIN, knn.NARROW_PER_K
     archive.settings = replace(archive.settings, prefilter_min_rows=min_rows)
     if candidates:
-        reads.NARROW_MIN, reads.NARROW_PER_K = candidates, 0
+        knn.NARROW_MIN, knn.NARROW_PER_K = candidates, 0
     try:
         yield
     finally:
-        archive.settings, reads.NARROW_MIN, reads.NARROW_PER_K = saved
+        archive.settings, knn.NARROW_MIN, knn.NARROW_PER_K = saved
 
 
 def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from archive import Archive, RawArticle
 from archive.embedding.fake import FakeEmbedder
 from archive.store import migrate
-from archive.store.sqlite import reads, vtables
+from archive.store.interface import Filters
+from archive.store.sqlite import knn, reads, vtables
 from archive.store.sqlite.engine import create_archive_engine
 
 CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv", "Izium", "Bucha"]
@@ -58,11 +59,11 @@ def _counts(archive: Archive) -> tuple[int, int]:
 
 def _knn(archive: Archive, query: str, k: int) -> list[tuple[int, float]]:
     with Session(archive.engine) as session:
-        return reads.knn(
+        return knn.knn(
             session,
             archive.embedder.embed_query(query),
             k,
-            reads.Filters(),
+            Filters(),
             prefilter_min_rows=archive.settings.prefilter_min_rows,
         )
 
@@ -72,23 +73,23 @@ def _prefilter_on(monkeypatch: pytest.MonkeyPatch, oversample: int, archive: Arc
     monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", "0")
     if archive is not None:
         monkeypatch.setattr(archive, "settings", replace(archive.settings, prefilter_min_rows=0))
-    monkeypatch.setattr(reads, "NARROW_MIN", oversample)
-    monkeypatch.setattr(reads, "NARROW_PER_K", oversample)
-    monkeypatch.setattr(reads, "WIDE_MIN", 3 * oversample)
-    monkeypatch.setattr(reads, "WIDE_PER_K", 3 * oversample)
-    monkeypatch.setattr(reads, "NARROW_MAX", 10**9)
+    monkeypatch.setattr(knn, "NARROW_MIN", oversample)
+    monkeypatch.setattr(knn, "NARROW_PER_K", oversample)
+    monkeypatch.setattr(knn, "WIDE_MIN", 3 * oversample)
+    monkeypatch.setattr(knn, "WIDE_PER_K", 3 * oversample)
+    monkeypatch.setattr(knn, "NARROW_MAX", 10**9)
 
 
 def _count_prefiltered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Calls of the prefiltered KNN path, appended to the returned list as they happen."""
     calls: list[int] = []
-    original = reads._knn_prefiltered
+    original = knn._knn_prefiltered
 
     def counting(*args: object, **kwargs: object) -> list[tuple[int, float]]:
         calls.append(1)
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(reads, "_knn_prefiltered", counting)
+    monkeypatch.setattr(knn, "_knn_prefiltered", counting)
     return calls
 
 
@@ -218,8 +219,8 @@ def test_vectors_for_chunks_returns_exactly_the_requested_vectors(filled: Archiv
     engine = create_archive_engine(filled.path)
     with Session(engine) as session:
         wanted = [3, 1, 17, 999_999]
-        found = reads.vectors_for_chunks(session, wanted)
+        found = knn.vectors_for_chunks(session, wanted)
         assert sorted(found) == [1, 3, 17]
         assert all(v.shape == (384,) for v in found.values())
-        assert reads.vectors_for_chunks(session, []) == {}
+        assert knn.vectors_for_chunks(session, []) == {}
     engine.dispose()

@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from archive import Archive, InvalidQueryError, RawArticle
-from archive.search.run import fts_query, highlight_terms
+from archive.search.params import highlight_terms, keyword_query
+from archive.search.query import parse_query
+from archive.search.variants import Variants
+from archive.store.sqlite.keyword import match_expression
 
 TOPICS = ["artillery shelling", "grain exports", "drone strike", "peace talks", "refugees crossing", "power grid"]
 CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv"]
@@ -40,6 +43,12 @@ def corpus(archive: Archive) -> Archive:
 def test_user_text_never_breaks_fts_syntax(corpus: Archive, query: str) -> None:
     for mode in ("keyword", "hybrid"):
         corpus.search(query, k=3, mode=mode)  # must not raise
+
+
+def fts_query(text: str) -> str | None:
+    """The passage MATCH expression search builds for ``text`` (no spelling variants)."""
+    query = keyword_query(parse_query(text), Variants([]))
+    return match_expression(query) if query is not None else None
 
 
 def test_fts_query_quotes_every_term() -> None:
@@ -130,16 +139,16 @@ def test_near_identical_passages_from_unlinked_articles_collapse_into_one_result
 
 
 def _fts_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    from archive.store.sqlite import reads
+    from archive.store.sqlite import keyword
 
     calls: list[str] = []
-    original = reads.fts
+    original = keyword.fts
 
     def spy(session: object, match: str, limit: int, filters: object) -> list[tuple[int, float]]:
         calls.append(match)
         return original(session, match, limit, filters)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(reads, "fts", spy)
+    monkeypatch.setattr(keyword, "fts", spy)
     return calls
 
 
@@ -148,6 +157,8 @@ def _large_archive_fts_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     import archive.search.run as search
 
     monkeypatch.setattr(search, "KEYWORD_AND_MIN_ROWS", 0)
+    monkeypatch.setattr(search, "DEPTH", 40)  # a window this small corpus can fill
+    monkeypatch.setattr(Archive, "variants", property(lambda self: Variants([])))  # MATCH strings without variants
     return _fts_calls(monkeypatch)
 
 

@@ -28,6 +28,8 @@ _COMMAND_MODULES = {
     "reembed": "ops",
     "vacuum": "ops",
     "backup": "ops",
+    "clean": "clean",
+    "boilerplate": "clean",
 }
 
 
@@ -81,7 +83,7 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``cli``.
-    from archive.cli import db, duplicates, feeds, ingest, ops, runs, search  # noqa: F401
+    from archive.cli import clean, db, duplicates, feeds, ingest, ops, runs, search  # noqa: F401
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import click
 
 from archive.results import ArticleView, DuplicateGroup, SearchResult
+from archive.store.sqlite.boilerplate import LearnedSentence
 
 
 def _source_line(outlet: str | None, title: str, url: str | None, published: str | None) -> str:
@@ -62,6 +63,19 @@ def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int], None] | No
         return
     with click.progressbar(length=None, label=label, file=sys.stderr, show_pos=True) as bar:  # type: ignore[arg-type]
         yield bar.update
+
+
+def print_boilerplate(learned: Sequence[LearnedSentence]) -> None:
+    if not learned:
+        click.echo("no boilerplate learned yet (an outlet's sentence is learned once several of its stories repeat it)")
+        return
+    outlet = None
+    for sentence in learned:
+        if sentence.outlet != outlet:
+            outlet = sentence.outlet
+            click.secho(outlet, bold=True)
+        span = f"{(sentence.first_published or '?')[:10]}..{(sentence.last_published or '?')[:10]}"
+        click.echo(f"  {sentence.stories:>5} stories  {span}  {sentence.text}")
 
 
 def print_duplicate_groups(groups: Sequence[DuplicateGroup]) -> None:

@@ -19,11 +19,14 @@ from archive.embedding.base import Embedder
 from archive.ingest.decide import decide_batch
 from archive.ingest.prepare import IngestOptions, Prepared
 from archive.results import IngestReport
-from archive.store.sqlite import lookups, writes
+from archive.store.sqlite import boilerplate, lookups, writes
+from archive.store.sqlite.boilerplate import SentenceSeen
 from archive.store.sqlite.writes import ChunkRow
+from archive.text.context import passage_input
 from archive.text.dates import date_key
 
 ProgressFn = Callable[[int], None]
+VectorKey = tuple[str, str]  # (passage text hash, headline or "" when headlines are not embedded)
 
 
 class BatchWriter:
@@ -40,7 +43,9 @@ class BatchWriter:
         run_id: int | None,
         vector_table: str,
         on_chunks: ProgressFn | None = None,
+        passage_format: str = "text",
     ) -> None:
+        self.passage_format = passage_format
         self.engine = engine
         self.writer = engine.execution_options(sqlite_begin="IMMEDIATE")
         self.embedder = embedder
@@ -51,7 +56,20 @@ class BatchWriter:
         self.vector_table = vector_table
         self.on_chunks = on_chunks
         self.pending: list[Prepared] = []
+        with Session(engine) as session:
+            self.learned = boilerplate.learned_keys(session)  # source id -> learned sentence keys
+        self._source_ids: dict[str, int | None] = {}
         self._pending_chunks = 0
+
+    def boilerplate_of(self, outlet: str | None) -> set[int]:
+        """Keys of the sentences learned as ``outlet``'s furniture so far."""
+        if not outlet:
+            return set()
+        if outlet not in self._source_ids:
+            with Session(self.engine) as session:
+                self._source_ids[outlet] = lookups.source_ids_by_name(session, [outlet]).get(outlet)
+        source_id = self._source_ids[outlet]
+        return self.learned.get(source_id, set()) if source_id is not None else set()
 
     def add(self, item: Prepared) -> None:
         self.pending.append(item)
@@ -84,14 +102,22 @@ class BatchWriter:
         self.report.near_duplicates += item.decision == "near"
         self.report.chunks += len(item.chunks)
 
-    def _vectors(self, items: list[Prepared]) -> dict[str, np.ndarray]:
-        """One vector per distinct passage hash; passages already stored reuse their vector."""
-        texts: dict[str, str] = {}
+    def input_key(self, item: Prepared, digest: str) -> VectorKey:
+        """What identifies a passage vector: its text, and its headline when the headline is embedded too."""
+        return digest, item.cleaned.title if self.passage_format == "title" else ""
+
+    def _vectors(self, items: list[Prepared]) -> dict[VectorKey, np.ndarray]:
+        """One vector per distinct embedded text; passages already stored reuse their vector."""
+        texts: dict[VectorKey, str] = {}
         for item in items:
             for chunk, digest in zip(item.chunks, item.chunk_hashes):
-                texts.setdefault(digest, chunk.text)
+                key = self.input_key(item, digest)
+                if key not in texts:
+                    texts[key] = passage_input(chunk.text, item.cleaned.title, self.passage_format)
         with Session(self.engine) as session:
-            known = lookups.vectors_for_hashes(session, list(texts), self.vector_table)
+            known = lookups.vectors_for_hashes(
+                session, [h for h, _ in texts], self.vector_table, with_titles=self.passage_format == "title"
+            )
         todo = [h for h in texts if h not in known]
         if todo:
             matrix = self.embedder.embed(
@@ -104,7 +130,7 @@ class BatchWriter:
 class _BatchWrite:
     """The write phase of one batch: articles, chunks and their groups, vectors, band keys."""
 
-    def __init__(self, owner: BatchWriter, session: Session, vectors: dict[str, np.ndarray]) -> None:
+    def __init__(self, owner: BatchWriter, session: Session, vectors: dict[VectorKey, np.ndarray]) -> None:
         self.owner = owner
         self.session = session
         self.vectors = vectors
@@ -121,9 +147,21 @@ class _BatchWrite:
         source_ids = {name: writes.source_id_for(self.session, name) for name in outlets}
         for item in items:
             self._article(item, source_ids[item.raw.outlet])
+        self._count_sentences(items, source_ids)
         writes.set_groups(self.session, self.group_updates)
         writes.add_vector_rows(self.session, self.vector_rows, table=self.owner.vector_table)
         writes.add_band_rows(self.session, self.band_rows)
+
+    def _count_sentences(self, items: list[Prepared], source_ids: dict[str | None, int | None]) -> None:
+        """New stories add to their outlet's sentence counts (copies do not: one story counts once)."""
+        seen = [
+            SentenceSeen(sid, s.key, item.published, s.text)
+            for item in items
+            if item.decision == "new" and (sid := source_ids[item.raw.outlet]) is not None
+            for s in item.sentences
+        ]
+        for source_id, key in boilerplate.count_sentences(self.session, seen):
+            self.owner.learned.setdefault(source_id, set()).add(key)
 
     def _article(self, item: Prepared, source_id: int | None) -> None:
         canonical = item.canonical.stored_id if isinstance(item.canonical, Prepared) else item.canonical
@@ -155,7 +193,8 @@ class _BatchWrite:
         self._assign_groups(item, chunk_ids, canonical)
         meta = (source_id or 0, date_key(item.published), item.raw.language or "")
         for chunk_id, digest in zip(chunk_ids, item.chunk_hashes):
-            self.vector_rows.append((chunk_id, self.vectors[digest].astype(np.float32).tobytes(), *meta))
+            vector = self.vectors[self.owner.input_key(item, digest)]
+            self.vector_rows.append((chunk_id, vector.astype(np.float32).tobytes(), *meta))
         self.band_rows.extend((key, item.stored_id) for key in item.band_keys)
 
     def _assign_groups(self, item: Prepared, chunk_ids: list[int], canonical: int | None) -> None:

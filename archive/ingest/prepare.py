@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -11,6 +12,7 @@ from archive.dedup.minhash import MinHasher, canonical_url, content_hash
 from archive.embedding.base import Embedder
 from archive.errors import IngestError
 from archive.ingest.records import RawArticle
+from archive.text.boilerplate import Sentence, remove_sentences, sentences
 from archive.text.chunk import Chunk, chunk_text
 from archive.text.clean import CleanedArticle, clean_article
 from archive.text.dates import normalize_published
@@ -30,6 +32,7 @@ class IngestOptions:
     whole_documents: bool = False  # one chunk per article (the model truncates it), as BEIR evaluates
     # Longer is not one article (a whole book, a dump saved as .txt): ~2,000 passages, seconds of work.
     max_article_chars: int = 1_000_000
+    learn_boilerplate: bool = True  # count sentences per outlet, remove those learned as furniture
 
 
 @dataclass
@@ -45,6 +48,7 @@ class Prepared:
     chunk_hashes: list[str]
     signature: np.ndarray
     band_keys: list[int]
+    sentences: list[Sentence] = field(default_factory=list)  # distinct, before learned boilerplate was removed
     decision: str = "new"  # new | exact | near | skip
     canonical: int | Prepared | None = None
     score: float | None = None
@@ -70,8 +74,18 @@ def without_surrogates(raw: RawArticle) -> RawArticle:
     return replace(raw, **{name: _SURROGATE.sub("\ufffd", value) for name, value in fields.items()})
 
 
-def prepare(raw: RawArticle, *, embedder: Embedder, hasher: MinHasher, options: IngestOptions) -> Prepared:
-    """Clean, hash, sign and chunk one article (pure CPU work, no I/O)."""
+def prepare(
+    raw: RawArticle,
+    *,
+    embedder: Embedder,
+    hasher: MinHasher,
+    options: IngestOptions,
+    boilerplate: Collection[int] = (),
+) -> Prepared:
+    """Clean, hash, sign and chunk one article (pure CPU work, no I/O).
+
+    ``boilerplate`` holds the keys of sentences learned as the outlet's furniture: they are removed.
+    """
     raw = without_surrogates(raw)
     if len(raw.text) > options.max_article_chars:
         raise IngestError(
@@ -80,6 +94,10 @@ def prepare(raw: RawArticle, *, embedder: Embedder, hasher: MinHasher, options: 
             path=raw.origin or None,
         )
     cleaned = clean_article(raw.text, raw.title)
+    seen = list({s.key: s for s in sentences(cleaned.text)}.values()) if options.learn_boilerplate else []
+    if boilerplate:
+        text, dropped = remove_sentences(cleaned.text, boilerplate)
+        cleaned = replace(cleaned, text=text, removed=cleaned.removed + dropped)
     if not cleaned.text.strip():
         raise IngestError("no article text left after cleaning", path=raw.origin or None)
     max_tokens = options.max_tokens or min(embedder.max_tokens, 128)
@@ -105,4 +123,5 @@ def prepare(raw: RawArticle, *, embedder: Embedder, hasher: MinHasher, options: 
         chunk_hashes=[content_hash(c.text) for c in chunks],
         signature=signature,
         band_keys=hasher.band_keys(signature),
+        sentences=seen,
     )

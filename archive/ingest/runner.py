@@ -32,6 +32,7 @@ class IngestTarget:
     embedder: Embedder
     hasher: MinHasher
     vector_table: str
+    passage_format: str = "text"  # what the active vector table embeds (archive.text.context)
 
 
 def iter_records(
@@ -80,6 +81,7 @@ def run_ingest(
         hasher=target.hasher,
         run_id=report.run_id,
         vector_table=target.vector_table,
+        passage_format=target.passage_format,
     )
     status = "failed"
     try:
@@ -109,7 +111,8 @@ def _ingest_one(
             raise record
         if opts.outlet:
             record = replace(record, outlet=opts.outlet)
-        writer.add(prepare(record, embedder=target.embedder, hasher=target.hasher, options=opts))
+        learned = writer.boilerplate_of(record.outlet) if opts.learn_boilerplate else ()
+        writer.add(prepare(record, embedder=target.embedder, hasher=target.hasher, options=opts, boilerplate=learned))
     except IngestError as exc:
         report.failed += 1
         report.errors.append((exc.path or getattr(record, "origin", "") or "?", str(exc)))

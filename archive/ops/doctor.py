@@ -19,7 +19,7 @@ from archive.config import DEFAULT_PREFILTER_MIN_ROWS
 from archive.embedding.model_files import DEFAULT_MODEL, is_default_model, verify_model_checksum
 from archive.errors import ArchiveError
 from archive.store import migrate
-from archive.store.sqlite import meta, reads
+from archive.store.sqlite import knn, meta, reads
 from archive.store.sqlite.engine import create_archive_engine, pick_driver
 from archive.store.sqlite.vtables import vec_table_dimension
 
@@ -235,7 +235,7 @@ def _leftovers(session: Session) -> tuple[str, str] | tuple[str, str, str]:
 def _prefilter(session: Session, threshold: int | None) -> tuple[str, str] | tuple[str, str, str]:
     active = meta.active_model(session)
     assert active is not None  # the model check passed
-    count, problem = reads.prefilter_health(session, active.vector_table)
+    count, problem = knn.prefilter_health(session, active.vector_table)
     if problem is not None:
         return (
             WARN,

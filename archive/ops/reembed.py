@@ -26,6 +26,7 @@ from archive.store import migrate
 from archive.store.sqlite import meta, reads, writes
 from archive.store.sqlite.engine import create_archive_engine
 from archive.store.sqlite.vtables import VEC_TABLE, create_vec_table, drop_vec_table
+from archive.text.context import CURRENT_PASSAGE_FORMAT, passage_input
 from archive.text.dates import date_key
 
 ProgressFn = Callable[[int], None]
@@ -126,13 +127,19 @@ def _fill(
 
 def _vector_rows(embedder: Embedder, rows: list[Any], batch_size: int) -> list[tuple[int, bytes, int, int, str]]:
     # Identical passages (syndicated copies) are embedded once per batch.
-    texts: dict[str, str] = {}
+    texts: dict[tuple[str, str], str] = {}
     for row in rows:
-        texts.setdefault(row.text_hash, row.text)
+        texts.setdefault((row.text_hash, row.title or ""), passage_input(row.text, row.title, CURRENT_PASSAGE_FORMAT))
     matrix = embedder.embed(list(texts.values()), batch_size=batch_size)
-    by_hash = dict(zip(texts, np.asarray(matrix, dtype=np.float32)))
+    by_key = dict(zip(texts, np.asarray(matrix, dtype=np.float32)))
     return [
-        (row.id, by_hash[row.text_hash].tobytes(), row.source_id or 0, date_key(row.published_at), row.language or "")
+        (
+            row.id,
+            by_key[(row.text_hash, row.title or "")].tobytes(),
+            row.source_id or 0,
+            date_key(row.published_at),
+            row.language or "",
+        )
         for row in rows
     ]
 

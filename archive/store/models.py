@@ -106,6 +106,10 @@ class EmbeddingModel(Base):
     dimension: Mapped[int]
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     vector_table: Mapped[str] = mapped_column(String(64))
+    # What each passage vector embeds: "text" (the passage alone, archives before 0003) or
+    # "title" (the article's headline, a newline, the passage). Ingest follows the record, so
+    # one vector table never mixes the two; `archive reembed` moves an archive to the current one.
+    passage_format: Mapped[str] = mapped_column(String(16), default="title", server_default="text")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -127,6 +131,23 @@ class IngestRun(Base):
     failed: Mapped[int] = mapped_column(default=0)
     chunks: Mapped[int] = mapped_column(default=0)
     errors: Mapped[str | None] = mapped_column(Text)  # JSON list of {"path", "error"}
+
+
+class OutletSentence(Base):
+    """How many distinct stories of one outlet hold a sentence, and over which dates.
+
+    Sentences that cross the bar of ``archive.text.boilerplate.is_boilerplate`` are marked
+    ``boilerplate`` (their text kept for ``archive boilerplate``) and removed at ingest.
+    """
+
+    __tablename__ = "outlet_sentences"
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    sentence_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    stories: Mapped[int] = mapped_column(default=0)
+    first_published: Mapped[str | None] = mapped_column(String(32))
+    last_published: Mapped[str | None] = mapped_column(String(32))
+    boilerplate: Mapped[bool] = mapped_column(default=False)
+    text: Mapped[str | None] = mapped_column(Text)
 
 
 class Feed(Base):

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.store.models import Article, ArticleBand, Chunk, Source
-from archive.store.sqlite.reads import in_batches, vectors_for_chunks
+from archive.store.sqlite.knn import vectors_for_chunks
+from archive.store.sqlite.reads import in_batches
 from archive.store.sqlite.vtables import VEC_TABLE
 
 
@@ -95,13 +96,23 @@ def chunk_texts(session: Session, article_id: int) -> list[tuple[int, int | None
     return [(r.id, r.group_id, r.text) for r in rows]
 
 
-def vectors_for_hashes(session: Session, text_hashes: Sequence[str], table: str = VEC_TABLE) -> dict[str, np.ndarray]:
-    """Stored vectors of chunks with these text hashes, so identical passages are embedded once."""
+def vectors_for_hashes(
+    session: Session, text_hashes: Sequence[str], table: str = VEC_TABLE, *, with_titles: bool = False
+) -> dict[tuple[str, str], np.ndarray]:
+    """Stored vectors of chunks with these text hashes, so identical passages are embedded once.
+
+    Keyed by (text hash, headline) when ``with_titles`` (the vectors embed the headline too),
+    else by (text hash, "").
+    """
     if not text_hashes:
         return {}
-    rows = session.execute(select(Chunk.text_hash, Chunk.id).where(Chunk.text_hash.in_(list(set(text_hashes)))))
-    by_id = {r.id: r.text_hash for r in rows}
-    found: dict[str, np.ndarray] = {}
+    stmt = (
+        select(Chunk.text_hash, Chunk.id, Article.title)
+        .join(Article, Article.id == Chunk.article_id)
+        .where(Chunk.text_hash.in_(list(set(text_hashes))))
+    )
+    by_id = {r.id: (r.text_hash, r.title if with_titles else "") for r in session.execute(stmt)}
+    found: dict[tuple[str, str], np.ndarray] = {}
     for chunk_id, vector in vectors_for_chunks(session, list(by_id), table).items():
         found.setdefault(by_id[chunk_id], vector)
     return found

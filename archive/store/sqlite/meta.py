@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from archive.store.models import Article, Chunk, EmbeddingModel, Source
 from archive.store.sqlite.vtables import VEC_TABLE
+from archive.text.context import CURRENT_PASSAGE_FORMAT
 
 
 def active_model(session: Session) -> EmbeddingModel | None:
@@ -14,11 +15,24 @@ def active_model(session: Session) -> EmbeddingModel | None:
 
 
 def record_model(
-    session: Session, name: str, dimension: int, fingerprint: str | None, table: str = VEC_TABLE
+    session: Session,
+    name: str,
+    dimension: int,
+    fingerprint: str | None,
+    table: str = VEC_TABLE,
+    *,
+    passage_format: str = CURRENT_PASSAGE_FORMAT,
 ) -> EmbeddingModel:
-    """Make ``name`` the active model whose vectors live in ``table``."""
+    """Make ``name`` the active model whose vectors (embedding ``passage_format``) live in ``table``."""
     session.execute(update(EmbeddingModel).values(is_active=False))
-    row = EmbeddingModel(name=name, dimension=dimension, fingerprint=fingerprint, vector_table=table, is_active=True)
+    row = EmbeddingModel(
+        name=name,
+        dimension=dimension,
+        fingerprint=fingerprint,
+        vector_table=table,
+        is_active=True,
+        passage_format=passage_format,
+    )
     session.add(row)
     session.flush()
     return row

@@ -1,217 +1,27 @@
-"""Reads: duplicate lookups for ingest, KNN / FTS candidates and hit details for search."""
+"""Reads outside search: articles and their copies, duplicate groups, feeds, delete selection, health checks."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numpy as np
-from sqlalchemy import Connection, Row, Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from archive.store.models import Article, Chunk, Feed, FeedItem, Source
-from archive.store.sqlite import prefilter
+from archive.store.sqlite.knn import vectors_for_chunks
 from archive.store.sqlite.vtables import (
     FTS_TABLE,
     VEC_TABLE,
     existing_bits_table,
     is_bits_table,
-    vec_table_dimension,
 )
 
-KNN_MAX_K = 4096  # sqlite-vec's cap on k
-# Candidates per neighbour asked for (and at least): Hamming keeps WIDE, the asymmetric score NARROW,
-# whose float vectors are then read (one point lookup each, ~15-30 us). Above NARROW_MAX the exact
-# scan is cheaper, so large windows (deep duplicate collapse) go exact.
-WIDE_PER_K, WIDE_MIN = 100, 4096
-NARROW_PER_K, NARROW_MIN, NARROW_MAX = 20, 800, 8192
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Search filters; dates are YYYYMMDD keys, outlets are source ids."""
-
-    since: int | None = None
-    until: int | None = None
-    source_ids: tuple[int, ...] | None = None
-    language: str | None = None
 
 
 def in_batches(values: list[T], size: int = 500) -> list[list[T]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
-
-
-def knn(
-    session: Session,
-    query: np.ndarray,
-    k: int,
-    filters: Filters,
-    table: str = VEC_TABLE,
-    *,
-    prefilter_min_rows: int | None = None,
-) -> list[tuple[int, float]]:
-    """(chunk_id, cosine distance) of the k nearest chunks passing the filters.
-
-    Distances are always exact float cosine distances. Archives above
-    ``prefilter_min_rows`` passages (None: never) choose the chunks to score through the
-    sign-bit prefilter; smaller
-    ones, language filters and very large k use sqlite-vec's exact scan.
-    """
-    vector = np.asarray(query, dtype=np.float32)
-    k = int(min(k, KNN_MAX_K))
-    conn = session.connection()
-    narrow = max(NARROW_MIN, NARROW_PER_K * k)
-    threshold = prefilter_min_rows
-    if threshold is not None and not filters.language and narrow <= NARROW_MAX and approx_passages(session) > threshold:
-        bits = existing_bits_table(conn, table)
-        if bits is not None:
-            try:
-                return _knn_prefiltered(conn, bits, table, vector, k, narrow, filters)
-            except prefilter.LayoutError:
-                pass  # not the vec0 layout this release reads: the exact scan below still answers
-    where, params = _vec_filters(filters)
-    # MATERIALIZED keeps SQLite from pushing later joins into the vec0 scan.
-    sql = (
-        f"WITH knn AS MATERIALIZED (SELECT chunk_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
-        f"{where}) SELECT chunk_id, distance FROM knn ORDER BY distance"
-    )
-    rows = conn.exec_driver_sql(sql, (vector.tobytes(), k, *params))
-    return [(int(r[0]), float(r[1])) for r in rows]
-
-
-def _knn_prefiltered(
-    conn: Connection, bits: str, table: str, vector: np.ndarray, k: int, narrow: int, filters: Filters
-) -> list[tuple[int, float]]:
-    blocks = prefilter.cached_blocks(conn, bits, len(vector))
-    mask = prefilter.slot_mask(
-        conn, bits, blocks, since=filters.since, until=filters.until, source_ids=filters.source_ids
-    )
-    ids = prefilter.candidates(blocks, mask, vector, wide=max(WIDE_MIN, WIDE_PER_K * k), narrow=narrow)
-    # CROSS JOIN keeps the id list outside: one vec0 point lookup per candidate.
-    sql = (
-        f"SELECT v.chunk_id, vec_distance_cosine(v.embedding, ?) AS distance FROM json_each(?) AS j "
-        f"CROSS JOIN {table} AS v ON v.chunk_id = j.value ORDER BY distance LIMIT ?"
-    )
-    rows = conn.exec_driver_sql(sql, (vector.tobytes(), json.dumps(ids.tolist()), k))
-    return [(int(r[0]), float(r[1])) for r in rows]
-
-
-def prefilter_health(session: Session, table: str = VEC_TABLE) -> tuple[int | None, str | None]:
-    """(passages the bit prefilter of ``table`` holds, why it cannot be read); (None, None) without one."""
-    conn = session.connection()
-    bits = existing_bits_table(conn, table)
-    dimension = vec_table_dimension(conn, table)
-    if bits is None or dimension is None:
-        return None, None
-    try:
-        return prefilter.load_blocks(conn, bits, dimension).count, None
-    except prefilter.LayoutError as exc:
-        return None, str(exc)
-
-
-def approx_passages(session: Session) -> int:
-    """Roughly how many passages the archive holds: the highest chunk id (one B-tree seek, no count)."""
-    return int(session.connection().exec_driver_sql("SELECT max(id) FROM chunks").scalar() or 0)
-
-
-def _vec_filters(filters: Filters) -> tuple[str, list[object]]:
-    """`` AND ...`` metadata pre-filters of a vec0 KNN query, and their parameters."""
-    clauses: list[str] = []
-    params: list[object] = []
-    if filters.since is not None:
-        clauses.append("published >= ?")
-        params.append(int(filters.since))
-    if filters.until is not None:
-        clauses.append("published <= ?")
-        params.append(int(filters.until))
-    if filters.source_ids is not None:
-        clauses.append(f"source_id IN ({','.join('?' * len(filters.source_ids))})")
-        params.extend(int(s) for s in filters.source_ids)
-    if filters.language:
-        clauses.append("language = ?")
-        params.append(filters.language)
-    return "".join(f" AND {c}" for c in clauses), params
-
-
-def fts(session: Session, match: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
-    """(chunk_id, bm25) of the best keyword matches passing the filters (lower bm25 is better)."""
-    clauses = [f"{FTS_TABLE} MATCH ?"]
-    params: list[object] = [match]
-    if filters.since is not None:
-        clauses.append("a.published_at >= ?")
-        params.append(_key_to_iso(filters.since))
-    if filters.until is not None:
-        clauses.append("substr(a.published_at, 1, 10) <= ?")
-        params.append(_key_to_iso(filters.until))
-    if filters.source_ids is not None:
-        clauses.append(f"a.source_id IN ({','.join('?' * len(filters.source_ids))})")
-        params.extend(int(s) for s in filters.source_ids)
-    if filters.language:
-        clauses.append("a.language = ?")
-        params.append(filters.language)
-    join = "" if len(clauses) == 1 else "JOIN chunks c ON c.id = f.rowid JOIN articles a ON a.id = c.article_id "
-    sql = (
-        f"SELECT f.rowid, bm25({FTS_TABLE}) AS score FROM {FTS_TABLE} f {join}"
-        f"WHERE {' AND '.join(clauses)} ORDER BY score LIMIT ?"
-    )
-    params.append(int(limit))
-    return [(int(r[0]), float(r[1])) for r in session.connection().exec_driver_sql(sql, tuple(params))]
-
-
-def _key_to_iso(key: int) -> str:
-    return f"{key // 10000:04d}-{key // 100 % 100:02d}-{key % 100:02d}"
-
-
-def chunk_details(session: Session, chunk_ids: Sequence[int]) -> dict[int, Row]:
-    """Chunk text, offsets, group and its article's metadata, by chunk id."""
-    if not chunk_ids:
-        return {}
-    stmt = (
-        select(
-            Chunk.id,
-            Chunk.text,
-            Chunk.char_start,
-            Chunk.char_end,
-            Chunk.group_id,
-            Chunk.article_id,
-            Article.title,
-            Article.url,
-            Article.published_at,
-            Source.name.label("outlet"),
-        )
-        .join(Article, Article.id == Chunk.article_id)
-        .outerjoin(Source, Source.id == Article.source_id)
-        .where(Chunk.id.in_(list(chunk_ids)))
-    )
-    return {r.id: r for r in session.execute(stmt)}
-
-
-def group_sources(session: Session, group_ids: Sequence[int]) -> dict[int, list[Row]]:
-    """Every article carrying a passage of each group, plus the exact copies of those articles."""
-    if not group_ids:
-        return {}
-    carriers = session.execute(
-        select(Chunk.group_id, Chunk.article_id).where(Chunk.group_id.in_(list(group_ids))).distinct()
-    ).all()
-    article_ids = {r.article_id for r in carriers}
-    copies = session.execute(
-        select(Article.canonical_id, Article.id).where(
-            Article.canonical_id.in_(article_ids), Article.duplicate_kind == "exact"
-        )
-    ).all()
-    copies_of: dict[int, list[int]] = {}
-    for row in copies:
-        copies_of.setdefault(row.canonical_id, []).append(row.id)
-    all_ids = article_ids | {r.id for r in copies}
-    meta = {r.id: r for r in session.execute(_article_meta().where(Article.id.in_(all_ids)))}
-    result: dict[int, list[Row]] = {}
-    for row in carriers:
-        for aid in [row.article_id, *copies_of.get(row.article_id, [])]:
-            result.setdefault(row.group_id, []).append(meta[aid])
-    return result
 
 
 def _article_meta() -> Select[Any]:
@@ -388,7 +198,15 @@ def vector_tables(session: Session) -> list[str]:
 def chunks_to_embed(session: Session, after_id: int, limit: int) -> list[Row]:
     """Chunks with id > ``after_id`` (by id) with the article metadata a vector row carries."""
     stmt = (
-        select(Chunk.id, Chunk.text, Chunk.text_hash, Article.source_id, Article.published_at, Article.language)
+        select(
+            Chunk.id,
+            Chunk.text,
+            Chunk.text_hash,
+            Article.title,
+            Article.source_id,
+            Article.published_at,
+            Article.language,
+        )
         .join(Article, Article.id == Chunk.article_id)
         .where(Chunk.id > after_id)
         .order_by(Chunk.id)
@@ -403,18 +221,21 @@ def _ident(name: str) -> str:
     return name
 
 
-def vectors_for_chunks(session: Session, chunk_ids: Sequence[int], table: str = VEC_TABLE) -> dict[int, np.ndarray]:
-    """Stored float vectors of these chunks.
+def articles_with_text(session: Session, after_id: int, limit: int) -> list[Row]:
+    """Articles holding text (not exact copies), id > ``after_id``, by id, with what re-cleaning needs."""
+    stmt = (
+        select(Article.id, Article.source_id, Article.title, Article.text, Article.published_at, Article.language)
+        .where(Article.id > after_id, Article.text.is_not(None))
+        .order_by(Article.id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt))
 
-    One point lookup per id: vec0 answers ``chunk_id IN (...)`` by scanning every
-    vector (0.6 s at 1M passages), ``= ?`` by reading one. CROSS JOIN keeps the id
-    list as the outer loop.
-    """
-    found: dict[int, np.ndarray] = {}
-    if not chunk_ids:
-        return found
-    sql = f"SELECT v.chunk_id, v.embedding FROM json_each(?) AS j CROSS JOIN {table} AS v ON v.chunk_id = j.value"
-    ids = json.dumps(sorted({int(c) for c in chunk_ids}))
-    for chunk_id, blob in session.connection().exec_driver_sql(sql, (ids,)):
-        found[int(chunk_id)] = np.frombuffer(blob, dtype=np.float32)
-    return found
+
+def chunk_vectors(session: Session, article_id: int, table: str = VEC_TABLE) -> list[tuple[str, int | None, bytes]]:
+    """(text hash, group id, stored vector bytes) of an article's chunks."""
+    rows = list(
+        session.execute(select(Chunk.id, Chunk.text_hash, Chunk.group_id).where(Chunk.article_id == article_id))
+    )
+    vectors = vectors_for_chunks(session, [r.id for r in rows], table)
+    return [(r.text_hash, r.group_id, vectors[r.id].tobytes()) for r in rows if r.id in vectors]

@@ -59,6 +59,29 @@ END""",
 )
 
 
+# Whole articles (headline and text) are keyword-indexed too: article-level BM25 and headline
+# matches rank the article a reader means; passages alone miss words spread over the article.
+ARTICLE_FTS_TABLE = "fts_articles"
+ARTICLE_FTS_DDL = (
+    f"CREATE VIRTUAL TABLE {ARTICLE_FTS_TABLE} USING fts5("
+    f"title, text, content='articles', content_rowid='id', tokenize='{FTS_TOKENIZER}')"
+)
+# Exact copies hold no text (NULL): their headline is still indexed, under their own id.
+ARTICLE_FTS_TRIGGERS = (
+    f"""CREATE TRIGGER articles_fts_ai AFTER INSERT ON articles BEGIN
+  INSERT INTO {ARTICLE_FTS_TABLE}(rowid, title, text) VALUES (new.id, new.title, new.text);
+END""",
+    f"""CREATE TRIGGER articles_fts_ad AFTER DELETE ON articles BEGIN
+  INSERT INTO {ARTICLE_FTS_TABLE}({ARTICLE_FTS_TABLE}, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+END""",
+    f"""CREATE TRIGGER articles_fts_au AFTER UPDATE OF title, text ON articles BEGIN
+  INSERT INTO {ARTICLE_FTS_TABLE}({ARTICLE_FTS_TABLE}, rowid, title, text) VALUES ('delete', old.id, old.title, old.text);
+  INSERT INTO {ARTICLE_FTS_TABLE}(rowid, title, text) VALUES (new.id, new.title, new.text);
+END""",
+)
+ARTICLE_FTS_TRIGGER_NAMES = ("articles_fts_ai", "articles_fts_ad", "articles_fts_au")
+
+
 def is_virtual_or_shadow(name: str) -> bool:
     """True for vec0/FTS5 tables and their shadow tables (kept out of autogenerate)."""
     return name.startswith(("vec_", "fts_"))

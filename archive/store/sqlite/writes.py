@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from archive.store.models import Article, Chunk, Feed, FeedItem, IngestRun, Source, utcnow
+from archive.store.models import Article, ArticleBand, Chunk, Feed, FeedItem, IngestRun, Source, utcnow
 from archive.store.sqlite.vtables import FTS_TABLE, VEC_TABLE, existing_bits_table
 
 
@@ -115,6 +115,30 @@ def delete_articles(session: Session, article_ids: Sequence[int], *, table: str 
     )
     result = session.execute(delete(Article).where(Article.id.in_(ids)))
     return int(result.rowcount or 0)
+
+
+def replace_chunks(session: Session, article_id: int, rows: Sequence[ChunkRow], *, table: str = VEC_TABLE) -> list[int]:
+    """Delete an article's chunks and their vectors, insert ``rows`` instead; returns the new chunk ids."""
+    old = list(session.scalars(select(Chunk.id).where(Chunk.article_id == article_id)))
+    conn = session.connection()
+    tables = [table] + [t for t in [existing_bits_table(conn, table)] if t is not None]
+    for start in range(0, len(old), 500):
+        part = tuple(old[start : start + 500])
+        for name in tables:
+            conn.exec_driver_sql(f"DELETE FROM {name} WHERE chunk_id IN ({','.join('?' * len(part))})", part)
+    session.execute(delete(Chunk).where(Chunk.article_id == article_id))
+    return add_chunks(session, article_id, rows)
+
+
+def update_article_text(
+    session: Session, article_id: int, *, text: str, content_hash: str, minhash: bytes, band_keys: Sequence[int]
+) -> None:
+    """Give an article new cleaned text, its hash, MinHash signature and LSH band keys."""
+    session.execute(
+        update(Article).where(Article.id == article_id).values(text=text, content_hash=content_hash, minhash=minhash)
+    )
+    session.execute(delete(ArticleBand).where(ArticleBand.article_id == article_id))
+    add_band_rows(session, [(key, article_id) for key in band_keys])
 
 
 def update_run(session: Session, run_id: int, report: object) -> None:

@@ -1,0 +1,134 @@
+"""``archive clean``: remove the boilerplate learned since articles were stored, keeping their ids.
+
+An outlet's furniture is learned as its articles arrive, so the first articles of an outlet were
+stored before it was known. Re-cleaning takes each stored text, removes the sentences now known
+as that outlet's boilerplate, and re-chunks the articles that changed: passages whose text is
+unchanged keep their vector and duplicate group, only new passages are embedded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from archive.dedup.minhash import MinHasher, content_hash
+from archive.embedding.base import Embedder
+from archive.ops.lock import writer_lock
+from archive.store.sqlite import boilerplate, reads, writes
+from archive.store.sqlite.writes import ChunkRow
+from archive.text.boilerplate import remove_sentences
+from archive.text.chunk import chunk_text
+from archive.text.context import passage_input
+from archive.text.dates import date_key
+
+ARTICLES_PER_BATCH = 200
+DEFAULT_MAX_TOKENS = 128  # as ingest: min(model limit, 128)
+OVERLAP_TOKENS = 24
+
+
+@dataclass
+class CleanReport:
+    """What ``archive clean`` did."""
+
+    articles: int = 0  # articles holding text that were looked at
+    changed: int = 0  # articles that lost learned boilerplate
+    sentences: int = 0  # sentences removed
+    passages_kept: int = 0  # passages whose text was unchanged (vector reused)
+    passages_embedded: int = 0  # new passages embedded
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def reclean(
+    engine: Engine,
+    db_path: Path,
+    *,
+    embedder: Embedder,
+    vector_table: str,
+    passage_format: str,
+    progress: Callable[[int], None] | None = None,
+    wait: float = 0,
+) -> CleanReport:
+    """Re-clean every stored article with the boilerplate learned so far; one transaction per batch."""
+    report = CleanReport()
+    hasher = MinHasher()
+    writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+    max_tokens = min(embedder.max_tokens, DEFAULT_MAX_TOKENS)
+    with writer_lock(db_path, wait=wait, command="clean"):
+        with Session(engine) as session:
+            learned = boilerplate.learned_keys(session)
+        last_id = 0
+        while True:
+            with Session(engine) as session:
+                rows = reads.articles_with_text(session, last_id, ARTICLES_PER_BATCH)
+            if not rows:
+                return report
+            last_id = rows[-1].id
+            report.articles += len(rows)
+            changed = []
+            for row in rows:
+                text, removed = remove_sentences(row.text, learned.get(row.source_id or -1, set()))
+                if removed and text.strip():
+                    changed.append((row, text))
+                    report.sentences += removed
+            if changed:
+                with Session(writer) as session, session.begin():
+                    for row, text in changed:
+                        _rewrite(session, row, text, embedder, hasher, vector_table, passage_format, max_tokens, report)
+                report.changed += len(changed)
+            if progress is not None:
+                progress(len(rows))
+
+
+def _rewrite(
+    session: Session,
+    row: Any,
+    text: str,
+    embedder: Embedder,
+    hasher: MinHasher,
+    table: str,
+    passage_format: str,
+    max_tokens: int,
+    report: CleanReport,
+) -> None:
+    """Store ``text`` as the article's text: re-chunk, reuse unchanged passages' vectors, embed the rest."""
+    old = {text_hash: (group, vector) for text_hash, group, vector in reads.chunk_vectors(session, row.id, table)}
+    chunks = chunk_text(
+        text,
+        max_tokens=max_tokens,
+        overlap_tokens=min(OVERLAP_TOKENS, max_tokens // 2),
+        count_tokens=embedder.count_tokens,
+    )
+    hashes = [content_hash(c.text) for c in chunks]
+    rows = [
+        ChunkRow(c.ordinal, c.text, c.char_start, c.char_end, c.token_count, h, old[h][0] if h in old else None)
+        for c, h in zip(chunks, hashes)
+    ]
+    ids = writes.replace_chunks(session, row.id, rows, table=table)
+    fresh = [i for i, h in enumerate(hashes) if h not in old]
+    vectors: dict[int, bytes] = {i: old[h][1] for i, h in enumerate(hashes) if h in old}
+    if fresh:
+        inputs = [passage_input(chunks[i].text, row.title, passage_format) for i in fresh]
+        matrix = np.asarray(embedder.embed(inputs), dtype=np.float32)
+        vectors.update({i: matrix[n].tobytes() for n, i in enumerate(fresh)})
+    meta = (row.source_id or 0, date_key(row.published_at), row.language or "")
+    writes.add_vector_rows(session, [(ids[i], vectors[i], *meta) for i in range(len(ids))], table=table)
+    writes.set_groups(session, [(ids[i], ids[i]) for i in fresh])
+    signature = hasher.signature(text)
+    writes.update_article_text(
+        session,
+        row.id,
+        text=text,
+        content_hash=content_hash(text),
+        minhash=hasher.to_bytes(signature),
+        band_keys=hasher.band_keys(signature),
+    )
+    report.passages_kept += len(ids) - len(fresh)
+    report.passages_embedded += len(fresh)

@@ -1,0 +1,227 @@
+"""From ranked candidates to results: one per article (or per passage), copies and shared text collapsed.
+
+A story is an article with every copy the ingest linked to it (exact and near duplicates).
+Two results are also one when they share a long span of text (``archive.dedup.overlap``):
+the same wire paragraph inside two otherwise different articles, cut at other boundaries.
+The merged result lists every source, earliest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from archive.dedup.overlap import share_a_span, spans
+from archive.results import MatchedPassage, SearchResult, Source
+from archive.search.fusion import Candidates, passage_scores, story_scores
+from archive.search.params import SearchParams, highlight_terms
+from archive.search.variants import Variants
+from archive.store.interface import Carrier, Passage, SearchReader
+
+MAX_ATTACHED = 5  # other matching passages shown with an article's best one
+
+
+@dataclass
+class _Chosen:
+    """A result being built: its passages, their text spans, and every article that carries it."""
+
+    story: int
+    passage: Passage
+    score: float
+    attached: list[Passage]
+    spans: list[frozenset[int]]
+    groups: set[int]
+    merged_stories: list[int] = field(default_factory=list)  # other stories that repeat this one's text
+
+    def echoes(self, passage: Passage, passage_spans: frozenset[int]) -> bool:
+        if passage.group_id is not None and passage.group_id in self.groups:
+            return True
+        return any(share_a_span(passage_spans, mine) for mine in self.spans)
+
+
+def article_results(
+    reader: SearchReader, found: Candidates, params: SearchParams, vector: np.ndarray | None, variants: Variants
+) -> list[SearchResult]:
+    """Stories best first; each result is its best passage with the others attached (or up to per_article)."""
+    details = reader.passages([c for c, _ in found.semantic] + [c for c, _ in found.keyword])
+    story_of_passage = {cid: p.story_id for cid, p in details.items()}
+    story_of_article = reader.story_ids([a for a, _ in found.articles])
+    stories = story_scores(
+        found, story_of_passage, story_of_article, params.mode, params.semantic_weight, params.keyword_weight
+    )
+    banned = _excluded_stories(reader, params, list(stories))
+    own = passage_scores(found, params.mode, params.semantic_weight, params.keyword_weight)
+    by_story: dict[int, list[Passage]] = {}
+    for cid in sorted(own, key=lambda c: (-own[c], c)):
+        if cid in details:
+            by_story.setdefault(details[cid].story_id, []).append(details[cid])
+    order = sorted((s for s in stories if s not in banned), key=lambda s: (-stories[s], s))
+    _fill_missing_passages(reader, [s for s in order if s not in by_story], by_story, vector)
+    cosines = _Cosines(reader, vector, found)
+    chosen: list[_Chosen] = []
+    for story in order:
+        passages = by_story.get(story)
+        if not passages:
+            continue
+        best = passages[0]
+        if params.min_score is not None and (cosines.of(best) or -1.0) < params.min_score:
+            continue
+        best_spans = spans(best.text)
+        echo = next((c for c in chosen if params.dedup and c.echoes(best, best_spans)), None)
+        if echo is not None:
+            echo.groups.add(best.group_id or -best.id)
+            echo.merged_stories.append(story)
+            continue
+        if len(chosen) >= params.k:
+            continue  # keep scanning a little: later stories may still echo a chosen one
+        attached = passages[1 : 1 + MAX_ATTACHED]
+        chosen.append(
+            _Chosen(
+                story,
+                best,
+                stories[story],
+                attached,
+                [best_spans, *(spans(p.text) for p in attached)],
+                {p.group_id or -p.id for p in passages},
+            )
+        )
+    carriers = reader.story_carriers(sorted({s for c in chosen for s in (c.story, *c.merged_stories)}))
+    results: list[SearchResult] = []
+    for item in chosen:
+        held = [r for s in (item.story, *item.merged_stories) for r in carriers.get(s, [])]
+        sources = _sources(held, item.passage)
+        shown = [item.passage, *item.attached][: params.per_article] if params.per_article else [item.passage]
+        for passage in shown:
+            others = () if params.per_article else tuple(_matched(p, cosines) for p in item.attached)
+            results.append(_result(len(results) + 1, passage, item.score, cosines, sources, params, variants, others))
+    return results
+
+
+def passage_results(
+    reader: SearchReader, found: Candidates, params: SearchParams, vector: np.ndarray | None, variants: Variants
+) -> list[SearchResult]:
+    """Passages best first, one per group of duplicates and shared text (unless dedup is off)."""
+    own = passage_scores(found, params.mode, params.semantic_weight, params.keyword_weight)
+    details = reader.passages(list(own))
+    banned = _excluded_stories(reader, params, list({p.story_id for p in details.values()}))
+    cosines = _Cosines(reader, vector, found)
+    chosen: list[_Chosen] = []
+    for cid in sorted(own, key=lambda c: (-own[c], c)):
+        passage = details.get(cid)
+        if passage is None or passage.story_id in banned:
+            continue
+        if params.min_score is not None and (cosines.of(passage) or -1.0) < params.min_score:
+            continue
+        passage_spans = spans(passage.text)
+        echo = next((c for c in chosen if params.dedup and c.echoes(passage, passage_spans)), None)
+        if echo is not None:
+            echo.groups.add(passage.group_id or -passage.id)
+            continue
+        if len(chosen) < params.k:
+            chosen.append(_Chosen(passage.story_id, passage, own[cid], [], [passage_spans], {passage.group_id or -cid}))
+    groups = sorted({g for c in chosen for g in c.groups if g > 0}) if params.dedup else []
+    carriers = reader.group_carriers(groups)
+    results = []
+    for item in chosen:
+        held = [r for g in sorted(item.groups) for r in carriers.get(g, [])]
+        sources = _sources(held, item.passage)
+        results.append(_result(len(results) + 1, item.passage, item.score, cosines, sources, params, variants, ()))
+    return results
+
+
+class _Cosines:
+    """Cosine of a passage and the query: from the KNN list when it is there, else from the stored vector.
+
+    Also holds each candidate passage's BM25, reported with the result.
+    """
+
+    def __init__(self, reader: SearchReader, vector: np.ndarray | None, found: Candidates) -> None:
+        self.reader, self.vector = reader, vector
+        self.known = dict(found.semantic)
+        self.bm25 = dict(found.keyword)
+
+    def of(self, passage: Passage) -> float | None:
+        if self.vector is None:
+            return None
+        if passage.id not in self.known:
+            stored = self.reader.vectors([passage.id]).get(passage.id)
+            if stored is None:
+                return None
+            self.known[passage.id] = float(np.dot(stored, self.vector))
+        return self.known[passage.id]
+
+
+def _excluded_stories(reader: SearchReader, params: SearchParams, stories: Sequence[int]) -> set[int]:
+    """Stories whose article holds a word or phrase the query excludes (``-word``)."""
+    if params.keyword is None or not params.keyword.excluded or not stories:
+        return set()
+    return reader.articles_matching(params.keyword.excluded, stories)
+
+
+def _fill_missing_passages(
+    reader: SearchReader, stories: Sequence[int], by_story: dict[int, list[Passage]], vector: np.ndarray | None
+) -> None:
+    """Stories found by the whole-article match alone: their passage closest to the query (else the first)."""
+    ids = reader.story_passages(stories)
+    if not ids:
+        return
+    wanted = [cid for cids in ids.values() for cid in cids]
+    details = reader.passages(wanted)
+    vectors = reader.vectors(wanted) if vector is not None else {}
+    for story, cids in ids.items():
+        if vector is not None and vectors:
+            cids = sorted(cids, key=lambda c: -float(np.dot(vectors[c], vector)) if c in vectors else 0.0)
+        first = next((details[c] for c in cids if c in details), None)
+        if first is not None:
+            by_story[story] = [first]
+
+
+def _sources(carriers: Sequence[Carrier], passage: Passage) -> tuple[Source, ...]:
+    unique = {c.id: c for c in carriers}
+    if not unique:
+        return (Source(passage.article_id, passage.outlet, passage.title, passage.url, passage.published_at),)
+    listed = sorted(unique.values(), key=lambda r: (r.published_at or "9999", r.id))
+    return tuple(Source(r.id, r.outlet, r.title, r.url, r.published_at, r.duplicate_kind) for r in listed)
+
+
+def _matched(passage: Passage, cosines: _Cosines) -> MatchedPassage:
+    return MatchedPassage(passage.id, passage.char_start, passage.char_end, passage.text, cosines.of(passage))
+
+
+def _result(
+    rank: int,
+    passage: Passage,
+    score: float,
+    cosines: _Cosines,
+    sources: tuple[Source, ...],
+    params: SearchParams,
+    variants: Variants,
+    others: tuple[MatchedPassage, ...],
+) -> SearchResult:
+    similarity = cosines.of(passage)
+    scores = {"semantic": similarity} if similarity is not None and params.mode != "keyword" else {}
+    if passage.id in cosines.bm25:
+        scores["keyword"] = -cosines.bm25[passage.id]
+    if params.mode == "hybrid":
+        scores["rrf"] = score
+    return SearchResult(
+        rank=rank,
+        score=float(score),
+        text=passage.text,
+        article_id=passage.article_id,
+        chunk_id=passage.id,
+        char_start=passage.char_start,
+        char_end=passage.char_end,
+        outlet=passage.outlet,
+        title=passage.title,
+        url=passage.url,
+        published=passage.published_at,
+        sources=sources,
+        scores={k: float(v) for k, v in scores.items()},
+        highlights=highlight_terms(params.query, passage.text, variants),
+        group_id=passage.group_id,
+        similarity=similarity,
+        passages=others,
+    )

@@ -1,0 +1,102 @@
+"""Per-outlet sentence counts and the boilerplate learned from them (see archive.text.boilerplate)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from archive.store.interface import in_batches
+from archive.store.models import OutletSentence, Source
+from archive.text.boilerplate import is_boilerplate
+
+
+@dataclass(frozen=True)
+class SentenceSeen:
+    """One sentence of one new story, to be counted."""
+
+    source_id: int
+    key: int
+    published: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class LearnedSentence:
+    """A sentence learned as an outlet's furniture, with the stories and dates it was seen in."""
+
+    outlet: str
+    text: str
+    stories: int
+    first_published: str | None
+    last_published: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+_UPSERT = (
+    "INSERT INTO outlet_sentences (source_id, sentence_key, stories, first_published, last_published, boilerplate) "
+    "VALUES (?, ?, 1, ?, ?, 0) ON CONFLICT (source_id, sentence_key) DO UPDATE SET stories = stories + 1, "
+    "first_published = CASE WHEN first_published IS NULL OR excluded.first_published < first_published "
+    "THEN coalesce(excluded.first_published, first_published) ELSE first_published END, "
+    "last_published = CASE WHEN last_published IS NULL OR excluded.last_published > last_published "
+    "THEN coalesce(excluded.last_published, last_published) ELSE last_published END"
+)
+
+
+def learned_keys(session: Session) -> dict[int, set[int]]:
+    """Source id -> keys of its sentences learned as boilerplate."""
+    found: dict[int, set[int]] = {}
+    stmt = select(OutletSentence.source_id, OutletSentence.sentence_key).where(OutletSentence.boilerplate)
+    for row in session.execute(stmt):
+        found.setdefault(int(row.source_id), set()).add(int(row.sentence_key))
+    return found
+
+
+def count_sentences(session: Session, seen: Sequence[SentenceSeen]) -> list[tuple[int, int]]:
+    """Count each (outlet, sentence) once more; return the (source id, key) pairs that just became boilerplate."""
+    if not seen:
+        return []
+    conn = session.connection()
+    conn.exec_driver_sql(_UPSERT, [(s.source_id, s.key, s.published, s.published) for s in seen])
+    text_of = {(s.source_id, s.key): s.text for s in seen}
+    promoted: list[tuple[int, int]] = []
+    by_source: dict[int, list[int]] = {}
+    for s in seen:
+        by_source.setdefault(s.source_id, []).append(s.key)
+    for source_id, keys in by_source.items():
+        for part in in_batches(sorted(set(keys))):
+            stmt = select(OutletSentence).where(
+                OutletSentence.source_id == source_id,
+                OutletSentence.sentence_key.in_(part),
+                OutletSentence.boilerplate.is_(False),
+            )
+            for row in session.scalars(stmt):
+                if is_boilerplate(row.stories, row.first_published, row.last_published):
+                    promoted.append((source_id, int(row.sentence_key)))
+    for source_id, key in promoted:
+        session.execute(
+            update(OutletSentence)
+            .where(OutletSentence.source_id == source_id, OutletSentence.sentence_key == key)
+            .values(boilerplate=True, text=text_of[(source_id, key)])
+        )
+    return promoted
+
+
+def learned(session: Session, outlet: str | None = None) -> list[LearnedSentence]:
+    """Learned boilerplate, by outlet then most stories first."""
+    stmt = (
+        select(Source.name, OutletSentence)
+        .join(Source, Source.id == OutletSentence.source_id)
+        .where(OutletSentence.boilerplate)
+        .order_by(Source.name, OutletSentence.stories.desc(), OutletSentence.sentence_key)
+    )
+    if outlet is not None:
+        stmt = stmt.where(Source.name == outlet)
+    return [
+        LearnedSentence(name, row.text or "", row.stories, row.first_published, row.last_published)
+        for name, row in session.execute(stmt)
+    ]
