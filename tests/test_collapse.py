@@ -1,0 +1,110 @@
+"""Tests for archive.search.collapse through Archive.search: one result per article, copies and shared text merged."""
+
+from __future__ import annotations
+
+import pytest
+
+from archive import Archive, InvalidQueryError, RawArticle
+
+WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "granite", "harbor", "indigo", "juniper", "kestrel", "lagoon", "meadow", "nectar", "onyx"]
+
+
+def _long_article(i: int, topic: str, city: str) -> RawArticle:
+    """Six paragraphs of their own (distinct words per article, so no two articles are near-duplicates)."""
+    own = [f"{WORDS[(i + p) % len(WORDS)]}{i}x{p}" for p in range(6)]
+    paragraphs = [
+        f"{topic.capitalize()} in {city} continued, officials said, as residents sheltered in basements. "
+        f"Witness {own[p]} described {own[(p + 1) % 6]} near {own[(p + 2) % 6]} while {own[(p + 3) % 6]} waited "
+        f"for {own[(p + 4) % 6]} and {own[(p + 5) % 6]} beside marker {i * 10 + p}."
+        for p in range(6)
+    ]
+    return RawArticle(
+        text="\n\n".join(paragraphs),
+        title=f"Report {i}: {topic} in {city}",
+        outlet=f"Outlet {i % 3}",
+        published=f"2022-0{1 + i % 8}-1{i % 9}",
+        url=f"https://example.org/{i}",
+    )
+
+
+@pytest.fixture
+def reports(archive: Archive) -> Archive:
+    topics = [("shelling", "Kharkiv"), ("evacuation", "Mariupol"), ("power cuts", "Odesa"), ("drone strikes", "Kyiv")]
+    archive.ingest_records([_long_article(i, *topics[i % 4]) for i in range(24)])
+    return archive
+
+
+def test_one_result_per_article_with_its_other_passages_attached(reports: Archive) -> None:
+    hits = reports.search("shelling in Kharkiv residents sheltered", k=5)
+    assert hits
+    assert len({h.article_id for h in hits}) == len(hits)
+    assert any(h.passages for h in hits)
+    for hit in hits:
+        for other in hit.passages:
+            assert other.chunk_id != hit.chunk_id and other.char_end > other.char_start
+
+
+def test_passages_mode_repeats_articles_and_per_article_caps_them(reports: Archive) -> None:
+    raw = reports.search("shelling in Kharkiv residents sheltered", k=10, passages=True)
+    assert len({h.article_id for h in raw}) < len(raw)
+    capped = reports.search("shelling in Kharkiv residents sheltered", k=10, per_article=2)
+    per_article: dict[int, int] = {}
+    for hit in capped:
+        per_article[hit.article_id] = per_article.get(hit.article_id, 0) + 1
+    assert capped and max(per_article.values()) <= 2 and max(per_article.values()) == 2
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic", "keyword"])
+def test_the_top_k_does_not_depend_on_k(reports: Archive, mode: str) -> None:
+    few = reports.search("evacuation buses from Mariupol", k=3, mode=mode)
+    many = reports.search("evacuation buses from Mariupol", k=12, mode=mode)
+    assert few and [h.chunk_id for h in few] == [h.chunk_id for h in many[:3]]
+
+
+def test_excluded_words_drop_the_articles_holding_them(reports: Archive) -> None:
+    hits = reports.search("residents sheltered -Kharkiv", k=10)
+    assert hits and all("Kharkiv" not in h.title for h in hits)
+    with pytest.raises(InvalidQueryError, match="only excludes"):
+        reports.search("-Kharkiv")
+
+
+def test_a_phrase_must_appear_as_written(reports: Archive) -> None:
+    hits = reports.search('"power cuts in Odesa"', k=5, mode="keyword")
+    assert hits and all("Power cuts in Odesa" in h.text or "power cuts in Odesa" in h.text for h in hits)
+
+
+def test_every_spelling_of_a_place_matches(reports: Archive) -> None:
+    hits = reports.search("Kiev drone", k=5, mode="keyword")
+    assert hits and all("Kyiv" in h.title for h in hits)
+    assert "Kyiv" in hits[0].highlights
+
+
+def test_similarity_is_reported_and_min_score_drops_weak_results(reports: Archive) -> None:
+    hits = reports.search("drone strikes in Kyiv", k=10)
+    assert hits and all(h.similarity is not None for h in hits)
+    floor = sorted(h.similarity or 0 for h in hits)[len(hits) // 2]
+    kept = reports.search("drone strikes in Kyiv", k=10, min_score=floor)
+    assert kept and all((h.similarity or 0) >= floor for h in kept) and len(kept) < len(hits)
+    with pytest.raises(InvalidQueryError, match="min_score"):
+        reports.search("x", min_score=float("nan"))
+
+
+def test_an_article_found_only_by_its_headline_still_shows_a_passage(archive: Archive) -> None:
+    archive.ingest_records(
+        [
+            RawArticle(
+                text="Trucks queued at the border for a second day. " * 3,
+                title="Zaporizhzhia convoy waits",
+                outlet="Wire",
+                published="2022-05-01",
+            ),
+            RawArticle(
+                text="Farmers counted losses after the frost. " * 3,
+                title="Frost damages crops",
+                outlet="Daily",
+                published="2022-05-02",
+            ),
+        ]
+    )
+    hit = archive.search("Zaporozhye convoy", k=1, mode="keyword")[0]
+    assert hit.title == "Zaporizhzhia convoy waits" and "Trucks queued" in hit.text

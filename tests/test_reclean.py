@@ -1,0 +1,62 @@
+"""Tests for archive.ops.reclean and boilerplate learning at ingest (archive clean, archive boilerplate)."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from archive import Archive, RawArticle
+from archive.cli import cli
+
+SIGNUP = "Sign up to our free Ukraine war bulletin for the latest updates every morning."
+WIRE = "The agency said the convoy of twelve trucks reached the besieged town after a three-day delay."
+
+
+def _story(i: int, *, month: int, extra: str = "") -> RawArticle:
+    body = (
+        f"Report {i} describes event number {i} in detail, with witness{i} and place{i} named. "
+        f"Officials gave figure{i} for the damage. {extra} {SIGNUP}"
+    )
+    return RawArticle(text=body, title=f"Story {i}", outlet="Mirror", published=f"2022-{month:02d}-0{1 + i % 8}")
+
+
+def test_a_sentence_in_many_stories_weeks_apart_is_learned_and_removed_from_later_ones(archive: Archive) -> None:
+    archive.ingest_records([_story(i, month=1 + i) for i in range(5)])
+    learned = archive.boilerplate()
+    assert [s.text for s in learned] == [SIGNUP] and learned[0].stories == 5 and learned[0].outlet == "Mirror"
+    archive.ingest_records([_story(9, month=9)])
+    later = archive.search("Report 9 event number 9", k=1, mode="keyword")[0]
+    assert SIGNUP not in archive.article(later.article_id).text
+
+
+def test_archive_clean_removes_it_from_earlier_articles_keeping_their_ids(archive: Archive) -> None:
+    archive.ingest_records([_story(i, month=1 + i) for i in range(5)])  # learned from these five
+    archive.ingest_records([_story(5, month=7)])  # stored without it
+    before = {h.article_id for h in archive.search("event number", k=10, mode="keyword")}
+    assert before and any(SIGNUP in archive.article(a).text for a in before)
+    report = archive.clean()
+    assert report.changed == 5 and report.sentences == 5 and report.articles == 6
+    assert all(SIGNUP not in archive.article(a).text for a in before)
+    assert {h.article_id for h in archive.search("event number", k=10, mode="keyword")} == before
+    assert archive.search("free Ukraine war bulletin", k=5, mode="keyword") == []
+    assert archive.clean().changed == 0  # a rerun changes nothing
+
+
+def test_sentences_of_one_news_cycle_or_of_copies_are_not_boilerplate(archive: Archive) -> None:
+    # Five stories within a week quoting the same wire sentence: a news cycle, not furniture.
+    archive.ingest_records([_story(i, month=3, extra=WIRE) for i in range(5)])
+    assert WIRE not in {s.text for s in archive.boilerplate()}
+    # The same story carried five times is one story.
+    copy = _story(20, month=1, extra=WIRE)
+    archive.ingest_records(
+        [RawArticle(text=copy.text, title=copy.title, outlet="Wire", published=f"2022-0{m}-01") for m in range(1, 6)]
+    )
+    assert archive.boilerplate("Wire") == []
+
+
+def test_clean_and_boilerplate_commands_report_as_json(archive: Archive, runner: CliRunner) -> None:
+    archive.ingest_records([_story(i, month=1 + i) for i in range(5)])
+    db = str(archive.path)
+    shown = runner.invoke(cli, ["boilerplate", "-d", db, "--json", "--model", "fake"])
+    assert shown.exit_code == 0 and SIGNUP in shown.output
+    cleaned = runner.invoke(cli, ["clean", "-d", db, "--json", "--model", "fake"])
+    assert cleaned.exit_code == 0 and '"changed": 5' in cleaned.output
