@@ -346,7 +346,7 @@ class Archive:
             raise NotFoundError(f"no ingest run with id {run_id}: see `archive runs` for ids")
         return rows[0]
 
-    def clean(self, *, progress: ProgressFn | None = None, wait: float = 0) -> CleanReport:
+    def clean(self, *, progress: ProgressFn | None = None, wait: float = 0, relearn: bool = False) -> CleanReport:
         """Remove the boilerplate learned so far from every stored article (ids kept, unchanged passages kept)."""
         return reclean(
             self.engine,
@@ -356,6 +356,7 @@ class Archive:
             passage_format=self.passage_format,
             progress=progress,
             wait=wait,
+            relearn=relearn,
         )
 
     def boilerplate(self, outlet: str | None = None) -> list[LearnedSentence]:

@@ -38,6 +38,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout, uninstalled
 
@@ -46,6 +49,7 @@ from archive.embedding.model_files import DEFAULT_MODEL  # noqa: E402
 from archive.ingest.readers import read_file  # noqa: E402
 from archive.ops.schema import upgrade_path  # noqa: E402
 from archive.search.evaluation import mean, mrr_at_k, ndcg_at_k, recall_at_k  # noqa: E402
+from archive.store.models import Article  # noqa: E402
 from archive.text.clean import clean_article  # noqa: E402
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -280,6 +284,52 @@ def eval_news(data_dir: Path, home: Path, runs: Sequence[Run], others: int) -> l
 
 
 # ---------------------------------------------------------------- output
+def eval_known(data_dir: Path, home: Path, *, with_txtai: bool) -> None:
+    """Known items and top-10 faults over the whole ukraine_media set (scripts/eval_known.py), printed."""
+    import eval_known
+
+    path = data_dir / NEWS_FILE
+    records = [r for r in read_file(path) if isinstance(r, RawArticle)]
+    id_by_url = {r.url: r.extra["id"] for r in records if r.url}
+    db = home / "eval" / eval_known.FULL_DB
+    db.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with open_current(db, home) as archive:
+        report = archive.ingest([path], progress=_Progress("ingest ukraine_media"))  # a rerun adds nothing
+        cleaned = archive.clean()
+        copies = _copy_sets(archive, id_by_url)
+        topics = [q["query"] for q in json.loads(NEWS_QUERIES.read_text())]
+        txtai = None
+        if with_txtai:
+            import eval_txtai
+
+            queries = [q["query"] for q in json.loads(eval_known.KNOWN_ITEMS.read_text())]
+            txtai = eval_txtai.run_txtai(queries, data_dir, home)
+        rows = eval_known.evaluate(archive, id_by_url, copies, topics, txtai=txtai)
+        share = eval_known.furniture_share(archive)
+        stats = archive.stats()
+    note = (
+        f"{stats['articles']} articles, {stats['chunks']} passages; this run added {report.added}, "
+        f"clean changed {cleaned.changed}; {time.perf_counter() - started:.0f}s"
+    )
+    eval_known.print_rows(rows, share, note)
+
+
+def _copy_sets(archive: Archive, id_by_url: dict[str, str]) -> dict[str, set[str]]:
+    """ukraine_media id -> ids of every article in its story (the article and the copies linked to it)."""
+    from archive.store.sqlite.reads import article_links
+
+    with Session(archive.engine) as session:
+        links = article_links(session)
+        urls = dict(session.execute(select(Article.id, Article.url)).tuples().all())
+    story: dict[int, int] = {aid: canonical or aid for aid, canonical, _, _ in links}
+    members: dict[int, set[str]] = {}
+    for aid, root in story.items():
+        if urls.get(aid) in id_by_url:
+            members.setdefault(root, set()).add(id_by_url[urls[aid]])
+    return {rid: group for group in members.values() for rid in group}
+
+
 def _log_row(row: dict[str, object]) -> None:
     metrics = ", ".join(f"{k} {100 * v:.2f}" for k, v in row.items() if k in ("nDCG@10", "R@100", "MRR@10"))
     print(f"  {row['dataset']} {row['run']}: {metrics}", file=sys.stderr, flush=True)
@@ -302,7 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder holding scifact/ and ukraine_media/"
     )
-    parser.add_argument("--only", choices=("scifact", "news"), help="run one evaluation")
+    parser.add_argument("--only", choices=("scifact", "news", "known"), help="run one evaluation")
+    parser.add_argument("--no-txtai", action="store_true", help="known items: skip the txtai side-by-side")
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="model and eval-database cache")
     parser.add_argument("--news-others", type=int, default=1000, help="unjudged news articles added as distractors")
     parser.add_argument("--sweep", action="store_true", help="also try several hybrid weightings")
@@ -313,7 +364,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows += eval_scifact(args.data_dir, args.home, runs)
     if args.only in (None, "news"):
         rows += eval_news(args.data_dir, args.home, runs, args.news_others)
-    print_table(rows)
+    if rows:
+        print_table(rows)
+    if args.only in (None, "known"):
+        eval_known(args.data_dir, args.home, with_txtai=not args.no_txtai)
     return 0
 
 

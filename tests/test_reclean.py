@@ -60,3 +60,15 @@ def test_clean_and_boilerplate_commands_report_as_json(archive: Archive, runner:
     assert shown.exit_code == 0 and SIGNUP in shown.output
     cleaned = runner.invoke(cli, ["clean", "-d", db, "--json", "--model", "fake"])
     assert cleaned.exit_code == 0 and '"changed": 5' in cleaned.output
+
+
+def test_an_archive_stored_before_counting_learns_from_its_stored_stories(archive: Archive) -> None:
+    from archive import IngestOptions
+
+    archive.ingest_records([_story(i, month=1 + i) for i in range(6)], options=IngestOptions(learn_boilerplate=False))
+    assert archive.boilerplate() == []
+    report = archive.clean()
+    assert report.relearned == 6 and report.changed == 6
+    assert [s.text for s in archive.boilerplate()] == [SIGNUP]
+    assert archive.clean().relearned == 0  # counted once; --relearn counts again
+    assert archive.clean(relearn=True).relearned == 6

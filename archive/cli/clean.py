@@ -15,8 +15,11 @@ from archive.cli.render import print_boilerplate, progress_bar
 @db_options
 @click.option("--wait", type=click.FloatRange(0, 86400), default=0, help="Seconds to wait for another writer.")
 @click.option("--quiet", is_flag=True, help="No progress counter.")
+@click.option("--relearn", is_flag=True, help="Count the sentences of every stored story again before cleaning.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def clean(db: str | None, model: str | None, home: str | None, wait: float, quiet: bool, as_json: bool) -> None:
+def clean(
+    db: str | None, model: str | None, home: str | None, wait: float, quiet: bool, relearn: bool, as_json: bool
+) -> None:
     """Remove learned boilerplate from articles stored before it was learned.
 
     Article ids stay; only articles that change are re-chunked, and only their
@@ -28,7 +31,7 @@ def clean(db: str | None, model: str | None, home: str | None, wait: float, quie
       archive boilerplate --outlet "Daily Mirror"    # what it removes
     """
     with opened(db, model, home) as archive, progress_bar("re-cleaning", quiet or as_json) as bar, friendly_errors():
-        report = archive.clean(progress=bar, wait=wait)
+        report = archive.clean(progress=bar, wait=wait, relearn=relearn)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:

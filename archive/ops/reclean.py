@@ -21,8 +21,9 @@ from archive.dedup.minhash import MinHasher, content_hash
 from archive.embedding.base import Embedder
 from archive.ops.lock import writer_lock
 from archive.store.sqlite import boilerplate, reads, writes
+from archive.store.sqlite.boilerplate import SentenceSeen
 from archive.store.sqlite.writes import ChunkRow
-from archive.text.boilerplate import remove_sentences
+from archive.text.boilerplate import remove_sentences, sentences
 from archive.text.chunk import chunk_text
 from archive.text.context import passage_input
 from archive.text.dates import date_key
@@ -41,6 +42,7 @@ class CleanReport:
     sentences: int = 0  # sentences removed
     passages_kept: int = 0  # passages whose text was unchanged (vector reused)
     passages_embedded: int = 0  # new passages embedded
+    relearned: int = 0  # stories whose sentences were counted first (0: the counts were already there)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,13 +57,21 @@ def reclean(
     passage_format: str,
     progress: Callable[[int], None] | None = None,
     wait: float = 0,
+    relearn: bool = False,
 ) -> CleanReport:
-    """Re-clean every stored article with the boilerplate learned so far; one transaction per batch."""
+    """Re-clean every stored article with the boilerplate learned so far; one transaction per batch.
+
+    An archive whose sentences were never counted (stored before counting existed), or any with
+    ``relearn``, first counts the sentences of every stored story.
+    """
     report = CleanReport()
     hasher = MinHasher()
     writer = engine.execution_options(sqlite_begin="IMMEDIATE")
     max_tokens = min(embedder.max_tokens, DEFAULT_MAX_TOKENS)
     with writer_lock(db_path, wait=wait, command="clean"):
+        with Session(writer) as session, session.begin():
+            if relearn or boilerplate.is_empty(session):
+                report.relearned = _count_stored(session)
         with Session(engine) as session:
             learned = boilerplate.learned_keys(session)
         last_id = 0
@@ -85,6 +95,25 @@ def reclean(
                 report.changed += len(changed)
             if progress is not None:
                 progress(len(rows))
+
+
+def _count_stored(session: Session) -> int:
+    """Count the sentences of every stored story (copies count once: only articles that are no copy)."""
+    boilerplate.forget_counts(session)
+    stories, last_id = 0, 0
+    while True:
+        rows = reads.articles_with_text(session, last_id, ARTICLES_PER_BATCH * 5)
+        if not rows:
+            return stories
+        last_id = rows[-1].id
+        seen = [
+            SentenceSeen(row.source_id, s.key, row.published_at, s.text)
+            for row in rows
+            if row.duplicate_kind is None and row.source_id is not None
+            for s in {s.key: s for s in sentences(row.text)}.values()
+        ]
+        stories += sum(1 for row in rows if row.duplicate_kind is None)
+        boilerplate.count_sentences(session, seen)
 
 
 def _rewrite(

@@ -8,8 +8,6 @@ Create Date: 2026-12-01
   passages alone ("text"); new ones embed the article's headline with each passage ("title").
   Existing archives keep working and ingest in their recorded format; ``archive reembed``
   rebuilds the vectors in the new one.
-* ``outlet_sentences``: per outlet, how many distinct stories hold each sentence, over which
-  dates, and whether that makes it learned boilerplate (``archive.text.boilerplate``).
 * ``fts_articles``: FTS5 over every article's headline and text (external content on
   ``articles``, kept in step by triggers), for headline matches and whole-article BM25.
 """
@@ -32,20 +30,6 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("embedding_models", schema=None) as batch_op:
         batch_op.add_column(sa.Column("passage_format", sa.String(length=16), server_default="text", nullable=False))
-    op.create_table(
-        "outlet_sentences",
-        sa.Column("source_id", sa.Integer(), nullable=False),
-        sa.Column("sentence_key", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("stories", sa.Integer(), nullable=False),
-        sa.Column("first_published", sa.String(length=32), nullable=True),
-        sa.Column("last_published", sa.String(length=32), nullable=True),
-        sa.Column("boilerplate", sa.Boolean(), nullable=False),
-        sa.Column("text", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["source_id"], ["sources.id"], name=op.f("fk_outlet_sentences_source_id_sources"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("source_id", "sentence_key", name=op.f("pk_outlet_sentences")),
-    )
     op.execute(vtables.ARTICLE_FTS_DDL)
     for trigger in vtables.ARTICLE_FTS_TRIGGERS:
         op.execute(trigger)
@@ -56,6 +40,5 @@ def downgrade() -> None:
     for name in vtables.ARTICLE_FTS_TRIGGER_NAMES:
         op.execute(f"DROP TRIGGER IF EXISTS {name}")
     op.execute(f"DROP TABLE IF EXISTS {vtables.ARTICLE_FTS_TABLE}")
-    op.drop_table("outlet_sentences")
     with op.batch_alter_table("embedding_models", schema=None) as batch_op:
         batch_op.drop_column("passage_format")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from archive.store.interface import in_batches
@@ -45,6 +45,16 @@ _UPSERT = (
     "last_published = CASE WHEN last_published IS NULL OR excluded.last_published > last_published "
     "THEN coalesce(excluded.last_published, last_published) ELSE last_published END"
 )
+
+
+def is_empty(session: Session) -> bool:
+    """True when no sentence has been counted yet (an archive stored before sentences were counted)."""
+    return session.scalar(select(OutletSentence.source_id).limit(1)) is None
+
+
+def forget_counts(session: Session) -> None:
+    """Drop every count not yet learned as boilerplate (before counting the stored stories again)."""
+    session.execute(delete(OutletSentence).where(OutletSentence.boilerplate.is_(False)))
 
 
 def learned_keys(session: Session) -> dict[int, set[int]]:

@@ -224,7 +224,15 @@ def _ident(name: str) -> str:
 def articles_with_text(session: Session, after_id: int, limit: int) -> list[Row]:
     """Articles holding text (not exact copies), id > ``after_id``, by id, with what re-cleaning needs."""
     stmt = (
-        select(Article.id, Article.source_id, Article.title, Article.text, Article.published_at, Article.language)
+        select(
+            Article.id,
+            Article.source_id,
+            Article.title,
+            Article.text,
+            Article.published_at,
+            Article.language,
+            Article.duplicate_kind,
+        )
         .where(Article.id > after_id, Article.text.is_not(None))
         .order_by(Article.id)
         .limit(limit)
