@@ -361,7 +361,7 @@ class Archive:
         """Matching articles per day, week or month and per outlet, with the earliest report.
 
         "Matching" is defined in :mod:`archive.search.coverage`: in ``keyword`` mode every
-        article with a passage holding every query word; otherwise the articles of the best
+        article containing every query word (in any passage); otherwise the articles of the best
         ``limit`` passages of that search.
         """
         bucket = coverage.check_by(by)

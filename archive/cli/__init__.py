@@ -28,6 +28,10 @@ _COMMAND_MODULES = {
     "reembed": "ops",
     "vacuum": "ops",
     "backup": "ops",
+    "timeline": "timeline",
+    "outlets": "timeline",
+    "serve": "serve",
+    "mcp": "serve",
 }
 
 
@@ -81,7 +85,7 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``cli``.
-    from archive.cli import db, duplicates, feeds, ingest, ops, runs, search  # noqa: F401
+    from archive.cli import db, duplicates, feeds, ingest, ops, runs, search, serve, timeline  # noqa: F401
 
 
 def main() -> None:

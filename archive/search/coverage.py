@@ -2,9 +2,9 @@
 
 What "matching" means here, for every timeline and facet:
 
-* ``keyword`` mode (the default of timelines): every article holding a passage that contains
-  every word of the query (FTS5, the same stemming and stopwords as keyword search). No cap:
-  this is the exhaustive count the ``--mode keyword -k 1000 | jq | uniq -c`` pipeline approximated.
+* ``keyword`` mode (the default of timelines): every article whose text contains every word of
+  the query, in any of its passages (FTS5, with the stemming and stopwords of keyword search).
+  No cap: the exhaustive count that ``--mode keyword -k 1000 | jq | uniq -c`` approximated.
 * ``semantic`` / ``hybrid``: the articles of the best ``limit`` passages of that search, every
   copy counted (not collapsed), so the count is bounded by ``limit`` and depends on its value.
 
@@ -136,7 +136,7 @@ def matching_articles(
             language=request.language,
         )
         if request.mode == "keyword":
-            ids = facets.articles_matching_words(session, keyword_match(fts_terms(request.query)))
+            ids = facets.articles_with_every_term(session, keyword_terms(request.query))
     if request.mode != "keyword":
         ids = {hit.article_id for hit in ranked(request.limit)}
     with Session(engine) as session:
@@ -167,15 +167,16 @@ def key_to_day(key: int | None) -> str | None:
 
 def matching_note(mode: str, limit: int) -> str:
     if mode == "keyword":
-        return "articles with a passage containing every query word, plus their exact copies"
+        return "articles containing every query word, plus their exact copies"
     return f"articles of the best {limit} passages of a {mode} search, plus their exact copies"
 
 
-def keyword_match(terms: Sequence[str]) -> str:
-    """FTS5 expression requiring every (already quoted) term."""
+def keyword_terms(query: str) -> list[str]:
+    """The query's words as quoted FTS5 terms (stopwords dropped unless nothing else is left)."""
+    terms = fts_terms(query)
     if not terms:
         raise InvalidQueryError("the query has no words to match: give some words to search for")
-    return " AND ".join(terms)
+    return terms
 
 
 def filter_articles(

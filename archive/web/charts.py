@@ -11,6 +11,7 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 12, 28, 36
 # Colour-blind-safe (Okabe-Ito); outlets past the palette share the last colour, "other".
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
 MAX_LABELS = 12
+MAX_BAR = 48.0
 
 
 def outlet_colours(timeline: Timeline) -> dict[str, str]:
@@ -29,7 +30,7 @@ def timeline_svg(timeline: Timeline) -> Markup:
     peak = max(b.count for b in buckets) or 1
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = plot_w / len(buckets)
-    bar_w = max(step * 0.8, 1.0)
+    bar_w = min(max(step * 0.8, 1.0), MAX_BAR)
     parts = [
         f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'data-total="{timeline.total}" data-buckets="{len(buckets)}" '
@@ -39,7 +40,7 @@ def timeline_svg(timeline: Timeline) -> Markup:
     every = max(1, -(-len(buckets) // MAX_LABELS))
     for i, bucket in enumerate(buckets):
         x = LEFT + i * step + (step - bar_w) / 2
-        y = TOP + plot_h
+        y: float = TOP + plot_h
         for outlet, count in sorted(bucket.outlets.items(), key=lambda kv: (-kv[1], kv[0])):
             h = plot_h * count / peak
             y -= h

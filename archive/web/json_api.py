@@ -29,9 +29,7 @@ def archive_of(request: Request) -> Archive:
 def search(request: Request) -> JSONResponse:
     form = search_form(request.query_params)
     dedup = choice(request.query_params, "dedup", "true", ("true", "false")) == "true"
-    results = archive_of(request).search(
-        required_query(form), k=form.k, mode=form.mode, dedup=dedup, **form.filters()
-    )
+    results = archive_of(request).search(required_query(form), k=form.k, mode=form.mode, dedup=dedup, **form.filters())
     ordered = sort_results(results, form.sort)
     return JSONResponse(
         {"query": form.q, "mode": form.mode, "k": form.k, "sort": form.sort, "results": [r.to_dict() for r in ordered]}
@@ -42,7 +40,9 @@ def context(request: Request) -> JSONResponse:
     form = search_form(request.query_params)
     max_tokens = whole_number(request.query_params, "max_tokens", 1500, 1, MAX_CONTEXT_TOKENS)
     k = whole_number(request.query_params, "k", 8, 1, 100)
-    ctx = archive_of(request).context(required_query(form), max_tokens=max_tokens, k=k, mode=form.mode, **form.filters())
+    ctx = archive_of(request).context(
+        required_query(form), max_tokens=max_tokens, k=k, mode=form.mode, **form.filters()
+    )
     return JSONResponse(context_dict(ctx))
 
 

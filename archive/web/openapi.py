@@ -23,20 +23,30 @@ _MODE = {"type": "string", "enum": ["hybrid", "semantic", "keyword"]}
 _COVERAGE = [
     _param(
         "mode",
-        "keyword (default): every article with a passage holding every query word; semantic or hybrid: "
+        "keyword (default): every article containing every query word; semantic or hybrid: "
         "the articles of the best `limit` passages of that search.",
         {**_MODE, "default": "keyword"},
     ),
-    _param("limit", "Passages searched in semantic/hybrid mode.", {"type": "integer", "default": DEFAULT_LIMIT, "maximum": MAX_LIMIT}),
+    _param(
+        "limit",
+        "Passages searched in semantic/hybrid mode.",
+        {"type": "integer", "default": DEFAULT_LIMIT, "maximum": MAX_LIMIT},
+    ),
 ]
 _ERRORS = {
-    "400": {"description": "A bad parameter: `{\"error\": \"...what to send instead\"}`."},
+    "400": {"description": 'A bad parameter: `{"error": "...what to send instead"}`.'},
     "401": {"description": "The server was started with --token and the request has none or a wrong one."},
 }
 
 
 def _get(summary: str, params: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"get": {"summary": summary, "parameters": params, "responses": {"200": {"description": "OK"}, **_ERRORS, **(extra or {})}}}
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": params,
+            "responses": {"200": {"description": "OK"}, **_ERRORS, **(extra or {})},
+        }
+    }
 
 
 def spec() -> dict[str, Any]:
@@ -51,14 +61,23 @@ def spec() -> dict[str, Any]:
                     _Q,
                     _param("mode", "How to match.", {**_MODE, "default": "hybrid"}),
                     _param("k", "Number of results.", {"type": "integer", "default": PAGE_SIZE, "maximum": MAX_K}),
-                    _param("sort", "score (default), date (earliest first) or -date.", {"type": "string", "enum": ["score", "date", "-date"]}),
+                    _param(
+                        "sort",
+                        "score (default), date (earliest first) or -date.",
+                        {"type": "string", "enum": ["score", "date", "-date"]},
+                    ),
                     _param("dedup", "false shows every copy.", {"type": "boolean", "default": True}),
                     *_FILTERS,
                 ],
             ),
             "/api/context": _get(
                 "Numbered, cited passages for an LLM prompt within max_tokens.",
-                [_Q, _param("max_tokens", "Token budget.", {"type": "integer", "default": 1500}), _param("k", "Results quoted at most.", {"type": "integer", "default": 8}), *_FILTERS],
+                [
+                    _Q,
+                    _param("max_tokens", "Token budget.", {"type": "integer", "default": 1500}),
+                    _param("k", "Results quoted at most.", {"type": "integer", "default": 8}),
+                    *_FILTERS,
+                ],
             ),
             "/api/articles/{article_id}": {
                 "get": {
@@ -73,11 +92,21 @@ def spec() -> dict[str, Any]:
             "/api/facets": _get("Matching articles counted per outlet and per month.", [_Q, *_COVERAGE, *_FILTERS]),
             "/api/timeline": _get(
                 "Matching articles per day/week/month and per outlet, with the earliest report.",
-                [_Q, _param("by", "Bucket size.", {"type": "string", "enum": ["day", "week", "month"], "default": "month"}), *_COVERAGE, *_FILTERS],
+                [
+                    _Q,
+                    _param(
+                        "by", "Bucket size.", {"type": "string", "enum": ["day", "week", "month"], "default": "month"}
+                    ),
+                    *_COVERAGE,
+                    *_FILTERS,
+                ],
             ),
             "/api/outlets": _get("Every outlet with its number of articles and first/last date.", []),
             "/api/stats": _get("Counts, date span, size and model of the archive.", []),
             "/api/doctor": _get("Health checks, each ok/warn/fail with a fix.", []),
-            "/api/duplicates": _get("Duplicate groups, largest first.", [_param("limit", "Groups at most.", {"type": "integer", "default": 50})]),
+            "/api/duplicates": _get(
+                "Duplicate groups, largest first.",
+                [_param("limit", "Groups at most.", {"type": "integer", "default": 50})],
+            ),
         },
     }

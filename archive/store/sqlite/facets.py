@@ -55,19 +55,20 @@ def outlet_rows(session: Session) -> list[OutletRow]:
     return [OutletRow(r[0], int(r[1]), r[2], r[3]) for r in session.execute(stmt)]
 
 
-def articles_matching_words(session: Session, match: str) -> set[int]:
-    """Ids of the articles holding a passage that matches the FTS5 expression ``match`` (no cap)."""
+def articles_with_every_term(session: Session, terms: Sequence[str]) -> set[int]:
+    """Ids of the articles whose passages, together, hold every FTS5 term (no cap).
+
+    One query per term, intersected: an article matches when each word occurs in any
+    of its passages, not necessarily all in one.
+    """
     sql = f"SELECT DISTINCT c.article_id FROM {FTS_TABLE} f JOIN chunks c ON c.id = f.rowid WHERE {FTS_TABLE} MATCH ?"
-    return {int(r[0]) for r in session.connection().exec_driver_sql(sql, (match,))}
-
-
-def articles_of_chunks(session: Session, chunk_ids: Sequence[int]) -> set[int]:
-    """Ids of the articles these passages belong to."""
-    found: set[int] = set()
-    for part in in_batches(sorted(set(chunk_ids))):
-        sql = f"SELECT DISTINCT article_id FROM chunks WHERE id IN ({','.join('?' * len(part))})"
-        found.update(int(r[0]) for r in session.connection().exec_driver_sql(sql, tuple(part)))
-    return found
+    found: set[int] | None = None
+    for term in terms:
+        ids = {int(r[0]) for r in session.connection().exec_driver_sql(sql, (term,))}
+        found = ids if found is None else found & ids
+        if not found:
+            break
+    return found or set()
 
 
 def with_exact_copies(session: Session, article_ids: set[int]) -> set[int]:
