@@ -22,11 +22,44 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-WORDS = (
-    "drone strike power grid shelling artillery ceasefire talks grain deal port convoy refugees "
-    "evacuation missile air defence frontline village offensive sanctions nuclear plant inspectors "
-    "governor officials said overnight region city river bridge railway station hospital school"
-).split()
+WORDS = [
+    "drone",
+    "strike",
+    "power",
+    "grid",
+    "shelling",
+    "artillery",
+    "ceasefire",
+    "talks",
+    "grain",
+    "deal",
+    "port",
+    "convoy",
+    "refugees",
+    "evacuation",
+    "missile",
+    "air",
+    "defence",
+    "frontline",
+    "village",
+    "offensive",
+    "sanctions",
+    "nuclear",
+    "plant",
+    "inspectors",
+    "governor",
+    "officials",
+    "said",
+    "overnight",
+    "region",
+    "city",
+    "river",
+    "bridge",
+    "railway",
+    "station",
+    "hospital",
+    "school",
+]
 QUERIES = ("drone strike", "power grid", "grain deal port", "nuclear plant inspectors", "evacuation convoy", "shelling")
 
 
@@ -82,7 +115,13 @@ def _client(base: str, deadline: float, seed: int, latencies: list[float], error
         while time.monotonic() < deadline:
             q = rng.choice(QUERIES)
             url = rng.choice(
-                (f"/api/search?q={q}&k=10", f"/?q={q}", f"/api/timeline?q={q}&by=week", f"/api/facets?q={q}", "/api/outlets")
+                (
+                    f"/api/search?q={q}&k=10",
+                    f"/?q={q}",
+                    f"/api/timeline?q={q}&by=week",
+                    f"/api/facets?q={q}",
+                    "/api/outlets",
+                )
             )
             started = time.perf_counter()
             try:

@@ -113,6 +113,9 @@ def test_search_page_shows_results_facets_and_a_timeline(client: TestClient) -> 
     html = client.get("/", params={"q": "drones Odesa"}).text
     assert '<svg class="timeline"' in html and 'class="earliest"' in html
     assert 'data-outlet="Example Wire"' in html
+    assert "best 200 passages of a hybrid search" in html  # facets count what this search found
+    every_word = client.get("/", params={"q": "drones Odesa", "coverage": "keyword"}).text
+    assert "containing every query word" in every_word
     assert "<mark>drones</mark>" in html or "<mark>Drones</mark>" in html
     filtered = client.get("/", params={"q": "drones Odesa", "outlet": "Example Gazette"}).text
     assert filtered.count('class="result"') < html.count('class="result"')

@@ -71,7 +71,11 @@ class Bucket:
 
 @dataclass(frozen=True)
 class Timeline:
-    """Matching articles over time; ``earliest`` is the first dated report."""
+    """Matching articles over time; ``earliest`` is the first dated report.
+
+    ``outlets`` and ``months`` count every matching article (whatever ``by`` is), so they
+    double as the facets of the query.
+    """
 
     query: str
     by: TimelineBy
@@ -83,6 +87,7 @@ class Timeline:
     outlets: tuple[FacetCount, ...] = ()
     earliest: Source | None = None
     earliest_bucket: str | None = None
+    months: tuple[FacetCount, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -264,19 +269,24 @@ def build_timeline(query: str, by: TimelineBy, mode: str, matching: str, article
         outlets=_outlet_counts(articles),
         earliest=earliest,
         earliest_bucket=bucket_of(first.published, by) if first else None,
+        months=_month_counts(articles),
     )
 
 
 def build_facets(query: str, mode: str, matching: str, articles: Sequence[ArticleMeta]) -> Facets:
-    months = Counter(m for a in articles if (m := bucket_of(a.published, "month")))
     return Facets(
         query=query,
         mode=mode,
         matching=matching,
         total=len(articles),
         outlets=_outlet_counts(articles),
-        months=tuple(FacetCount(m, n) for m, n in sorted(months.items())),
+        months=_month_counts(articles),
     )
+
+
+def _month_counts(articles: Sequence[ArticleMeta]) -> tuple[FacetCount, ...]:
+    months = Counter(m for a in articles if (m := bucket_of(a.published, "month")))
+    return tuple(FacetCount(m, n) for m, n in sorted(months.items()))
 
 
 def _outlet_counts(articles: Sequence[ArticleMeta]) -> tuple[FacetCount, ...]:

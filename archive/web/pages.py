@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from archive.search.coverage import sort_results
 from archive.web.json_api import archive_of
-from archive.web.params import PAGE_SIZE, SearchForm, search_form, whole_number
+from archive.web.params import PAGE_LIMIT, PAGE_SIZE, SearchForm, search_form, whole_number
 from archive.web.render import result_dicts
 
 
@@ -21,22 +21,21 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
 
 
 def search(request: Request) -> HTMLResponse:
-    form = search_form(request.query_params)
+    form = search_form(request.query_params, limit=PAGE_LIMIT)
     if not form.q:
         return page(request, "search.html", form=form, outlets=archive_of(request).outlets())
     archive = archive_of(request)
     results = sort_results(archive.search(form.q, k=form.k, mode=form.mode, **form.filters()), form.sort)
-    facets = archive.facets(form.q, mode=form.coverage, limit=form.limit, **form.filters())
+    # The timeline's outlet and month counts are the facets: one pass over the matching articles.
     timeline = archive.timeline(form.q, by=form.by, mode=form.coverage, limit=form.limit, **form.filters())
     return page(
         request,
         "search.html",
         form=form,
         results=result_dicts(results),
-        facets=facets,
         timeline=timeline,
         more=form.link(k=form.k + PAGE_SIZE) if len(results) >= form.k else None,
-        outlet_links=_outlet_links(form, [f.value for f in facets.outlets]),
+        outlet_links=_outlet_links(form, [*(f.value for f in timeline.outlets), *form.outlets]),
     )
 
 
@@ -50,7 +49,7 @@ def _outlet_links(form: SearchForm, names: list[str]) -> dict[str, str]:
 
 
 def timeline(request: Request) -> HTMLResponse:
-    form = search_form(request.query_params)
+    form = search_form(request.query_params, limit=PAGE_LIMIT)
     found = None
     if form.q:
         found = archive_of(request).timeline(form.q, by=form.by, mode=form.coverage, limit=form.limit, **form.filters())

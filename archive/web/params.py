@@ -18,6 +18,9 @@ from archive.search.run import MODES
 
 MAX_K = 1000
 PAGE_SIZE = 10
+# The search page's facets and timeline count the articles of this many best passages by default
+# (the JSON API's default is the library's); "every word" counting has no cap.
+PAGE_LIMIT = 200
 SORTS = ("score", "date", "-date")
 
 
@@ -43,7 +46,7 @@ class SearchForm:
     k: int = PAGE_SIZE
     sort: str = "score"
     by: TimelineBy = "month"
-    coverage: str = "keyword"  # which articles timelines and facets count (see archive.search.coverage)
+    coverage: str = "hybrid"  # which articles timelines and facets count (see archive.search.coverage)
     limit: int = DEFAULT_LIMIT
 
     def filters(self) -> FilterArgs:
@@ -100,12 +103,16 @@ def optional(params: QueryParams, name: str) -> str | None:
     return value or None
 
 
-def search_form(params: QueryParams, *, default_coverage: str = "keyword") -> SearchForm:
-    """Read q, mode, since, until, outlet (repeatable), language, k, sort, by, coverage and limit."""
+def search_form(params: QueryParams, *, limit: int = DEFAULT_LIMIT) -> SearchForm:
+    """Read q, mode, since, until, outlet (repeatable), language, k, sort, by, coverage and limit.
+
+    ``coverage`` (which articles the facets and the timeline count) follows ``mode`` unless given.
+    """
     by = check_by(choice(params, "by", "month", BY_CHOICES))
+    mode = choice(params, "mode", "hybrid", MODES)
     return SearchForm(
         q=(params.get("q") or "").strip(),
-        mode=choice(params, "mode", "hybrid", MODES),
+        mode=mode,
         since=optional(params, "since"),
         until=optional(params, "until"),
         outlets=tuple(o for o in params.getlist("outlet") if o.strip()),
@@ -113,8 +120,8 @@ def search_form(params: QueryParams, *, default_coverage: str = "keyword") -> Se
         k=whole_number(params, "k", PAGE_SIZE, 1, MAX_K),
         sort=choice(params, "sort", "score", SORTS),
         by=by,
-        coverage=choice(params, "coverage", default_coverage, MODES),
-        limit=whole_number(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
+        coverage=choice(params, "coverage", mode, MODES),
+        limit=whole_number(params, "limit", limit, 1, MAX_LIMIT),
     )
 
 
