@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from archive.api import Archive
+from archive.config import Settings
 from archive.errors import ArchiveError, ConfigError, InvalidQueryError, NotFoundError
 from archive.store.sqlite.readonly import make_read_only
 from archive.web import json_api, pages
@@ -31,8 +32,6 @@ log = logging.getLogger(__name__)
 
 def open_read_only(db: str | Path | None, *, model: str | None = None, home: str | Path | None = None) -> Archive:
     """Open an existing archive for serving; a missing file is an error, never a new archive."""
-    from archive.config import Settings
-
     path = Settings.resolve(db=db, model=model, home=home).db_path
     if not path.is_file():
         raise NotFoundError(f"no archive at {path} (create it with: archive ingest -d {path} FILES)")
