@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
+import httpx2
 import pytest
 from mcp.client.client import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 from archive import Archive
 from archive.web.mcp import build_mcp_server
-from tests.web_helpers import sample_archive
+from archive.web.security import TokenMiddleware
+from tests.web_helpers import sample_archive, served
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -55,6 +59,11 @@ async def _call_all(target: Any) -> dict[str, Any]:
     }
 
 
+async def _call_over_http(url: str, token: str) -> dict[str, Any]:
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
+        return await _call_all(streamable_http_client(url, http_client=http))
+
+
 def test_mcp_tools_return_the_librarys_json(sample: Archive) -> None:
     got = anyio.run(_call_all, build_mcp_server(sample))
     assert got["tools"] == ["context", "get_article", "search", "timeline"]
@@ -72,3 +81,12 @@ def test_archive_mcp_serves_the_tools_over_stdio(sample: Archive, tmp_path: Path
     got = anyio.run(_call_all, params)
     assert got["tools"] == ["context", "get_article", "search", "timeline"]
     assert got["timeline"]["total"] == 3
+
+
+def test_mcp_over_http_answers_with_the_token_and_refuses_without(sample: Archive) -> None:
+    app = TokenMiddleware(build_mcp_server(sample).streamable_http_app(), "s3cret")
+    with served(app) as base:
+        assert httpx.post(base + "/mcp", json={}, timeout=10).status_code == 401
+        got = anyio.run(_call_over_http, base + "/mcp", "s3cret")
+    assert got["tools"] == ["context", "get_article", "search", "timeline"]
+    assert got["search"]["results"][0]["source_count"] == 3
