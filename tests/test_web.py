@@ -238,6 +238,14 @@ def test_a_token_is_checked_on_every_request(web_archive: Archive) -> None:
     assert client.get("/outlets").status_code == 401
 
 
+def test_a_local_server_answers_only_loopback_host_names(web_archive: Archive) -> None:
+    app = create_app(web_archive, allowed_hosts=["127.0.0.1", "localhost"])
+    assert TestClient(app, base_url="http://127.0.0.1:8080").get("/api/outlets").status_code == 200
+    assert TestClient(app, base_url="http://localhost:8080").get("/").status_code == 200
+    rebound = TestClient(app, base_url="http://attacker.example:8080").get("/api/outlets")
+    assert rebound.status_code == 400  # a DNS-rebinding page cannot read the archive
+
+
 def test_the_server_keeps_answering_while_an_ingest_writes(tmp_path: Path) -> None:
     db = tmp_path / "live.db"
     sample_archive(db).close()

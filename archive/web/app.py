@@ -9,10 +9,12 @@ while another process ingests.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -40,8 +42,13 @@ def open_read_only(db: str | Path | None, *, model: str | None = None, home: str
     return archive
 
 
-def create_app(archive: Archive, *, token: str | None = None) -> Starlette:
-    """The web app over ``archive`` (which the caller closes); with ``token``, every request must carry it."""
+def create_app(archive: Archive, *, token: str | None = None, allowed_hosts: Sequence[str] | None = None) -> Starlette:
+    """The web app over ``archive`` (which the caller closes); with ``token``, every request must carry it.
+
+    ``allowed_hosts`` limits the Host header a request may carry (400 otherwise): a local
+    server without a token gets the loopback names, so that a web page elsewhere cannot
+    read the archive through DNS rebinding.
+    """
     make_read_only(archive.engine)
     app = Starlette(
         routes=[
@@ -58,6 +65,8 @@ def create_app(archive: Archive, *, token: str | None = None) -> Starlette:
     app.state.db_name = archive.path.name
     if token:
         app.add_middleware(TokenMiddleware, token=token)
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     return app
 
 

@@ -22,6 +22,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 COOKIE = "archive_token"
+# Host headers a local server without a token answers (the port is not part of the match).
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 LINKABLE_SCHEMES = ("http", "https")
 
 

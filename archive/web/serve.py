@@ -12,7 +12,7 @@ import uvicorn
 from archive.api import Archive
 from archive.errors import ConfigError
 from archive.web.app import create_app
-from archive.web.security import TokenMiddleware, check_bind
+from archive.web.security import LOOPBACK_NAMES, TokenMiddleware, check_bind, is_local_host
 
 
 def check_port(host: str, port: int) -> None:
@@ -32,7 +32,8 @@ def serve_web(archive: Archive, *, host: str, port: int, token: str | None) -> N
     """Serve the web app until interrupted."""
     check_bind(host, token)
     check_port(host, port)
-    _run(create_app(archive, token=token), host, port)
+    hosts = LOOPBACK_NAMES if is_local_host(host) and not token else None
+    _run(create_app(archive, token=token, allowed_hosts=hosts), host, port)
 
 
 def serve_mcp_http(archive: Archive, *, host: str, port: int, token: str | None) -> None:
