@@ -36,6 +36,8 @@ from archive.results import (
     SearchResult,
     Source,
 )
+from archive.search import coverage
+from archive.search.coverage import Facets, OutletSummary, Timeline
 from archive.search.params import build_params
 from archive.search.rag import RagContext, build_context
 from archive.search.run import run_search
@@ -43,6 +45,7 @@ from archive.search.variants import Variants, load_variants
 from archive.store import migrate
 from archive.store.models import Article, IngestRun
 from archive.store.sqlite import boilerplate, meta, reads
+from archive.store.sqlite import facets as facet_reads
 from archive.store.sqlite.boilerplate import LearnedSentence
 from archive.store.sqlite.engine import create_archive_engine, pick_driver
 from archive.store.sqlite.search import SqliteStore
@@ -380,6 +383,67 @@ class Archive:
             driver=self.driver_name,
         )
         return data
+
+    # -- coverage: outlets, timelines, facets ----------------------------
+    def outlets(self) -> list[OutletSummary]:
+        """Every outlet with its number of articles and first/last publication date, largest first."""
+        with Session(self.engine) as session:
+            return coverage.outlet_summaries(facet_reads.outlet_rows(session))
+
+    def timeline(
+        self,
+        query: str,
+        *,
+        by: str = "month",
+        mode: str = "keyword",
+        limit: int = coverage.DEFAULT_LIMIT,
+        since: str | None = None,
+        until: str | None = None,
+        outlets: Sequence[str] | None = None,
+        language: str | None = None,
+    ) -> Timeline:
+        """Matching articles per day, week or month and per outlet, with the earliest report.
+
+        "Matching" is defined in :mod:`archive.search.coverage`: in ``keyword`` mode every
+        article containing every query word (in any passage); otherwise the articles of the best
+        ``limit`` passages of that search.
+        """
+        bucket = coverage.check_by(by)
+        articles = self._matching_articles(query, mode, limit, since, until, outlets, language)
+        return coverage.build_timeline(query.strip(), bucket, mode, coverage.matching_note(mode, limit), articles)
+
+    def facets(
+        self,
+        query: str,
+        *,
+        mode: str = "keyword",
+        limit: int = coverage.DEFAULT_LIMIT,
+        since: str | None = None,
+        until: str | None = None,
+        outlets: Sequence[str] | None = None,
+        language: str | None = None,
+    ) -> Facets:
+        """Matching articles counted per outlet and per month (the same matching as :meth:`timeline`)."""
+        articles = self._matching_articles(query, mode, limit, since, until, outlets, language)
+        return coverage.build_facets(query.strip(), mode, coverage.matching_note(mode, limit), articles)
+
+    def _matching_articles(
+        self,
+        query: str,
+        mode: str,
+        limit: int,
+        since: str | None,
+        until: str | None,
+        outlets: Sequence[str] | None,
+        language: str | None,
+    ) -> list[facet_reads.ArticleMeta]:
+        def ranked(k: int) -> list[SearchResult]:
+            return self.search(
+                query, k=k, mode=mode, since=since, until=until, outlets=outlets, language=language, dedup=False
+            )
+
+        request = coverage.CoverageRequest(query, mode, limit, since, until, tuple(outlets or ()), language)
+        return coverage.matching_articles(self.engine, request, ranked, self.variants)
 
     # -- operations: health, delete, re-embed, vacuum, backup, feeds -----
     def doctor(self) -> ops.DoctorReport:

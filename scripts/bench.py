@@ -8,6 +8,7 @@ belongs to that section alone. Synthetic archives are cached under
     python scripts/bench.py                          # everything, 2,000 articles (about an hour here)
     python scripts/bench.py --articles 200 --sizes 10000,100000 --sections ingest,search
     ARCHIVE_TORCH_THREADS=1 python scripts/bench.py --sections ingest
+    python scripts/bench.py --sections serve          # 20 clients for 60 s on `archive serve` during an ingest
 
 The machine this was written on has 2 cores shared with other people's test
 runs: every figure is a median of repeated runs, and the table shows the load
@@ -30,7 +31,7 @@ REPO = SCRIPTS.parent
 sys.path[:0] = [str(REPO), str(SCRIPTS)]
 
 DATA = REPO.parent / "shared" / "data" / "ukraine_media" / "ukraine_media_r2nery.jsonl.gz"
-SECTIONS = ("ingest", "search", "tradeoff", "embed", "cold", "chroma")
+SECTIONS = ("ingest", "search", "tradeoff", "embed", "cold", "chroma", "serve")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +49,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=REPO / ".archive-home" / "bench")
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("ARCHIVE_HOME", REPO / ".archive-home")))
     parser.add_argument("--chroma-venv", type=Path, default=REPO / ".archive-home" / "bench" / "chroma-venv")
+    parser.add_argument("--serve-clients", type=int, default=20, help="serve: concurrent HTTP clients")
+    parser.add_argument("--serve-seconds", type=float, default=60, help="serve: how long the clients run")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument(
         "--from-json",
@@ -275,6 +278,12 @@ def main(argv: list[str] | None = None) -> None:
     if "chroma" in wanted:
         print("chromadb side by side", flush=True)
         results["chroma"] = _chroma(args)
+    if "serve" in wanted:
+        import bench_serve
+
+        print(f"serve: {args.serve_clients} clients for {args.serve_seconds:.0f} s during an ingest", flush=True)
+        load = bench_serve.run(args.cache / "serve", clients=args.serve_clients, duration=args.serve_seconds)
+        results["serve"] = asdict(load)
     results["load_average_end"] = os.getloadavg()[0]
     from bench_report import table
 

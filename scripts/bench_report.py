@@ -161,6 +161,10 @@ def table(results: dict[str, Any]) -> str:
         lines += _ingest_rows(results["ingest"])
     lines += _search_rows(results.get("search", []))
     lines += _other_rows(results)
+    if results.get("serve"):
+        from bench_serve import rows
+
+        lines += rows(results["serve"])
     if results.get("tradeoff"):
         lines += ["", tradeoff_table(results["tradeoff"])]
     lines.append(

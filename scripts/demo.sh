@@ -16,3 +16,5 @@ $A search "drones knocked out electricity in Odesa" -k 2
 $A search "nerve agent symptoms in Syria" -k 1 --mode keyword
 $A search "nuclear plant safety" -k 1 --since 2023-01 --json
 $A stats
+$A outlets
+$A timeline "Ukraine" --by week

@@ -30,6 +30,10 @@ _COMMAND_MODULES = {
     "backup": "ops",
     "clean": "clean",
     "boilerplate": "clean",
+    "timeline": "timeline",
+    "outlets": "timeline",
+    "serve": "serve",
+    "mcp": "serve",
 }
 
 
@@ -83,7 +87,7 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``cli``.
-    from archive.cli import clean, db, duplicates, feeds, ingest, ops, runs, search  # noqa: F401
+    from archive.cli import clean, db, duplicates, feeds, ingest, ops, runs, search, serve, timeline  # noqa: F401
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ import click
 from archive.cli import cli
 from archive.cli.common import db_options, friendly_errors, opened
 from archive.cli.render import print_article, print_results
+from archive.cli.tables import results_csv
+from archive.search.coverage import sort_results
 
 
 @cli.command()
@@ -27,8 +29,18 @@ from archive.cli.render import print_article, print_results
 @click.option(
     "--keyword-weight", type=float, default=1.0, show_default=True, help="Hybrid: weight of the BM25 ranking."
 )
+@click.option(
+    "--sort",
+    type=click.Choice(["score", "date", "-date"]),
+    default="score",
+    show_default=True,
+    help="Order of the k results: by score, by date (earliest first) or -date (newest first).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print results as a JSON array.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per result.")
+@click.option(
+    "--csv", "as_csv", is_flag=True, help="Print results as CSV (one row per result, outlets joined by '; ')."
+)
 def search(
     query: str,
     db: str | None,
@@ -43,8 +55,10 @@ def search(
     no_dedup: bool,
     semantic_weight: float,
     keyword_weight: float,
+    sort: str,
     as_json: bool,
     as_jsonl: bool,
+    as_csv: bool,
 ) -> None:
     """Search passages: one result per duplicate group, with every source.
 
@@ -53,6 +67,7 @@ def search(
       archive search "attack on the Zaporizhzhia nuclear plant" -k 5
       archive search "grain deal" --since 2022-07 --until 2022-08 --outlet Reuters --json
       archive search "U.S. sanctions" --mode keyword
+      archive search "Bucha" -k 200 --mode keyword --sort date --csv > bucha.csv
     """
     with opened(db, model, home) as archive, friendly_errors():
         results = archive.search(
@@ -67,11 +82,14 @@ def search(
             semantic_weight=semantic_weight,
             keyword_weight=keyword_weight,
         )
+        results = sort_results(results, sort)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
     elif as_jsonl:
         for r in results:
             click.echo(json.dumps(r.to_dict(), ensure_ascii=False))
+    elif as_csv:
+        click.echo(results_csv(results), nl=False)
     else:
         print_results(results)
 

@@ -9,7 +9,7 @@ The merged result lists every source, earliest first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -58,7 +58,12 @@ def article_results(
         if cid in details:
             by_story.setdefault(details[cid].story_id, []).append(details[cid])
     order = sorted((s for s in stories if s not in banned), key=lambda s: (-stories[s], s))
-    _fill_missing_passages(reader, [s for s in order if s not in by_story], by_story, vector)
+    hit_article: dict[int, int] = {}
+    for article_id, _ in found.articles:
+        if article_id in story_of_article:
+            hit_article.setdefault(story_of_article[article_id], article_id)
+    missing = {s: hit_article.get(s, s) for s in order if s not in by_story}
+    _fill_missing_passages(reader, missing, by_story, vector)
     cosines = _Cosines(reader, vector, found)
     chosen: list[_Chosen] = []
     for story in order:
@@ -161,21 +166,38 @@ def _excluded_stories(reader: SearchReader, params: SearchParams, stories: Seque
 
 
 def _fill_missing_passages(
-    reader: SearchReader, stories: Sequence[int], by_story: dict[int, list[Passage]], vector: np.ndarray | None
+    reader: SearchReader, stories: dict[int, int], by_story: dict[int, list[Passage]], vector: np.ndarray | None
 ) -> None:
-    """Stories found by the whole-article match alone: their passage closest to the query (else the first)."""
-    ids = reader.story_passages(stories)
+    """Stories found by the whole-article match alone: the passage of the matching article (``stories``:
+    story -> that article; an exact copy has none, then its story's) closest to the query, else the first."""
+    own = reader.story_passages(list(dict.fromkeys(stories.values())))
+    roots = reader.story_passages([s for s, a in stories.items() if a not in own])
+    ids = {s: own.get(a) or roots.get(s, []) for s, a in stories.items()}
+    ids = {s: cids for s, cids in ids.items() if cids}
     if not ids:
         return
     wanted = [cid for cids in ids.values() for cid in cids]
     details = reader.passages(wanted)
     vectors = reader.vectors(wanted) if vector is not None else {}
+    copies = {s: a for s, a in stories.items() if a not in own and a != s}
+    carriers = reader.story_carriers(list(copies)) if copies else {}
     for story, cids in ids.items():
         if vector is not None and vectors:
             cids = sorted(cids, key=lambda c: -float(np.dot(vectors[c], vector)) if c in vectors else 0.0)
         first = next((details[c] for c in cids if c in details), None)
-        if first is not None:
-            by_story[story] = [first]
+        if first is None:
+            continue
+        copy = next((c for c in carriers.get(story, []) if c.id == copies.get(story)), None)
+        if copy is not None:  # an exact copy matched (its outlet passed the filters): show it as that copy
+            first = replace(
+                first,
+                article_id=copy.id,
+                title=copy.title,
+                url=copy.url,
+                published_at=copy.published_at,
+                outlet=copy.outlet,
+            )
+        by_story[story] = [first]
 
 
 def _sources(carriers: Sequence[Carrier], passage: Passage) -> tuple[Source, ...]:

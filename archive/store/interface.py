@@ -117,7 +117,7 @@ class SearchReader(Protocol):
         ...
 
     def story_passages(self, story_ids: Sequence[int]) -> dict[int, list[int]]:
-        """Passage ids of each story's own article (the canonical copy's text), in text order."""
+        """Passage ids of each given article (a story's canonical article, or a copy holding text), in text order."""
         ...
 
     def vectors(self, passage_ids: Sequence[int]) -> dict[int, Vector]:
