@@ -34,7 +34,7 @@ def feeds_add(
       archive feeds add https://example.org/world/rss.xml --outlet "Example News"
       archive feeds add exports/wire.xml --outlet Wire
     """
-    with opened(db, model, home) as archive:
+    with opened(db, model, home, create=True) as archive:
         info = archive.add_feed(url, outlet=outlet, wait=wait)
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))

@@ -111,14 +111,16 @@ def access_mode(path: Path | str) -> AccessMode:
     """How the archive at ``path`` can be opened: read-write, read-only, or immutable.
 
     A file that cannot be written is opened read-only (``mode=ro``). When its folder
-    cannot be written either, SQLite could not create the -wal/-shm files a WAL
-    reader needs, so the file is opened ``immutable=1`` (it promises nobody writes it).
+    cannot be written, SQLite could not create the -wal/-shm files a WAL reader (and
+    any writer) needs, so the file is opened ``immutable=1``: nobody can write it there.
     A missing file is "rw": it is about to be created.
     """
     file = Path(path).expanduser()
-    if str(path) == ":memory:" or not file.exists() or _writable(file):
+    if str(path) == ":memory:" or not file.exists():
         return "rw"
-    return "ro" if _writable(file.parent.resolve()) else "immutable"
+    if not _writable(file.resolve().parent):
+        return "immutable"
+    return "rw" if _writable(file) else "ro"
 
 
 def is_read_only(engine: Engine) -> bool:
@@ -132,6 +134,15 @@ def engine_path(engine: Engine) -> str:
     if is_read_only(engine):
         return urllib.parse.unquote(database.removeprefix("file:").partition("?")[0])
     return database
+
+
+def probe(engine: Engine) -> int:
+    """Read the file's schema (page 1 and the schema table): the number of tables, indexes and triggers.
+
+    Raises the driver's error when the file is not a database or is damaged there.
+    """
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar_one())
 
 
 def _url(target: str, mode: AccessMode) -> URL:

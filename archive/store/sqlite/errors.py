@@ -11,6 +11,7 @@ import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from archive.errors import (
     ArchiveError,
@@ -110,6 +111,30 @@ def read_only_error(path: str | Path) -> ReadOnlyArchiveError:
     )
 
 
+# An unexplained SQL error ("SQL logic error" from a virtual table reading a damaged block) is
+# checked against the file's integrity before it is called a bug; past this size that check
+# would take minutes, so the error is reported as it is.
+_CHECK_MAX_BYTES = 1 << 30
+
+
+def damage_found(path: str | Path) -> str | None:
+    """The first problem ``PRAGMA quick_check`` finds in the file at ``path``; None when sound or unknown."""
+    from archive.store.sqlite.engine import pick_driver
+
+    file = Path(path)
+    try:
+        if not file.is_file() or file.stat().st_size > _CHECK_MAX_BYTES:
+            return None
+        conn = pick_driver().module.connect(f"file:{quote(str(file.resolve()))}?mode=ro", uri=True)
+        try:
+            rows = [str(r[0]) for r in conn.execute("PRAGMA quick_check(1)")]
+        finally:
+            conn.close()
+    except Exception as exc:  # the check itself failing is an answer too
+        return _reason(exc)
+    return None if rows == ["ok"] else " ".join(rows[0].split())[:200]
+
+
 @contextmanager
 def translate_errors(path: str | Path) -> Iterator[None]:
     """Re-raise failures of the database file at ``path`` as typed ArchiveErrors (others pass unchanged)."""
@@ -119,6 +144,22 @@ def translate_errors(path: str | Path) -> Iterator[None]:
         raise
     except Exception as exc:
         typed = classify_error(exc, path)
+        if typed is None and _is_database_error(exc):
+            problem = damage_found(path)
+            if problem is not None:
+                typed = classify_error(CorruptReport(problem), path)
         if typed is None:
             raise
         raise typed from exc
+
+
+class CorruptReport(Exception):
+    """What quick_check found, worded so that :func:`classify_error` reads it as damage."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"database disk image is malformed: {problem}")
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    original = getattr(exc, "orig", None) or exc
+    return type(original).__name__ in ("OperationalError", "DatabaseError", "InternalError")
