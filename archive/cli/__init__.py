@@ -69,7 +69,7 @@ class _LazyGroup(click.Group):
         # The last resort: whatever a command lets escape is one line and exit 1, never a traceback.
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
             raise
         except Exception as exc:
             from archive.cli.common import to_click_error

@@ -82,7 +82,7 @@ def friendly_errors() -> Iterator[None]:
     """
     try:
         yield
-    except (click.ClickException, click.exceptions.Exit, click.Abort):
+    except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):  # click handles EPIPE
         raise
     except Exception as exc:
         raise to_click_error(exc) from None

@@ -11,7 +11,7 @@ import click
 
 from archive.cli import cli
 from archive.cli.common import db_option, db_options, friendly_errors, home_option, opened, to_click_error
-from archive.cli.render import progress_bar
+from archive.cli.render import progress_bar, wrap
 from archive.config import Settings
 from archive.errors import ArchiveNotFoundError
 from archive.ops import DeleteReport, DoctorReport, diagnose, reembed_database
@@ -77,9 +77,10 @@ def _print_doctor(report: DoctorReport) -> None:
     click.echo(f"archive {report.db_path}")
     for check in report.checks:
         status = click.style(f"{check.status:>5}", fg=_COLOURS.get(check.status), bold=True)
-        click.echo(f"{status}  {check.name}: {check.detail}")
+        line = wrap(f"{check.status:>5}  {check.name}: {check.detail}", subsequent=" " * 7)
+        click.echo(status + line[5:])
         if check.fix:
-            click.echo(f"       fix: {check.fix}")
+            click.echo(wrap(f"fix: {check.fix}", " " * 7, " " * 12))
 
 
 @cli.command()
