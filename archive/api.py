@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -49,19 +49,18 @@ from archive.store.sqlite.errors import read_only_error, translate_errors
 from archive.store.sqlite.vtables import vec_table_dimension
 
 ProgressFn = Callable[[int], None]
-P = ParamSpec("P")
-R = TypeVar("R")
+M = TypeVar("M", bound=Callable[..., Any])
 
 
-def _file_errors(method: Callable[Concatenate[Archive, P], R]) -> Callable[Concatenate[Archive, P], R]:
+def _file_errors(method: M) -> M:
     """Raise failures of the database file (damaged, read-only, disk full) as typed ArchiveErrors."""
 
     @functools.wraps(method)
-    def wrapper(self: Archive, /, *args: P.args, **kwargs: P.kwargs) -> R:
+    def wrapper(self: Archive, /, *args: Any, **kwargs: Any) -> Any:
         with translate_errors(self.path):
             return method(self, *args, **kwargs)
 
-    return wrapper
+    return cast(M, wrapper)
 
 
 def _lazy_module(name: str) -> ModuleType:

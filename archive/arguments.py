@@ -20,11 +20,7 @@ def _name(types: tuple[type, ...]) -> str:
 
 def require(name: str, value: object, *types: type) -> None:
     """Raise InvalidArgumentError unless ``value`` is one of ``types`` (a bool is never an int here)."""
-    if isinstance(value, bool) and bool not in types:
-        ok = False
-    else:
-        ok = isinstance(value, types)
-    if not ok:
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
         raise InvalidArgumentError(f"{name} must be {_name(types)}, not {type(value).__name__} ({value!r:.60})")
 
 
@@ -41,7 +37,9 @@ def require_strings(name: str, value: object) -> None:
     if value is None:
         return
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise InvalidArgumentError(f"{name} must be a list of strings, e.g. [{value!r:.40}], not {type(value).__name__}")
+        raise InvalidArgumentError(
+            f"{name} must be a list of strings, e.g. [{value!r:.40}], not {type(value).__name__}"
+        )
     for item in value:
         require(f"each of {name}", item, str)
 

@@ -159,7 +159,9 @@ def test_open_without_create_refuses_a_missing_file_and_leaves_nothing(tmp_path:
     from archive.errors import ArchiveNotFoundError, NotFoundError
 
     path = tmp_path / "typo" / "ukr.bd"
-    with pytest.raises(ArchiveNotFoundError, match=r"no archive at .*ukr\.bd \(create it with: archive ingest -d") as caught:
+    with pytest.raises(
+        ArchiveNotFoundError, match=r"no archive at .*ukr\.bd \(create it with: archive ingest -d"
+    ) as caught:
         Archive.open(path, create=False)
     assert isinstance(caught.value, NotFoundError) and caught.value.exit_code == 2
     assert not path.exists() and not path.parent.exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from archive.errors import (
     ReadOnlyArchiveError,
 )
 from archive.store.sqlite import engine as engine_module
+from archive.store.sqlite.engine import pick_driver
 from archive.store.sqlite.errors import classify_error, translate_errors
 from tests.conftest import SAMPLE
 
@@ -62,9 +62,9 @@ def test_an_error_that_is_not_about_the_file_is_left_alone(tmp_path: Path) -> No
 def test_a_real_sqlite_error_is_translated(tmp_path: Path) -> None:
     notes = tmp_path / "notes.db"
     notes.write_text("not a database " * 100, encoding="utf-8")
-    conn = sqlite3.connect(notes)
+    conn = pick_driver().module.connect(str(notes))  # the archive's own SQLite, never a second copy
     try:
-        with pytest.raises(NotAnArchiveError, match="notes.db is not an archive"), translate_errors(notes):
+        with pytest.raises(NotAnArchiveError, match=r"notes\.db is not an archive"), translate_errors(notes):
             conn.execute("SELECT * FROM sqlite_master").fetchall()
     finally:
         conn.close()
@@ -72,7 +72,9 @@ def test_a_real_sqlite_error_is_translated(tmp_path: Path) -> None:
 
 def _big_jsonl(path: Path, articles: int = 120) -> Path:
     lines = (
-        json.dumps({"title": f"Report {i}", "text": f"Report {i} on shelling. " + " ".join(f"w{i}x{j}" for j in range(300))})
+        json.dumps(
+            {"title": f"Report {i}", "text": f"Report {i} on shelling. " + " ".join(f"w{i}x{j}" for j in range(300))}
+        )
         for i in range(articles)
     )
     path.write_text("\n".join(lines), encoding="utf-8")

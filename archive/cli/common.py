@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any, TypeVar
 
 import click
@@ -58,12 +59,16 @@ def db_options(func: F) -> F:
     return db_option(func)
 
 
+@cache
+def _error_class(exit_code: int) -> type[click.ClickException]:
+    """A ClickException class exiting with ``exit_code`` (click reads it from the class)."""
+    return type(f"ExitCode{exit_code}Error", (click.ClickException,), {"exit_code": exit_code})
+
+
 def to_click_error(exc: BaseException) -> click.ClickException:
     """One line for the user: an ArchiveError's own message and exit code, or "internal error" (exit 1)."""
     if isinstance(exc, ArchiveError):
-        error = click.ClickException(str(exc))
-        error.exit_code = getattr(exc, "exit_code", 1)
-        return error
+        return _error_class(getattr(exc, "exit_code", 1))(str(exc))
     detail = " ".join(str(exc).split())[:300] or "no message"
     return click.ClickException(
         f"internal error: {type(exc).__name__}: {detail}; this is a bug, please report it at {REPORT_URL} "

@@ -9,8 +9,8 @@ import click
 
 from archive.cli import cli
 from archive.cli.common import db_options, opened
-from archive.cli.render import wrap
 from archive.cli.ops import wait_option
+from archive.cli.render import wrap
 from archive.feeds.poll import FeedInfo, FeedPollResult
 
 
