@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from archive.arguments import check_search, require, require_path, require_paths
 from archive.config import Settings
 from archive.dedup.minhash import MinHasher
 from archive.embedding.base import Embedder
@@ -20,7 +22,9 @@ from archive.errors import (
     ArchiveError,
     ConfigError,
     IngestError,
+    InvalidArgumentError,
     ModelMismatchError,
+    NotAnArchiveError,
     NotFoundError,
 )
 from archive.ingest.prepare import IngestOptions
@@ -47,11 +51,24 @@ from archive.store.models import Article, IngestRun
 from archive.store.sqlite import boilerplate, meta, reads
 from archive.store.sqlite import facets as facet_reads
 from archive.store.sqlite.boilerplate import LearnedSentence
-from archive.store.sqlite.engine import create_archive_engine, pick_driver
+from archive.store.sqlite.engine import create_archive_engine, is_read_only, pick_driver
+from archive.store.sqlite.errors import read_only_error, translate_errors
 from archive.store.sqlite.search import SqliteStore
 from archive.store.sqlite.vtables import vec_table_dimension
 
 ProgressFn = Callable[[int], None]
+M = TypeVar("M", bound=Callable[..., Any])
+
+
+def _file_errors(method: M) -> M:
+    """Raise failures of the database file (damaged, read-only, disk full) as typed ArchiveErrors."""
+
+    @functools.wraps(method)
+    def wrapper(self: Archive, /, *args: Any, **kwargs: Any) -> Any:
+        with translate_errors(self.path):
+            return method(self, *args, **kwargs)
+
+    return cast(M, wrapper)
 
 
 def _lazy_module(name: str) -> ModuleType:
@@ -114,22 +131,41 @@ class Archive:
         model: str | None = None,
         home: str | Path | None = None,
         embedder: Embedder | None = None,
+        create: bool = True,
     ) -> Archive:
-        """Open (creating and migrating a new file) the archive at ``db``.
+        """Open (creating and migrating a new file unless ``create=False``) the archive at ``db``.
 
         The model is the one recorded in the database; asking for another raises
-        ModelMismatchError instead of mixing vectors from two models.
+        ModelMismatchError instead of mixing vectors from two models. With
+        ``create=False`` a missing file raises ArchiveNotFoundError (what reading
+        commands want: a typo in the path must not leave an empty archive behind).
+        A file (or folder) that cannot be written opens read-only: searches work,
+        writes raise ReadOnlyArchiveError.
         """
+        require_path("db", db)
+        require("model", model, str, type(None))
+        require_path("home", home)
+        require("create", create, bool)
+        if embedder is not None and not callable(getattr(embedder, "embed", None)):
+            raise InvalidArgumentError(f"embedder must be an Embedder (with .embed), not {type(embedder).__name__}")
         settings = Settings.resolve(db=db, model=model, home=home)
-        engine = create_archive_engine(settings.db_path)
-        try:
-            return cls._open(settings, engine, embedder)
-        except BaseException:
-            engine.dispose()
-            raise
+        with translate_errors(settings.db_path):
+            engine = create_archive_engine(settings.db_path, create=create)
+            try:
+                return cls._open(settings, engine, embedder, create)
+            except BaseException:
+                engine.dispose()
+                raise
 
     @classmethod
-    def _open(cls, settings: Settings, engine: Engine, embedder: Embedder | None) -> Archive:
+    def _open(cls, settings: Settings, engine: Engine, embedder: Embedder | None, create: bool) -> Archive:
+        migrate.check_not_newer(migrate.current_revision(engine), settings.db_path)
+        if not create and migrate.current_revision(engine) is None:
+            raise NotAnArchiveError(
+                f"{settings.db_path} is not an archive (a SQLite file without the archive's tables): "
+                f"check -d/--db and ARCHIVE_DB, or create an archive with: archive ingest -d NEW.db FILES",
+                path=str(settings.db_path),
+            )
         if embedder is None and (settings.model or migrate.current_revision(engine) is None):
             embedder = load_embedder(settings.model, home=settings.home, options=settings.embedding)
         if migrate.current_revision(engine) is None:
@@ -178,7 +214,17 @@ class Archive:
     def driver_name(self) -> str:
         return pick_driver().name
 
+    @property
+    def read_only(self) -> bool:
+        """True when the file (or its folder) cannot be written: searches work, writes raise ReadOnlyArchiveError."""
+        return is_read_only(self.engine)
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise read_only_error(self.path)
+
     # -- ingest ----------------------------------------------------------
+    @_file_errors
     def ingest(
         self,
         paths: Sequence[str | Path],
@@ -196,6 +242,7 @@ class Archive:
         Holds the writer lock throughout: raises LockedError when another writer
         holds it for longer than ``wait`` seconds.
         """
+        require_paths("paths", paths)
         unknown = sorted(set(field_map or {}) - set(DEFAULT_FIELDS))
         if unknown:
             raise ConfigError(f"unknown field(s) {', '.join(unknown)} in --field: use {', '.join(DEFAULT_FIELDS)}")
@@ -207,6 +254,7 @@ class Archive:
             records, options=options, progress=progress, command=command, report=report, wait=wait
         )
 
+    @_file_errors
     def ingest_records(
         self,
         records: Iterable[RawArticle | IngestError],
@@ -218,12 +266,14 @@ class Archive:
         wait: float = 0,
     ) -> IngestReport:
         """Ingest already-read records (what feeds and the library's callers use), under the writer lock."""
+        self._require_writable()
         with writer_lock(self.path, wait=wait, command=command):
             command = command.encode("utf-8", "replace").decode("utf-8")  # undecodable argv bytes
             target = IngestTarget(self.engine, self.embedder, self.hasher, self.vector_table, self.passage_format)
             return run_ingest(target, records, options or IngestOptions(), progress, command, report or IngestReport())
 
     # -- search ----------------------------------------------------------
+    @_file_errors
     def search(
         self,
         query: str,
@@ -249,6 +299,7 @@ class Archive:
         ``min_score`` drops results whose cosine similarity to the query is below it. The
         query may hold "quoted phrases" and -excluded words.
         """
+        check_search(query, k, mode, since, until, outlets, language, (semantic_weight, keyword_weight))
         with self.store().reader() as reader:
             params = build_params(
                 reader,
@@ -278,6 +329,7 @@ class Archive:
         """Spelling variants keyword search expands (the shipped table plus ARCHIVE_VARIANTS)."""
         return load_variants(self.settings.variants_file)
 
+    @_file_errors
     def context(
         self, query: str, *, max_tokens: int = 1500, k: int = 8, mode: str = "hybrid", **filters: Any
     ) -> RagContext:
@@ -291,8 +343,10 @@ class Archive:
         return build_context(query, hits, count_tokens=self.embedder.count_tokens, max_tokens=max_tokens)
 
     # -- articles --------------------------------------------------------
+    @_file_errors
     def article(self, article_id: int) -> ArticleView:
         """An article with its text (from its canonical copy when it is an exact duplicate)."""
+        require("article_id", article_id, int)
         with Session(self.engine) as session:
             row = session.get(Article, article_id)
             if row is None:
@@ -318,6 +372,7 @@ class Archive:
                 copies=copies,
             )
 
+    @_file_errors
     def duplicates(self, article_id: int | None = None, *, limit: int | None = 50) -> list[DuplicateGroup]:
         """Duplicate groups (largest first), or the one holding ``article_id``."""
         with Session(self.engine) as session:
@@ -326,6 +381,7 @@ class Archive:
             groups = reads.duplicate_groups(session, article_id, limit)
         return [DuplicateGroup(_source(canon), tuple(_source(c) for c in copies)) for canon, copies in groups]
 
+    @_file_errors
     def chunk_span(self, chunk_id: int) -> tuple[int, int]:
         """(char_start, char_end) of a passage in its article's text."""
         with Session(self.engine) as session:
@@ -334,6 +390,7 @@ class Archive:
             raise NotFoundError(f"no passage with id {chunk_id}: use a chunk_id from `archive search --json`")
         return span
 
+    @_file_errors
     def runs(self, limit: int = 20) -> list[IngestRun]:
         """The most recent ingest runs, newest first.
 
@@ -342,6 +399,7 @@ class Archive:
         """
         return list_runs(self.engine, self.path, limit=limit)
 
+    @_file_errors
     def run(self, run_id: int) -> IngestRun:
         """One ingest run, its ``errors`` JSON included; raises NotFoundError for an unknown id."""
         rows = list_runs(self.engine, self.path, run_id=run_id)
@@ -349,8 +407,10 @@ class Archive:
             raise NotFoundError(f"no ingest run with id {run_id}: see `archive runs` for ids")
         return rows[0]
 
+    @_file_errors
     def clean(self, *, progress: ProgressFn | None = None, wait: float = 0, relearn: bool = False) -> CleanReport:
         """Remove the boilerplate learned so far from every stored article (ids kept, unchanged passages kept)."""
+        self._require_writable()
         return reclean(
             self.engine,
             self.path,
@@ -362,11 +422,13 @@ class Archive:
             relearn=relearn,
         )
 
+    @_file_errors
     def boilerplate(self, outlet: str | None = None) -> list[LearnedSentence]:
         """The sentences learned as outlet furniture (of one outlet, or all), most stories first."""
         with Session(self.engine) as session:
             return boilerplate.learned(session, outlet)
 
+    @_file_errors
     def stats(self) -> dict[str, object]:
         """Counts, date span, database size and model."""
         with Session(self.engine) as session:
@@ -446,10 +508,12 @@ class Archive:
         return coverage.matching_articles(self.engine, request, ranked, self.variants)
 
     # -- operations: health, delete, re-embed, vacuum, backup, feeds -----
+    @_file_errors
     def doctor(self) -> ops.DoctorReport:
         """Health checks of this archive: driver, extension, schema, model, index counts, duplicate links."""
         return ops.diagnose(self.path, home=self.settings.home, prefilter_min_rows=self.settings.prefilter_min_rows)
 
+    @_file_errors
     def select_for_delete(
         self,
         *,
@@ -461,14 +525,18 @@ class Archive:
         """The articles a delete with these filters would remove, exact copies included."""
         return ops.select_for_delete(self.engine, ids=ids, outlets=outlets, before=before, after=after)
 
+    @_file_errors
     def delete_articles(self, article_ids: Sequence[int], *, wait: float = 0) -> int:
         """Delete articles with their passages, vectors and exact copies in one transaction."""
+        self._require_writable()
         return ops.delete_articles(self.engine, self.path, article_ids, vector_table=self.vector_table, wait=wait)
 
+    @_file_errors
     def reembed(
         self, model: Embedder | str, *, batch_size: int = 32, progress: ProgressFn | None = None, wait: float = 0
     ) -> ops.ReembedReport:
         """Embed every passage with another model and make it this archive's model."""
+        self._require_writable()
         embedder = (
             load_embedder(model, home=self.settings.home, options=self.settings.embedding)
             if isinstance(model, str)
@@ -478,26 +546,36 @@ class Archive:
         self.embedder, self.vector_table = embedder, report.table
         return report
 
+    @_file_errors
     def vacuum(self, *, wait: float = 0) -> ops.VacuumReport:
         """Compact the file and the keyword index; reports bytes before and after."""
+        self._require_writable()
         return ops.vacuum(self.engine, self.path, wait=wait)
 
+    @_file_errors
     def backup(self, target: str | Path, *, force: bool = False) -> ops.BackupReport:
         """Copy the archive to ``target`` while it stays in use."""
+        require_path("target", target, optional=False)
         return ops.backup(self.engine, self.path, target, force=force)
 
+    @_file_errors
     def add_feed(self, url: str, *, outlet: str | None = None, wait: float = 0) -> feedpoll.FeedInfo:
         """Follow an RSS/Atom feed (http(s), file:// or a path), checked by fetching it once."""
+        self._require_writable()
         return feedpoll.add_feed(self, url, outlet=outlet, wait=wait)
 
+    @_file_errors
     def feeds(self) -> list[feedpoll.FeedInfo]:
         """Every followed feed with its last poll's outcome."""
         return feedpoll.list_feeds(self)
 
+    @_file_errors
     def remove_feed(self, feed_id: int, *, wait: float = 0) -> feedpoll.FeedInfo:
         """Stop following a feed; its articles stay."""
+        self._require_writable()
         return feedpoll.remove_feed(self, feed_id, wait=wait)
 
+    @_file_errors
     def poll_feeds(
         self,
         *,
@@ -507,6 +585,7 @@ class Archive:
         on_feed: Callable[[feedpoll.FeedPollResult], None] | None = None,
     ) -> list[feedpoll.FeedPollResult]:
         """Ingest the new entries of every feed; a failing feed is reported and the rest continue."""
+        self._require_writable()
         return feedpoll.poll_feeds(self, fetch_pages=fetch_pages, feed_ids=feed_ids, wait=wait, on_feed=on_feed)
 
 

@@ -73,3 +73,48 @@ class OperationError(ArchiveError):
 
 class InvalidArgumentError(ArchiveError, TypeError):
     """A library call got an argument of the wrong type or shape (a str where a list of texts belongs)."""
+
+
+# -- the database file itself ------------------------------------------------
+# ArchiveError
+#  +-- ArchiveFileError           something is wrong with the database file (not with a query)
+#       +-- ArchiveNotFoundError   no file at the path, and the command only reads (exit 2)
+#       +-- NotAnArchiveError      a text file, random bytes, or a SQLite file without our schema
+#       +-- CorruptArchiveError    truncated or damaged: `archive doctor`, restore from a backup
+#       +-- ReadOnlyArchiveError   a write on a read-only file, folder or mount
+#       +-- DiskFullError          SQLITE_FULL: the disk (or max_page_count) is full
+#       +-- SchemaTooNewError      alembic_version holds a revision this code does not know
+
+
+class ArchiveFileError(ArchiveError):
+    """The database file cannot be used as it is; ``path`` names it."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class ArchiveNotFoundError(ArchiveFileError, NotFoundError):
+    """A reading command was pointed at a path where no archive exists (the CLI exits 2)."""
+
+    exit_code = 2
+
+
+class NotAnArchiveError(ArchiveFileError):
+    """The file exists but is not an archive (not SQLite at all, or SQLite without the archive's schema)."""
+
+
+class CorruptArchiveError(ArchiveFileError):
+    """The file is an archive but is truncated or damaged."""
+
+
+class ReadOnlyArchiveError(ArchiveFileError):
+    """A write was asked of an archive opened read-only (read-only file, folder or mount)."""
+
+
+class DiskFullError(ArchiveFileError):
+    """The disk holding the archive is full; batches committed before stay stored."""
+
+
+class SchemaTooNewError(ArchiveFileError, SchemaOutOfDateError):
+    """The archive was migrated by a newer version of this package."""

@@ -134,5 +134,12 @@ class ArticleView:
     duplicate_kind: str | None
     copies: tuple[Source, ...] = ()
 
+    @property
+    def article_id(self) -> int:
+        """The same as ``id``: the name every JSON output uses for an article's id."""
+        return self.id
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready data; the id is ``article_id``, as in every other output."""
+        data = asdict(self)
+        return {"article_id": data.pop("id"), **data}

@@ -152,3 +152,49 @@ def test_runs_record_what_happened(archive: Archive) -> None:
     runs = archive.runs()
     assert runs[0].id == report.run_id and runs[0].status == "ok"
     assert runs[0].added == report.added
+
+
+# -- opening without creating, read-only archives (issue 10) ------------------
+def test_open_without_create_refuses_a_missing_file_and_leaves_nothing(tmp_path: Path) -> None:
+    from archive.errors import ArchiveNotFoundError, NotFoundError
+
+    path = tmp_path / "typo" / "ukr.bd"
+    with pytest.raises(
+        ArchiveNotFoundError, match=r"no archive at .*ukr\.bd \(create it with: archive ingest -d"
+    ) as caught:
+        Archive.open(path, create=False)
+    assert isinstance(caught.value, NotFoundError) and caught.value.exit_code == 2
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_open_without_create_refuses_an_empty_sqlite_file(tmp_path: Path) -> None:
+    from archive.errors import NotAnArchiveError
+
+    (tmp_path / "empty.db").touch()
+    with pytest.raises(NotAnArchiveError, match="not an archive"):
+        Archive.open(tmp_path / "empty.db", create=False)
+
+
+def test_a_read_only_archive_searches_and_refuses_writes_with_the_fix(tmp_path: Path) -> None:
+    from archive.embedding.fake import FakeEmbedder
+    from archive.errors import ReadOnlyArchiveError
+
+    path = tmp_path / "ro.db"
+    with Archive.open(path, embedder=FakeEmbedder()) as writable:
+        writable.ingest([SAMPLE])
+        assert not writable.read_only
+    path.chmod(0o444)
+    try:
+        with Archive.open(path, embedder=FakeEmbedder(), create=False) as archive:
+            assert archive.read_only and archive.search("Aleppo aid convoy", k=1)
+            for write in (
+                lambda: archive.ingest([SAMPLE]),
+                lambda: archive.delete_articles([1]),
+                archive.vacuum,
+                lambda: archive.add_feed("feed.xml"),
+            ):
+                with pytest.raises(ReadOnlyArchiveError, match=r"is read-only .*\(chmod u\+w\)"):
+                    write()
+            assert archive.stats()["articles"] == 8
+    finally:
+        path.chmod(0o644)

@@ -109,3 +109,100 @@ def test_stats_as_json(runner: CliRunner, env: dict[str, str]) -> None:
     runner.invoke(cli, ["ingest", str(SAMPLE), "-q"], env=env)
     data = json.loads(runner.invoke(cli, ["stats", "--json"], env=env).output)
     assert data["articles"] == 8 and data["exact_duplicates"] == 1 and data["model"] == "fake-embedder"
+
+
+# -- options before or after the command, wrapping, JSON keys, last resort (issue 10) --
+@pytest.fixture
+def filled(runner: CliRunner, tmp_path: Path) -> Path:
+    db = tmp_path / "filled.db"
+    assert runner.invoke(cli, ["ingest", "-d", str(db), "--model", "fake", str(SAMPLE), "-q"]).exit_code == 0
+    return db
+
+
+def test_db_works_before_or_after_the_command_name(runner: CliRunner, filled: Path, tmp_path: Path) -> None:
+    before = runner.invoke(cli, ["--db", str(filled), "stats", "--json"])
+    after = runner.invoke(cli, ["stats", "--json", "-d", str(filled)])
+    assert before.exit_code == after.exit_code == 0, before.output
+    assert json.loads(before.output)["articles"] == json.loads(after.output)["articles"] == 8
+    nested = runner.invoke(cli, ["-d", str(filled), "feeds", "list", "--json"])
+    assert nested.exit_code == 0 and json.loads(nested.output) == []
+
+
+def test_the_commands_own_db_wins_and_the_group_value_beats_the_environment(
+    runner: CliRunner, filled: Path, tmp_path: Path
+) -> None:
+    elsewhere = {"ARCHIVE_DB": str(tmp_path / "elsewhere.db")}
+    grouped = runner.invoke(cli, ["--db", str(filled), "stats", "--json"], env=elsewhere)
+    assert grouped.exit_code == 0 and json.loads(grouped.output)["db_path"] == str(filled)
+    own = runner.invoke(cli, ["--db", str(tmp_path / "other.db"), "stats", "-d", str(filled), "--json"])
+    assert own.exit_code == 0 and json.loads(own.output)["db_path"] == str(filled)
+    assert not (tmp_path / "elsewhere.db").exists() and not (tmp_path / "other.db").exists()
+
+
+def test_model_and_home_work_before_the_command_name(runner: CliRunner, filled: Path) -> None:
+    result = runner.invoke(cli, ["--model", "fake:64", "-d", str(filled), "search", "Aleppo"])
+    assert result.exit_code == 1 and "reembed" in result.output  # the group's --model reached the command
+
+
+def test_reading_commands_on_a_missing_path_exit_2_and_create_nothing(runner: CliRunner, tmp_path: Path) -> None:
+    typo = tmp_path / "ukr.bd"
+    for args in (["search", "Bucha"], ["stats"], ["show", "1"], ["runs"], ["duplicates"], ["doctor"]):
+        result = runner.invoke(cli, [*args, "-d", str(typo)])
+        assert result.exit_code == 2, (args, result.output)
+        assert f"no archive at {typo} (create it with: archive ingest -d {typo} FILES)" in result.output
+    assert not typo.exists()
+
+
+def _long_lines(output: str, width: int = 80) -> list[str]:
+    # A URL longer than the width stays whole on its own line rather than breaking.
+    return [line for line in output.splitlines() if len(line) > width and " " in line.strip()]
+
+
+def test_show_wraps_paragraphs_and_marks_the_passage(runner: CliRunner, filled: Path, tmp_path: Path) -> None:
+    article = tmp_path / "long.txt"
+    article.write_text("Long report\n\n" + " ".join(["Shelling near the port continued overnight."] * 100))
+    runner.invoke(cli, ["ingest", "-d", str(filled), str(article), "-q"])
+    hit = json.loads(runner.invoke(cli, ["search", "-d", str(filled), "port overnight", "-k", "1", "--json"]).output)[0]
+    shown = runner.invoke(cli, ["-d", str(filled), "show", str(hit["article_id"]), "--chunk", str(hit["chunk_id"])])
+    assert shown.exit_code == 0
+    assert shown.output.count("Shelling") == 100 and not _long_lines(shown.output)
+    assert ">>> " in shown.output and " <<<" in shown.output
+    plain = runner.invoke(cli, ["-d", str(filled), "show", str(hit["article_id"])])
+    assert plain.exit_code == 0 and not _long_lines(plain.output) and len(plain.output.splitlines()) > 50
+
+
+def test_search_duplicates_and_doctor_text_fit_80_columns_off_a_terminal(runner: CliRunner, filled: Path) -> None:
+    for args in (["search", "drones Odesa power grid", "-k", "3"], ["duplicates"], ["doctor"]):
+        result = runner.invoke(cli, ["-d", str(filled), *args])
+        assert result.exit_code == 0 and result.output.strip(), args
+        assert not _long_lines(result.output), (args, _long_lines(result.output))
+
+
+def test_every_json_output_names_an_article_id_article_id(runner: CliRunner, filled: Path) -> None:
+    db = ["-d", str(filled)]
+    hit = json.loads(runner.invoke(cli, [*db, "search", "drones Odesa", "-k", "1", "--json"]).output)[0]
+    assert "article_id" in hit and all("article_id" in s for s in hit["sources"])
+    view = json.loads(runner.invoke(cli, [*db, "show", str(hit["article_id"]), "--json"]).output)
+    assert view["article_id"] == hit["article_id"] and "id" not in view
+    assert view["copies"] and all("article_id" in c and "id" not in c for c in view["copies"])
+    groups = json.loads(runner.invoke(cli, [*db, "duplicates", "--json"]).output)
+    assert groups and all("article_id" in g["canonical"] for g in groups)
+    dry = json.loads(runner.invoke(cli, [*db, "delete", "--before", "2030", "--dry-run", "--json"]).output)
+    assert dry["articles"] and all("article_id" in a for a in dry["articles"])
+    runs = json.loads(runner.invoke(cli, [*db, "runs", "--json"]).output)
+    assert runs and "run_id" in runs[0] and "id" not in runs[0]
+
+
+def test_an_unexpected_error_is_one_line_asking_for_a_report(
+    runner: CliRunner, filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archive.api import Archive
+
+    def broken(self: Archive) -> dict[str, object]:
+        raise RuntimeError("something nobody expected\nsecond line")
+
+    monkeypatch.setattr(Archive, "stats", broken)
+    result = runner.invoke(cli, ["stats", "-d", str(filled)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "internal error: RuntimeError: something nobody expected second line" in result.output
+    assert "please report" in result.output and "Traceback" not in result.output

@@ -6,7 +6,23 @@ import pytest
 
 from archive import Archive, InvalidQueryError, RawArticle
 
-WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "granite", "harbor", "indigo", "juniper", "kestrel", "lagoon", "meadow", "nectar", "onyx"]
+WORDS = [
+    "amber",
+    "birch",
+    "cobalt",
+    "delta",
+    "ember",
+    "fjord",
+    "granite",
+    "harbor",
+    "indigo",
+    "juniper",
+    "kestrel",
+    "lagoon",
+    "meadow",
+    "nectar",
+    "onyx",
+]
 
 
 def _long_article(i: int, topic: str, city: str) -> RawArticle:

@@ -94,7 +94,7 @@ def test_doctor_fails_on_a_duplicate_pointing_nowhere(filled: Archive) -> None:
 
 
 def test_doctor_fails_on_an_old_schema_and_stops_there(filled: Archive) -> None:
-    _sql(filled, "UPDATE alembic_version SET version_num = 'old'")
+    _sql(filled, "UPDATE alembic_version SET version_num = '0001'")
     report = filled.doctor()
     assert report.checks[-1].name == "schema" and report.checks[-1].status == "fail"
     assert report.checks[-1].fix == "run `archive db upgrade`"
@@ -119,11 +119,14 @@ def test_doctor_checks_the_default_models_file(tmp_path: Path) -> None:
     assert check.status == "fail" and "corrupt" in check.detail and check.fix
 
 
-def test_doctor_cli_prints_fixes_and_exits_1_on_failure(runner: CliRunner, tmp_path: Path) -> None:
+def test_doctor_cli_prints_fixes_and_exits_1_on_failure_2_without_a_file(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(cli, ["doctor", "-d", str(tmp_path / "missing.db"), "--json"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # no archive at all: exit 2, like every reading command (issue 10)
     data = json.loads(result.output)
     assert data["ok"] is False and data["checks"][0]["fix"]
+    (tmp_path / "notes.db").write_text("not a database", encoding="utf-8")
+    failed = runner.invoke(cli, ["doctor", "-d", str(tmp_path / "notes.db"), "--json"])
+    assert failed.exit_code == 1 and json.loads(failed.output)["checks"][0]["fix"]
 
 
 # -- delete --------------------------------------------------------------------

@@ -94,7 +94,7 @@ def test_old_schema_is_refused_with_the_fix(db_path: Path) -> None:
     Archive.open(db_path, embedder=FakeEmbedder()).close()
     engine = create_archive_engine(db_path)
     with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
     engine.dispose()
     with pytest.raises(SchemaOutOfDateError, match="archive db upgrade"):
         Archive.open(db_path, embedder=FakeEmbedder())

@@ -71,16 +71,54 @@ class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self.commands)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        # The last resort: whatever a command lets escape is one line and exit 1, never a traceback.
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
+            raise
+        except Exception as exc:
+            from archive.cli.common import to_click_error
+
+            raise to_click_error(exc) from None
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Keep a value given before the command name: each command's own option falls back to it."""
+    if value is not None and param.name is not None:
+        ctx.meta[f"archive.{param.name}"] = value
+
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="conflict-archive")
+@click.option(
+    "-d",
+    "--db",
+    type=click.Path(dir_okay=False),
+    expose_value=False,
+    callback=_remember,
+    help="Archive database file, for any command [env ARCHIVE_DB].",
+)
+@click.option(
+    "--model", expose_value=False, callback=_remember, help="Embedding model, for any command [env ARCHIVE_MODEL]."
+)
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    expose_value=False,
+    callback=_remember,
+    help="Model cache and default db folder, for any command [env ARCHIVE_HOME].",
+)
 def cli() -> None:
     """A searchable conflict-news archive: clean, chunk, embed and search news in SQLite.
+
+    -d/--db, --model and --home work before or after the command name.
 
     \b
     Examples:
       archive ingest articles.jsonl reports/ --outlet Reuters
       archive search "shelling of Kharkiv" -k 5 --since 2022-03
+      archive --db news.db stats
       archive show 42
     """
 

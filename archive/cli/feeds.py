@@ -10,6 +10,7 @@ import click
 from archive.cli import cli
 from archive.cli.common import db_options, opened
 from archive.cli.ops import wait_option
+from archive.cli.render import wrap
 from archive.feeds.poll import FeedInfo, FeedPollResult
 
 
@@ -34,7 +35,7 @@ def feeds_add(
       archive feeds add https://example.org/world/rss.xml --outlet "Example News"
       archive feeds add exports/wire.xml --outlet Wire
     """
-    with opened(db, model, home) as archive:
+    with opened(db, model, home, create=True) as archive:
         info = archive.add_feed(url, outlet=outlet, wait=wait)
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
@@ -64,7 +65,7 @@ def feeds_list(db: str | None, model: str | None, home: str | None, as_json: boo
 
 
 def _print_feed(info: FeedInfo) -> None:
-    click.secho(f"[{info.id}] {info.outlet or 'no outlet'}  {info.url}", bold=True)
+    click.secho(wrap(f"[{info.id}] {info.outlet or 'no outlet'}  {info.url}", subsequent="    "), bold=True)
     polled = info.last_polled_at or "never"
     status = f": {info.last_status}" if info.last_status else ""
     click.echo(f"    {info.items_seen} entries seen; last polled {polled}{status}")

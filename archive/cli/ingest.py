@@ -108,7 +108,7 @@ def ingest(
     try:
         with (
             _terminate_as_interrupt(),
-            opened(db, model, home) as archive,
+            opened(db, model, home, create=True) as archive,
             progress_bar("ingesting", quiet or as_json) as bar,
             friendly_errors(),
         ):

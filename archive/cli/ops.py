@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 import click
 
 from archive.cli import cli
-from archive.cli.common import db_options, friendly_errors, opened
-from archive.cli.render import progress_bar
+from archive.cli.common import db_option, db_options, friendly_errors, home_option, opened, to_click_error
+from archive.cli.render import progress_bar, wrap
 from archive.config import Settings
+from archive.errors import ArchiveNotFoundError
 from archive.ops import DeleteReport, DoctorReport, diagnose, reembed_database
 from archive.results import Source
 
@@ -38,19 +39,7 @@ def _json_option(func: F) -> F:
 
 def _db_and_home(func: F) -> F:
     """-d/--db and --home without --model: these commands never load the archive's model."""
-    func = click.option(
-        "--home",
-        envvar="ARCHIVE_HOME",
-        type=click.Path(file_okay=False),
-        help="Model cache and default db folder [env ARCHIVE_HOME].",
-    )(func)
-    return click.option(
-        "-d",
-        "--db",
-        envvar="ARCHIVE_DB",
-        type=click.Path(dir_okay=False),
-        help="Archive database file [env ARCHIVE_DB].",
-    )(func)
+    return db_option(home_option(func))
 
 
 @cli.command()
@@ -67,24 +56,31 @@ def doctor(db: str | None, home: str | None, as_json: bool) -> None:
       archive doctor -d news.db
       archive doctor --json
     """
-    settings = Settings.resolve(db=db, home=home)
     with friendly_errors():
+        settings = Settings.resolve(db=db, home=home)
         report = diagnose(settings.db_path, home=settings.home)
+    missing = not settings.db_path.is_file()
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
+    elif missing:  # exit 2 like every reading command pointed at a missing file
+        path = settings.db_path
+        raise to_click_error(
+            ArchiveNotFoundError(f"no archive at {path} (create it with: archive ingest -d {path} FILES)")
+        )
     else:
         _print_doctor(report)
     if not report.ok:
-        sys.exit(1)
+        sys.exit(2 if missing else 1)
 
 
 def _print_doctor(report: DoctorReport) -> None:
     click.echo(f"archive {report.db_path}")
     for check in report.checks:
         status = click.style(f"{check.status:>5}", fg=_COLOURS.get(check.status), bold=True)
-        click.echo(f"{status}  {check.name}: {check.detail}")
+        line = wrap(f"{check.status:>5}  {check.name}: {check.detail}", subsequent=" " * 7)
+        click.echo(status + line[5:])
         if check.fix:
-            click.echo(f"       fix: {check.fix}")
+            click.echo(wrap(f"fix: {check.fix}", " " * 7, " " * 12))
 
 
 @cli.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
@@ -12,10 +13,38 @@ import click
 from archive.results import ArticleView, DuplicateGroup, SearchResult
 from archive.store.sqlite.boilerplate import LearnedSentence
 
+NOT_A_TERMINAL_WIDTH = 80
+MIN_WIDTH = 40
+# Stand-ins for the highlight's colour codes while a paragraph is wrapped (textwrap counts
+# every character, so real escape sequences would shorten the highlighted lines).
+_MARK_ON, _MARK_OFF = "\x02", "\x03"
 
-def _source_line(outlet: str | None, title: str, url: str | None, published: str | None) -> str:
+
+def text_width() -> int:
+    """Columns for text output: the terminal's width, or 80 when stdout is not a terminal (pipes, cron)."""
+    if not sys.stdout.isatty():
+        return NOT_A_TERMINAL_WIDTH
+    return max(MIN_WIDTH, shutil.get_terminal_size((NOT_A_TERMINAL_WIDTH, 24)).columns)
+
+
+def wrap(text: str, indent: str = "", subsequent: str | None = None, width: int | None = None) -> str:
+    """``text`` filled to the output width; URLs and other long words are never broken."""
+    return textwrap.fill(
+        text,
+        width=width or text_width(),
+        initial_indent=indent,
+        subsequent_indent=indent if subsequent is None else subsequent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def _source_line(outlet: str | None, title: str, url: str | None, published: str | None, indent: str = "") -> str:
+    """`outlet | date | title`, then the URL on a line of its own, wrapped under ``indent``."""
     parts = [outlet or "unknown outlet", (published or "undated")[:10], title or "(untitled)"]
-    return " | ".join(parts) + (f"\n      {url}" if url else "")
+    under = " " * len(indent) if indent else "      "
+    line = wrap(indent + " | ".join(parts), subsequent=under).removeprefix(indent)
+    return line + (f"\n{under}{url}" if url else "")
 
 
 def print_results(results: Sequence[SearchResult]) -> None:
@@ -27,16 +56,16 @@ def print_results(results: Sequence[SearchResult]) -> None:
             f"[{r.rank}] score {r.score:.4f}  article {r.article_id}  chars {r.char_start}-{r.char_end}", bold=True
         )
         for paragraph in r.text.split("\n\n"):
-            click.echo(textwrap.fill(paragraph, width=100, initial_indent="    ", subsequent_indent="    "))
+            click.echo(wrap(paragraph, "    "))
         label = "source" if r.source_count == 1 else f"{r.source_count} sources"
         click.secho(f"    {label}:", fg="cyan")
         for s in r.sources:
-            click.echo("    - " + _source_line(s.outlet, s.title, s.url, s.published))
+            click.echo("    - " + _source_line(s.outlet, s.title, s.url, s.published, indent="    - "))
         click.echo()
 
 
 def print_article(view: ArticleView, span: tuple[int, int] | None) -> None:
-    click.secho(view.title or "(untitled)", bold=True)
+    click.secho(wrap(view.title or "(untitled)"), bold=True)
     click.echo(_source_line(view.outlet, "", view.url, view.published).replace(" | (untitled)", ""))
     if view.duplicate_kind:
         click.echo(f"{view.duplicate_kind} duplicate of article {view.canonical_id}")
@@ -44,15 +73,17 @@ def print_article(view: ArticleView, span: tuple[int, int] | None) -> None:
     text = view.text
     if span is not None:
         start, end = span
-        text = text[:start] + click.style(">>> " + text[start:end] + " <<<", fg="yellow") + text[end:]
+        text = f"{text[:start]}{_MARK_ON}>>> {text[start:end]} <<<{_MARK_OFF}{text[end:]}"
+    on, off = click.style("", fg="yellow", reset=False), click.style("", reset=True)
     for paragraph in text.split("\n\n"):
-        click.echo(textwrap.fill(paragraph, width=100) if span is None else paragraph)
+        click.echo(wrap(paragraph).replace(_MARK_ON, on).replace(_MARK_OFF, off))
         click.echo()
     if len(view.copies) > 1:
         click.secho(f"{len(view.copies)} copies:", fg="cyan")
         for s in view.copies:
             kind = f" [{s.duplicate_kind}]" if s.duplicate_kind else ""
-            click.echo(f"  - #{s.article_id}{kind} " + _source_line(s.outlet, s.title, s.url, s.published))
+            lead = f"  - #{s.article_id}{kind} "
+            click.echo(lead + _source_line(s.outlet, s.title, s.url, s.published, indent=lead))
 
 
 @contextmanager
@@ -84,13 +115,10 @@ def print_duplicate_groups(groups: Sequence[DuplicateGroup]) -> None:
         return
     for group in groups:
         c = group.canonical
-        click.secho(
-            f"#{c.article_id} ({group.size} copies) " + _source_line(c.outlet, c.title, c.url, c.published), bold=True
-        )
+        lead = f"#{c.article_id} ({group.size} copies) "
+        click.secho(lead + _source_line(c.outlet, c.title, c.url, c.published, indent=lead), bold=True)
         for s in group.copies:
             score = f" {s.similarity:.2f}" if s.similarity is not None else ""
-            click.echo(
-                f"  - #{s.article_id} [{s.duplicate_kind}{score}] "
-                + _source_line(s.outlet, s.title, s.url, s.published)
-            )
+            lead = f"  - #{s.article_id} [{s.duplicate_kind}{score}] "
+            click.echo(lead + _source_line(s.outlet, s.title, s.url, s.published, indent=lead))
         click.echo()

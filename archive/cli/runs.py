@@ -51,7 +51,7 @@ def runs(run_id: int | None, db: str | None, model: str | None, home: str | None
 def run_to_dict(row: IngestRun) -> dict[str, Any]:
     """A run as JSON-ready data; ``errors`` decoded into a list of {"where", "error"}."""
     data: dict[str, Any] = {
-        "id": row.id,
+        "run_id": row.id,  # the name `archive ingest --json` uses too
         "status": row.status,
         "started_at": _iso(row.started_at),
         "finished_at": _iso(row.finished_at),

@@ -46,7 +46,9 @@ class FeedInfo:
     items_seen: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-ready data; the id is ``feed_id``, as in a poll's results."""
+        data = asdict(self)
+        return {"feed_id": data.pop("id"), **data}
 
 
 @dataclass

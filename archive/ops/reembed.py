@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 
 from archive.embedding.base import Embedder
 from archive.embedding.loader import load_embedder
-from archive.errors import NotFoundError, OperationError
+from archive.errors import OperationError
 from archive.ops.lock import writer_lock
 from archive.store import migrate
 from archive.store.sqlite import meta, reads, writes
-from archive.store.sqlite.engine import create_archive_engine
+from archive.store.sqlite.engine import create_archive_engine, is_read_only
+from archive.store.sqlite.errors import read_only_error, translate_errors
 from archive.store.sqlite.vtables import VEC_TABLE, create_vec_table, drop_vec_table
 from archive.text.context import CURRENT_PASSAGE_FORMAT, passage_input
 from archive.text.dates import date_key
@@ -96,15 +97,16 @@ def reembed_database(
     wait: float = 0,
 ) -> ReembedReport:
     """Reembed the archive file at ``db_path`` with ``model`` (no need to load its current model)."""
-    if not db_path.is_file():
-        raise NotFoundError(f"no archive at {db_path}: check -d/--db (or ARCHIVE_DB)")
-    embedder = load_embedder(model, home=home)
-    engine = create_archive_engine(db_path)
-    try:
-        migrate.ensure_current(engine)
-        return reembed(engine, db_path, embedder, batch_size=batch_size, progress=progress, wait=wait)
-    finally:
-        engine.dispose()
+    with translate_errors(db_path):
+        engine = create_archive_engine(db_path, create=False)
+        try:
+            if is_read_only(engine):
+                raise read_only_error(db_path)
+            migrate.ensure_current(engine)
+            embedder = load_embedder(model, home=home)
+            return reembed(engine, db_path, embedder, batch_size=batch_size, progress=progress, wait=wait)
+        finally:
+            engine.dispose()
 
 
 def _fill(

@@ -12,6 +12,7 @@ from archive.errors import ConfigError, LockedError
 from archive.ops.lock import LockHolder, lock_holder, pid_alive, writer_lock
 from archive.store.models import IngestRun
 from archive.store.sqlite import writes
+from archive.store.sqlite.engine import is_read_only
 
 
 def list_runs(engine: Engine, db_path: Path, *, limit: int = 20, run_id: int | None = None) -> list[IngestRun]:
@@ -26,7 +27,9 @@ def list_runs(engine: Engine, db_path: Path, *, limit: int = 20, run_id: int | N
     if not running:
         return rows
     holder = lock_holder(db_path)
-    fresh = _record_dead_runs(engine, db_path, list(running)) if holder is None else None
+    # A read-only archive cannot record them: they are only shown as interrupted.
+    writable = holder is None and not is_read_only(engine)
+    fresh = _record_dead_runs(engine, db_path, list(running)) if writable else None
     if fresh is not None:
         for rid, status in fresh.items():
             running[rid].status = status

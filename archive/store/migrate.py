@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from archive.errors import SchemaOutOfDateError
+from archive.errors import SchemaOutOfDateError, SchemaTooNewError
+from archive.store.sqlite.engine import engine_path
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -46,6 +47,17 @@ def _alembic_head() -> str | None:
 @lru_cache(maxsize=1)
 def _quick_head() -> str | None:
     """The single revision no other names as down_revision, read from the scripts' text; None if unsure."""
+    graph = _quick_graph()
+    if graph is None:
+        return None
+    revisions, parents = graph
+    heads = revisions - parents
+    return next(iter(heads)) if len(heads) == 1 else None
+
+
+@lru_cache(maxsize=1)
+def _quick_graph() -> tuple[frozenset[str], frozenset[str]] | None:
+    """(revisions, revisions named as a down_revision) read from the scripts' text; None if unsure."""
     revisions: set[str] = set()
     parents: set[str] = set()
     for script in (PROJECT_ROOT / "migrations" / "versions").glob("*.py"):
@@ -55,8 +67,30 @@ def _quick_head() -> str | None:
         revisions.add(found["revision"])
         if found["down_revision"] is not None:
             parents.add(found["down_revision"])
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
+    return frozenset(revisions), frozenset(parents)
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision this version's migrations define."""
+    graph = _quick_graph()
+    if graph is not None:
+        return graph[0]
+    from alembic.script import ScriptDirectory
+
+    return frozenset(s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+
+
+def check_not_newer(current: str | None, path: object = None) -> None:
+    """Raise SchemaTooNewError when ``current`` is a revision this code does not know (a newer package wrote it)."""
+    if current is None or current in known_revisions():
+        return
+    where = f"{path} " if path is not None else "this archive "
+    raise SchemaTooNewError(
+        f"{where}has schema revision {current}, newer than this version of conflict-archive knows "
+        f"(its newest is {head_revision()}): upgrade the package (pip install -U conflict-archive) "
+        "to open it; nothing was changed",
+        path=None if path is None else str(path),
+    )
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -77,6 +111,7 @@ def upgrade(engine: Engine, *, dimension: int | None = None, revision: str = "he
     """Bring the schema to ``revision``; ``dimension`` sizes the vector table of a new db."""
     from alembic import command
 
+    check_not_newer(current_revision(engine), engine_path(engine))
     cfg = alembic_config(dimension)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
@@ -86,6 +121,7 @@ def upgrade(engine: Engine, *, dimension: int | None = None, revision: str = "he
 def ensure_current(engine: Engine) -> None:
     """Raise SchemaOutOfDateError unless the database is at the head revision."""
     current, head = current_revision(engine), head_revision()
+    check_not_newer(current, engine_path(engine))
     if current != head:
         raise SchemaOutOfDateError(
             f"database schema is at revision {current or 'none'}, this version needs {head}: "

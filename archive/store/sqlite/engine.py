@@ -8,15 +8,17 @@ to ``sqlean.py`` or ``pysqlite3`` which bundle a SQLite that can.
 from __future__ import annotations
 
 import importlib
+import os
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_vec
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event
 
-from archive.errors import DriverError
+from archive.errors import ArchiveNotFoundError, DriverError
 
 BUSY_TIMEOUT_MS = 30_000
 MMAP_BYTES = 1 << 36  # 64 GiB of address space, not memory: pages load on touch and stay shared
@@ -93,23 +95,90 @@ def prepare_connection(dbapi_conn: Any) -> None:
     cur.close()
 
 
-def create_archive_engine(path: Path | str, *, echo: bool = False) -> Engine:
+AccessMode = Literal["rw", "ro", "immutable"]
+
+
+def _writable(path: Path) -> bool:
+    # root passes os.access on a `chmod a-w` file; its missing write bits still say "keep it read-only"
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return os.access(path, os.W_OK) and bool(mode & 0o222)
+
+
+def access_mode(path: Path | str) -> AccessMode:
+    """How the archive at ``path`` can be opened: read-write, read-only, or immutable.
+
+    A file that cannot be written is opened read-only (``mode=ro``). When its folder
+    cannot be written, SQLite could not create the -wal/-shm files a WAL reader (and
+    any writer) needs, so the file is opened ``immutable=1``: nobody can write it there.
+    A missing file is "rw": it is about to be created.
+    """
+    file = Path(path).expanduser()
+    if str(path) == ":memory:" or not file.exists():
+        return "rw"
+    if not _writable(file.resolve().parent):
+        return "immutable"
+    return "rw" if _writable(file) else "ro"
+
+
+def is_read_only(engine: Engine) -> bool:
+    """Whether ``engine`` was opened read-only (see :func:`access_mode`)."""
+    return bool(engine.url.query.get("uri")) and str(engine.url.database).startswith("file:")
+
+
+def engine_path(engine: Engine) -> str:
+    """The file ``engine`` opens, as a user would name it (without the read-only URI's decoration)."""
+    database = str(engine.url.database or ":memory:")
+    if is_read_only(engine):
+        return urllib.parse.unquote(database.removeprefix("file:").partition("?")[0])
+    return database
+
+
+def probe(engine: Engine) -> int:
+    """Read the file's schema (page 1 and the schema table): the number of tables, indexes and triggers.
+
+    Raises the driver's error when the file is not a database or is damaged there.
+    """
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar_one())
+
+
+def _url(target: str, mode: AccessMode) -> URL:
+    if mode == "rw":
+        return URL.create("sqlite", database=target)
+    absolute = urllib.parse.quote(str(Path(target).expanduser().resolve()))
+    flag = "mode=ro" if mode == "ro" else "immutable=1"
+    return URL.create("sqlite", database=f"file:{absolute}?{flag}", query={"uri": "true"})
+
+
+def create_archive_engine(path: Path | str, *, echo: bool = False, create: bool = True) -> Engine:
     """Create an engine for the archive at ``path`` with sqlite-vec loaded.
 
     Transactions are started explicitly (the pysqlite recipe) so that a
     ``BEGIN IMMEDIATE`` writer and plain readers behave as SQLite documents.
+    ``create=False`` raises ArchiveNotFoundError instead of creating a missing
+    file; a file that cannot be written is opened read-only (:func:`access_mode`).
     """
     driver = pick_driver()
     target = str(path)
     if target != ":memory:":
-        Path(target).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(f"sqlite:///{target}", module=driver.module, echo=echo)
+        file = Path(target).expanduser()
+        if not create and not file.is_file():
+            raise ArchiveNotFoundError(
+                f"no archive at {target} (create it with: archive ingest -d {target} FILES)", path=target
+            )
+        if create:
+            file.parent.mkdir(parents=True, exist_ok=True)
+    mode = access_mode(target)
+    engine = create_engine(_url(target, mode), module=driver.module, echo=echo)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # let SQLAlchemy's begin event emit BEGIN
         prepare_connection(dbapi_conn)
-        if target != ":memory:":
+        if target != ":memory:" and mode == "rw":
             dbapi_conn.execute("PRAGMA journal_mode = WAL")
 
     @event.listens_for(engine, "begin")
