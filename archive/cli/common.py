@@ -47,9 +47,20 @@ def friendly_errors() -> Iterator[None]:
     try:
         yield
     except ArchiveError as exc:
-        error = click.ClickException(str(exc))
-        error.exit_code = getattr(exc, "exit_code", 1)
-        raise error from None
+        raise click_error(str(exc), getattr(exc, "exit_code", 1)) from None
+
+
+def click_error(message: str, exit_code: int) -> click.ClickException:
+    """A ClickException that exits with ``exit_code``.
+
+    click declares ``exit_code`` per class (a ClassVar), so the code goes on a fresh subclass.
+    """
+
+    class ArchiveCommandError(click.ClickException):
+        pass
+
+    ArchiveCommandError.exit_code = exit_code
+    return ArchiveCommandError(message)
 
 
 @contextmanager

@@ -6,10 +6,14 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from archive.results import ArticleView, DuplicateGroup, SearchResult
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 
 def _source_line(outlet: str | None, title: str, url: str | None, published: str | None) -> str:
@@ -60,7 +64,8 @@ def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int], None] | No
     if quiet or not sys.stderr.isatty():
         yield None
         return
-    with click.progressbar(length=None, label=label, file=sys.stderr, show_pos=True) as bar:  # type: ignore[arg-type]
+    bar: ProgressBar[int]  # length=None (unknown total) leaves click's item type open
+    with click.progressbar(length=None, label=label, file=sys.stderr, show_pos=True) as bar:
         yield bar.update
 
 

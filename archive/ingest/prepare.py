@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,9 @@ def without_surrogates(raw: RawArticle) -> RawArticle:
     fields = {name: value for name, value in vars(raw).items() if isinstance(value, str) and _SURROGATE.search(value)}
     if not fields:
         return raw
-    return replace(raw, **{name: _SURROGATE.sub("\ufffd", value) for name, value in fields.items()})
+    # dict[str, Any]: only str fields are replaced, but RawArticle has non-str fields mypy cannot rule out
+    cleaned: dict[str, Any] = {name: _SURROGATE.sub("\ufffd", value) for name, value in fields.items()}
+    return replace(raw, **cleaned)
 
 
 def prepare(raw: RawArticle, *, embedder: Embedder, hasher: MinHasher, options: IngestOptions) -> Prepared:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from archive.embedding.base import Embedder
@@ -22,6 +22,9 @@ from archive.errors import InvalidQueryError
 from archive.results import SearchResult, Source
 from archive.store.sqlite import reads
 from archive.store.sqlite.reads import KNN_MAX_K, Filters
+
+if TYPE_CHECKING:
+    from archive.store.sqlite.reads import AnyRow
 from archive.store.sqlite.vtables import VEC_TABLE
 from archive.text.dates import parse_filter_date
 
@@ -305,7 +308,7 @@ class _VectorCache:
 
 
 def _result(
-    rank: int, row: Row, score: float, comp: dict[str, float], carriers: list[Row], params: SearchParams
+    rank: int, row: AnyRow, score: float, comp: dict[str, float], carriers: list[AnyRow], params: SearchParams
 ) -> SearchResult:
     unique = {r.id: r for r in carriers}
     listed = sorted(unique.values(), key=lambda r: (r.published_at or "9999", r.id))

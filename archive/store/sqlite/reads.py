@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from sqlalchemy import Connection, Row, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from archive.store.models import Article, Chunk, Feed, FeedItem, Source
@@ -28,6 +28,15 @@ KNN_MAX_K = 4096  # sqlite-vec's cap on k
 WIDE_PER_K, WIDE_MIN = 100, 4096
 NARROW_PER_K, NARROW_MIN, NARROW_MAX = 20, 800, 8192
 T = TypeVar("T")
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from typing_extensions import Unpack
+
+    # A result row of any width: these reads hand named rows to the search and ops layers.
+    AnyRow: TypeAlias = Row[Unpack[tuple[Any, ...]]]
+    AnySelect: TypeAlias = Select[Unpack[tuple[Any, ...]]]
 
 
 @dataclass(frozen=True)
@@ -165,7 +174,7 @@ def _key_to_iso(key: int) -> str:
     return f"{key // 10000:04d}-{key // 100 % 100:02d}-{key % 100:02d}"
 
 
-def chunk_details(session: Session, chunk_ids: Sequence[int]) -> dict[int, Row]:
+def chunk_details(session: Session, chunk_ids: Sequence[int]) -> dict[int, AnyRow]:
     """Chunk text, offsets, group and its article's metadata, by chunk id."""
     if not chunk_ids:
         return {}
@@ -189,7 +198,7 @@ def chunk_details(session: Session, chunk_ids: Sequence[int]) -> dict[int, Row]:
     return {r.id: r for r in session.execute(stmt)}
 
 
-def group_sources(session: Session, group_ids: Sequence[int]) -> dict[int, list[Row]]:
+def group_sources(session: Session, group_ids: Sequence[int]) -> dict[int, list[AnyRow]]:
     """Every article carrying a passage of each group, plus the exact copies of those articles."""
     if not group_ids:
         return {}
@@ -207,14 +216,14 @@ def group_sources(session: Session, group_ids: Sequence[int]) -> dict[int, list[
         copies_of.setdefault(row.canonical_id, []).append(row.id)
     all_ids = article_ids | {r.id for r in copies}
     meta = {r.id: r for r in session.execute(_article_meta().where(Article.id.in_(all_ids)))}
-    result: dict[int, list[Row]] = {}
+    result: dict[int, list[AnyRow]] = {}
     for row in carriers:
         for aid in [row.article_id, *copies_of.get(row.article_id, [])]:
             result.setdefault(row.group_id, []).append(meta[aid])
     return result
 
 
-def _article_meta() -> Select[Any]:
+def _article_meta() -> AnySelect:
     return select(
         Article.id,
         Article.title,
@@ -226,7 +235,7 @@ def _article_meta() -> Select[Any]:
     ).outerjoin(Source, Source.id == Article.source_id)
 
 
-def article_copies(session: Session, article_id: int) -> list[Row]:
+def article_copies(session: Session, article_id: int) -> list[AnyRow]:
     """The article, its canonical and every article linked to the same canonical."""
     root = session.scalar(select(Article.canonical_id).where(Article.id == article_id)) or article_id
     stmt = _article_meta().where((Article.id == root) | (Article.canonical_id == root))
@@ -251,7 +260,7 @@ def chunk_span(session: Session, chunk_id: int) -> tuple[int, int] | None:
 
 def duplicate_groups(
     session: Session, article_id: int | None = None, limit: int | None = None
-) -> list[tuple[Row, list[Row]]]:
+) -> list[tuple[AnyRow, list[AnyRow]]]:
     """(canonical, copies) for every canonical article that has copies, largest groups first.
 
     With ``article_id``, only the group that article belongs to (as canonical or copy).
@@ -268,7 +277,7 @@ def duplicate_groups(
         return []
     meta = _article_meta().add_columns(Article.duplicate_score, Article.origin)
     canon = {r.id: r for r in session.execute(meta.where(Article.id.in_(roots)))}
-    copies: dict[int, list[Row]] = {}
+    copies: dict[int, list[AnyRow]] = {}
     for r in session.execute(meta.where(Article.canonical_id.in_(roots)).order_by(Article.published_at, Article.id)):
         copies.setdefault(r.canonical_id, []).append(r)
     return [(canon[root], copies[root]) for root in roots if root in canon]
@@ -316,13 +325,13 @@ def select_articles(
     source_ids: Sequence[int] | None = None,
     before: str | None = None,
     after: str | None = None,
-) -> list[Row]:
+) -> list[AnyRow]:
     """Articles matching every filter given, plus the exact copies that go with them, by id.
 
     ``before``/``after`` are ISO dates compared exclusively with the publication day;
     undated articles never match a date filter.
     """
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if ids is not None:
         conds.append(Article.id.in_([int(i) for i in ids]))
     if source_ids is not None:
@@ -385,7 +394,7 @@ def vector_tables(session: Session) -> list[str]:
     return [str(r[0]) for r in session.connection().exec_driver_sql(sql) if not is_bits_table(str(r[0]))]
 
 
-def chunks_to_embed(session: Session, after_id: int, limit: int) -> list[Row]:
+def chunks_to_embed(session: Session, after_id: int, limit: int) -> list[AnyRow]:
     """Chunks with id > ``after_id`` (by id) with the article metadata a vector row carries."""
     stmt = (
         select(Chunk.id, Chunk.text, Chunk.text_hash, Article.source_id, Article.published_at, Article.language)
