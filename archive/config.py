@@ -29,6 +29,8 @@ ENV_QUERY_ENCODER = "ARCHIVE_QUERY_ENCODER"
 ENV_DEVICE = "ARCHIVE_DEVICE"
 
 DEFAULT_PREFILTER_MIN_ROWS = 50_000
+# Passages embedded and committed per ingest transaction (IngestOptions, `archive ingest --batch-chunks`).
+DEFAULT_BATCH_CHUNKS = 512
 QueryEncoderChoice = Literal["auto", "torch"]
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from archive.api import Archive
 from archive.errors import ArchiveError
+
+if TYPE_CHECKING:
+    # The library (SQLAlchemy, NumPy, ...) loads when a command runs, not for `archive CMD --help`.
+    from archive.api import Archive
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,5 +69,7 @@ def click_error(message: str, exit_code: int) -> click.ClickException:
 @contextmanager
 def opened(db: str | None, model: str | None, home: str | None) -> Iterator[Archive]:
     """Open the archive for one command, with friendly errors."""
+    from archive.api import Archive
+
     with friendly_errors(), Archive.open(db, model=model, home=home) as archive:
         yield archive

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from archive.config import DEFAULT_BATCH_CHUNKS
 from archive.dedup.minhash import MinHasher, canonical_url, content_hash
 from archive.embedding.base import Embedder
 from archive.errors import IngestError
@@ -25,7 +26,7 @@ class IngestOptions:
     overlap_tokens: int = 24
     near_threshold: float = 0.5  # MinHash Jaccard (word 5-grams) for article near-duplicates
     passage_threshold: float = 0.6  # shingle Jaccard for passages of near-duplicate articles
-    batch_chunks: int = 512  # chunks embedded and committed together
+    batch_chunks: int = DEFAULT_BATCH_CHUNKS  # chunks embedded and committed together
     embed_batch_size: int = 32
     outlet: str | None = None
     whole_documents: bool = False  # one chunk per article (the model truncates it), as BEIR evaluates
