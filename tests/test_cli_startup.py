@@ -83,3 +83,11 @@ def test_group_help_lists_every_command_as_click_would(runner: CliRunner) -> Non
     for name, (_, short_help) in cli_module._COMMANDS.items():
         assert f"  {name} " in listed.output
         assert f"{name} {short_help[:20]}" in " ".join(listed.output.split())
+
+
+def test_version_is_the_package_version(runner: CliRunner) -> None:
+    from archive import __version__
+
+    shown = runner.invoke(cli, ["--version"], prog_name="archive")
+    assert shown.exit_code == 0
+    assert shown.output.strip() == f"archive, version {__version__}"

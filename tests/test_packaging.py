@@ -104,6 +104,11 @@ def test_installed_wheel_ingests_searches_and_checks_the_schema_outside_the_chec
     assert package.is_relative_to(installed) and not package.is_relative_to(REPO)
     assert (package / "_migrations" / "versions").is_dir()
 
+    version = _run(
+        [python, "-c", "import importlib.metadata as m; print(m.version('conflict-archive'))"], cwd=work, env=env
+    )
+    assert _run([archive, "--version"], cwd=work, env=env).strip() == f"archive, version {version.strip()}"
+
     db = work / "news.db"
     _run([archive, "ingest", "-d", str(db), str(package / "sample")], cwd=work, env=env)
     found = json.loads(
@@ -116,6 +121,20 @@ def test_installed_wheel_ingests_searches_and_checks_the_schema_outside_the_chec
     assert found and "Odesa" in json.dumps(found)
     check = _run([archive, "db", "check", "-d", str(db)], cwd=work, env=env)
     assert "no drift" in check
+    # alembic's own CLI against the installed migrations: a two-line ini is all a wheel user needs.
+    ini = work / "alembic.ini"
+    ini.write_text(f"[alembic]\nscript_location = {package / '_migrations'}\n", encoding="utf-8")
+    alembic = str(installed / "bin" / "alembic")
+    done = subprocess.run(
+        [alembic, "-c", str(ini), "-x", f"db={db}", "check"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No new upgrade operations detected" in done.stdout + done.stderr
 
     # The library too, as a RAG project would use it.
     script = f"from archive import Archive\nwith Archive.open({str(db)!r}) as a:\n    print(len(a.search('ceasefire on energy strikes', k=3)))"

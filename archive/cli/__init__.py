@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from archive import __version__
+
 # Where each command lives and its one-line help, so that running one imports one module and
 # `archive --help` imports none (start-up under 0.3 s). tests/test_cli_startup.py checks this table
 # against the commands' own docstrings. A command missing here still works: an unknown name loads
@@ -83,7 +85,7 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="conflict-archive")
+@click.version_option(version=__version__, package_name="conflict-archive")
 def cli() -> None:
     """A searchable conflict-news archive: clean, chunk, embed and search news in SQLite.
 
