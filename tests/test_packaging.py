@@ -40,7 +40,7 @@ def _run(args: list[str], *, cwd: Path, env: dict[str, str] | None = None, timeo
 
 def _pip(python: Path, *args: str, cwd: Path) -> None:
     done = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *args],
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile", *args],
         cwd=cwd,
         env=_clean_env(cwd / "home"),  # a PYTHONPATH to a checkout would make pip think the package is installed
         capture_output=True,
