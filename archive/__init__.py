@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+__version__ = "0.1.0"  # the package version (pyproject.toml reads it from here)
+
 if TYPE_CHECKING:
     from archive.api import Archive
     from archive.errors import (

@@ -31,6 +31,8 @@ ENV_DEVICE = "ARCHIVE_DEVICE"
 ENV_VARIANTS = "ARCHIVE_VARIANTS"
 
 DEFAULT_PREFILTER_MIN_ROWS = 50_000
+# Passages embedded and committed per ingest transaction (IngestOptions, `archive ingest --batch-chunks`).
+DEFAULT_BATCH_CHUNKS = 512
 QueryEncoderChoice = Literal["auto", "torch"]
 
 

@@ -1,7 +1,7 @@
-"""Cold start of ``archive search "..." -k 5``: a fresh process per run, as a user types it.
+"""Cold start of ``archive search "..." -k 5`` and of ``--help`` / ``--version``: a fresh process per run.
 
 Each run is a new interpreter (imports, opening the archive, loading the query
-encoder, the search, printing). Bytecode is cached under ``<cache>/pycache`` as
+encoder, the search, printing; for the help and version commands only the CLI). Bytecode is cached under ``<cache>/pycache`` as
 an installed package would have it, and one unmeasured run warms it and the
 page cache. CPU time (user + sys) is reported beside wall time because on a
 shared machine the wall clock also measures other people's work.
@@ -59,9 +59,33 @@ def measure(
     query: str = "shelling of Kharkiv",
 ) -> ColdResult:
     """Run ``archive search`` ``runs`` times (after one warm-up) and return the medians."""
-    command = [sys.executable, "-m", "archive", "search", query, "-k", "5", "-d", str(db)]
+    return measure_command(
+        ["search", query, "-k", "5", "-d", str(db)], home=home, cache=cache, runs=runs, label=label, extra_env=extra_env
+    )
+
+
+def measure_command(
+    arguments: list[str],
+    *,
+    home: Path,
+    cache: Path,
+    runs: int,
+    label: str,
+    extra_env: dict[str, str] | None = None,
+) -> ColdResult:
+    """Run ``archive ARGUMENTS...`` ``runs`` times (after one warm-up) and return the medians."""
+    command = [sys.executable, "-m", "archive", *arguments]
     env = _env(home, cache, extra_env or {})
     _one_run(command, env)
     samples = [_one_run(command, env) for _ in range(runs)]
     walls, cpus, rss = zip(*samples)
     return ColdResult(label, median(walls), median(cpus), max(rss), runs, os.getloadavg()[0])
+
+
+# What `archive --help`, `--version` and a command's `--help` cost: the CLI alone, no library (target < 0.3 s).
+STARTUP_COMMANDS = (
+    ("archive --help", ["--help"]),
+    ("archive --version", ["--version"]),
+    ("archive search --help", ["search", "--help"]),
+    ("archive ingest --help", ["ingest", "--help"]),
+)

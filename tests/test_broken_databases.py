@@ -45,7 +45,19 @@ COMMANDS: dict[str, list[str]] = {
     "timeline": ["timeline", "power"],
     "outlets": ["outlets"],
 }
-READERS = ("search", "show", "stats", "duplicates", "runs", "doctor", "backup", "feeds list", "boilerplate", "timeline", "outlets")
+READERS = (
+    "search",
+    "show",
+    "stats",
+    "duplicates",
+    "runs",
+    "doctor",
+    "backup",
+    "feeds list",
+    "boilerplate",
+    "timeline",
+    "outlets",
+)
 CREATORS = ("ingest", "db upgrade", "feeds add")  # the commands that may create a missing archive
 WRITERS = ("vacuum", "delete", "ingest", "feeds add", "feeds poll", "feeds remove", "reembed", "clean")
 

@@ -68,7 +68,7 @@ def test_mcp_tools_return_the_librarys_json(sample: Archive) -> None:
     got = anyio.run(_call_all, build_mcp_server(sample))
     assert got["tools"] == ["context", "get_article", "search", "timeline"]
     assert len(got["search"]["results"]) == 2 and got["search"]["results"][0]["source_count"] == 3
-    assert got["article"]["text"] and got["article"]["id"] == got["search"]["results"][0]["article_id"]
+    assert got["article"]["text"] and got["article"]["article_id"] == got["search"]["results"][0]["article_id"]
     assert got["context"]["text"].startswith("[1]")
     assert got["timeline"]["total"] == 3 and got["timeline"]["earliest"]["outlet"] == "Example Wire"
     assert got["missing"].is_error and "no article with id 99999" in got["missing"].content[0].text

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
 
-from archive.api import Archive
 from archive.errors import ArchiveError
+
+if TYPE_CHECKING:
+    # The library (SQLAlchemy, NumPy, ...) loads when a command runs, not for `archive CMD --help`.
+    from archive.api import Archive
 
 F = TypeVar("F", bound=Callable[..., Any])
 REPORT_URL = "https://github.com/conflict-archive/conflict-archive/issues"
@@ -100,5 +103,7 @@ def opened(db: str | None, model: str | None, home: str | None, *, create: bool 
     Only commands that create an archive (ingest, feeds add) pass ``create=True``:
     a reading command on a mistyped path exits 2 instead of leaving an empty file.
     """
+    from archive.api import Archive
+
     with friendly_errors(), Archive.open(db, model=model, home=home, create=create) as archive:
         yield archive

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,7 +12,9 @@ from archive.cli import cli
 from archive.cli.common import db_options, opened
 from archive.cli.ops import wait_option
 from archive.cli.render import wrap
-from archive.feeds.poll import FeedInfo, FeedPollResult
+
+if TYPE_CHECKING:
+    from archive.feeds.poll import FeedInfo, FeedPollResult
 
 
 @cli.group()

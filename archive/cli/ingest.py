@@ -15,9 +15,8 @@ import click
 from archive.cli import cli
 from archive.cli.common import db_options, friendly_errors, opened
 from archive.cli.render import progress_bar
-from archive.config import Settings
+from archive.config import DEFAULT_BATCH_CHUNKS, Settings
 from archive.errors import LockedError
-from archive.ingest.prepare import IngestOptions
 from archive.results import IngestReport
 
 
@@ -46,7 +45,7 @@ from archive.results import IngestReport
 @click.option(
     "--batch-chunks",
     type=click.IntRange(1),
-    default=IngestOptions().batch_chunks,
+    default=DEFAULT_BATCH_CHUNKS,
     show_default=True,
     help="Passages embedded and committed per transaction (smaller: a killed run loses less).",
 )
@@ -100,6 +99,8 @@ def ingest(
       archive ingest dump.csv --field text=article_content --field title=article_title
       archive ingest drop/ -q --wait 60 --log-file ~/logs/archive-ingest.log
     """
+    from archive.ingest.prepare import IngestOptions
+
     field_map = _parse_fields(fields)
     options = IngestOptions(
         max_tokens=max_tokens, overlap_tokens=overlap, near_threshold=near_threshold, batch_chunks=batch_chunks

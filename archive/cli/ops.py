@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -14,8 +14,10 @@ from archive.cli.common import db_option, db_options, friendly_errors, home_opti
 from archive.cli.render import progress_bar, wrap
 from archive.config import Settings
 from archive.errors import ArchiveNotFoundError
-from archive.ops import DeleteReport, DoctorReport, diagnose, reembed_database
-from archive.results import Source
+
+if TYPE_CHECKING:
+    from archive.ops import DoctorReport
+    from archive.results import Source
 
 F = TypeVar("F", bound=Callable[..., Any])
 _COLOURS = {"ok": "green", "warn": "yellow", "fail": "red"}
@@ -56,6 +58,8 @@ def doctor(db: str | None, home: str | None, as_json: bool) -> None:
       archive doctor -d news.db
       archive doctor --json
     """
+    from archive.ops import diagnose
+
     with friendly_errors():
         settings = Settings.resolve(db=db, home=home)
         report = diagnose(settings.db_path, home=settings.home)
@@ -124,6 +128,8 @@ def delete(
             _confirm(len(articles), articles, as_json)
         deleted = 0 if dry_run else archive.delete_articles([a.article_id for a in articles], wait=wait)
     if as_json:
+        from archive.ops import DeleteReport
+
         click.echo(json.dumps(DeleteReport(articles, deleted, dry_run).to_dict(), indent=2, ensure_ascii=False))
         return
     if not articles:
@@ -175,6 +181,8 @@ def reembed(
     Example:
       archive reembed --model sentence-transformers/all-mpnet-base-v2 -d news.db
     """
+    from archive.ops import reembed_database
+
     settings = Settings.resolve(db=db, home=home)
     with friendly_errors(), progress_bar("reembedding", quiet or as_json) as bar:
         report = reembed_database(

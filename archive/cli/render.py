@@ -7,17 +7,22 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from archive.results import ArticleView, DuplicateGroup, SearchResult
-from archive.store.sqlite.boilerplate import LearnedSentence
 
 NOT_A_TERMINAL_WIDTH = 80
 MIN_WIDTH = 40
 # Stand-ins for the highlight's colour codes while a paragraph is wrapped (textwrap counts
 # every character, so real escape sequences would shorten the highlighted lines).
 _MARK_ON, _MARK_OFF = "\x02", "\x03"
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
+    from archive.store.sqlite.boilerplate import LearnedSentence
 
 
 def text_width() -> int:
@@ -52,11 +57,18 @@ def print_results(results: Sequence[SearchResult]) -> None:
         click.echo("no results")
         return
     for r in results:
+        similarity = f"similarity {r.similarity:.2f}" if r.similarity is not None else f"score {r.score:.4f}"
+        weak = click.style("  weak match", fg="red") if r.weak else ""
         click.secho(
-            f"[{r.rank}] score {r.score:.4f}  article {r.article_id}  chars {r.char_start}-{r.char_end}", bold=True
+            f"[{r.rank}] {similarity}  article {r.article_id}  chars {r.char_start}-{r.char_end}", bold=True, nl=False
         )
+        click.echo(weak)
+        click.secho(wrap(r.title or "(untitled)", "    "), bold=True)
         for paragraph in r.text.split("\n\n"):
             click.echo(wrap(paragraph, "    "))
+        if r.passages:
+            spans = ", ".join(f"{p.char_start}-{p.char_end}" for p in r.passages)
+            click.secho(wrap(f"also matching in this article: chars {spans}", "    "), fg="cyan")
         label = "source" if r.source_count == 1 else f"{r.source_count} sources"
         click.secho(f"    {label}:", fg="cyan")
         for s in r.sources:
@@ -92,7 +104,8 @@ def progress_bar(label: str, quiet: bool) -> Iterator[Callable[[int], None] | No
     if quiet or not sys.stderr.isatty():
         yield None
         return
-    with click.progressbar(length=None, label=label, file=sys.stderr, show_pos=True) as bar:  # type: ignore[arg-type]
+    bar: ProgressBar[int]  # length=None (unknown total) leaves click's item type open
+    with click.progressbar(length=None, label=label, file=sys.stderr, show_pos=True) as bar:
         yield bar.update
 
 

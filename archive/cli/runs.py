@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from archive.cli import cli
 from archive.cli.common import db_options, opened
-from archive.store.models import IngestRun
+
+if TYPE_CHECKING:
+    from archive.store.models import IngestRun
 
 _COUNTS = ("files", "added", "duplicates", "skipped", "failed", "chunks")
 _COLOURS = {"ok": "green", "partial": "yellow", "failed": "red", "interrupted": "red", "running": "cyan"}

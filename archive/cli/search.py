@@ -10,7 +10,6 @@ from archive.cli import cli
 from archive.cli.common import db_options, friendly_errors, opened
 from archive.cli.render import print_article, print_results
 from archive.cli.tables import results_csv
-from archive.search.coverage import sort_results
 
 
 @cli.command()
@@ -23,6 +22,15 @@ from archive.search.coverage import sort_results
 @click.option("--outlet", "outlets", multiple=True, help="Only these outlets (repeatable).")
 @click.option("--language", help="Only articles in this language (where known).")
 @click.option("--no-dedup", is_flag=True, help="Show every copy instead of one result per duplicate group.")
+@click.option(
+    "--per-article", type=click.IntRange(1, 1000), help="Up to N passages of each article as separate results."
+)
+@click.option("--passages", is_flag=True, help="Every matching passage (one per duplicate group), not one per article.")
+@click.option(
+    "--min-score",
+    type=click.FloatRange(-1.0, 1.0),
+    help="Drop results whose similarity (cosine, -1..1) to the query is below this.",
+)
 @click.option(
     "--semantic-weight", type=float, default=1.0, show_default=True, help="Hybrid: weight of the vector ranking."
 )
@@ -53,6 +61,9 @@ def search(
     outlets: tuple[str, ...],
     language: str | None,
     no_dedup: bool,
+    per_article: int | None,
+    passages: bool,
+    min_score: float | None,
     semantic_weight: float,
     keyword_weight: float,
     sort: str,
@@ -60,13 +71,20 @@ def search(
     as_jsonl: bool,
     as_csv: bool,
 ) -> None:
-    """Search passages: one result per duplicate group, with every source.
+    """Search articles: one result per article, copies collapsed, every source listed.
+
+    Each result is the article's best passage (its other matching passages are listed
+    below it), with its similarity to the query (cosine; "weak" below 0.3). Put a phrase
+    in "quotes"; -word leaves out articles holding it. Kyiv/Kiev and other spellings of a
+    name all match.
 
     \b
     Examples:
       archive search "attack on the Zaporizhzhia nuclear plant" -k 5
       archive search "grain deal" --since 2022-07 --until 2022-08 --outlet Reuters --json
       archive search "U.S. sanctions" --mode keyword
+      archive search '"nuclear plant" shelling -Chernobyl' --min-score 0.3
+      archive search "Kiev metro shelters" --per-article 2
       archive search "Bucha" -k 200 --mode keyword --sort date --csv > bucha.csv
     """
     with opened(db, model, home) as archive, friendly_errors():
@@ -81,7 +99,12 @@ def search(
             dedup=not no_dedup,
             semantic_weight=semantic_weight,
             keyword_weight=keyword_weight,
+            per_article=per_article,
+            passages=passages,
+            min_score=min_score,
         )
+        from archive.search.coverage import sort_results
+
         results = sort_results(results, sort)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from archive.results import SearchResult
-from archive.search.coverage import OutletSummary, Timeline
+if TYPE_CHECKING:
+    from archive.results import SearchResult
+    from archive.search.coverage import OutletSummary, Timeline
 
 BAR_WIDTH = 40
 RESULT_COLUMNS = (

@@ -328,7 +328,8 @@ class MinHasher:
             for start in range(0, shingles.size, step):
                 block = shingles[None, start : start + step] ^ self._perm_seeds
                 np.minimum(mins, _fmix64(block).min(axis=1), out=mins)
-        return (mins >> _U64(32)).astype(np.uint32)
+        high: npt.NDArray[np.uint64] = mins >> _U64(32)
+        return high.astype(np.uint32)
 
     def band_keys(self, signature: Signature) -> list[int]:
         """Return one signed 64-bit key per band (fits a SQLite INTEGER).

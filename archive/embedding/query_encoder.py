@@ -75,7 +75,7 @@ class QueryEncoder:
         with _single_threaded_blas():
             for layer in self.layers:
                 hidden = self._layer(hidden, layer)
-        pooled = hidden.mean(axis=0)
+        pooled: Vector = hidden.mean(axis=0)
         norm = float(np.linalg.norm(pooled))
         return (pooled / max(norm, 1e-12)).astype(np.float32)
 
@@ -84,7 +84,8 @@ class QueryEncoder:
         size = width // self.heads
 
         def heads(pair: tuple[Vector, Vector]) -> Vector:
-            return _linear(hidden, pair).reshape(tokens, self.heads, size).transpose(1, 0, 2)
+            split: Vector = _linear(hidden, pair).reshape(tokens, self.heads, size).transpose(1, 0, 2)
+            return split
 
         q, k, v = heads(layer.query), heads(layer.key), heads(layer.value)
         scores = q @ k.transpose(0, 2, 1) / np.float32(np.sqrt(size))
@@ -191,14 +192,16 @@ def _load_layer(tensors: Mapping[str, Vector], prefix: str) -> _Layer:
 
 def _linear(x: Vector, pair: tuple[Vector, Vector]) -> Vector:
     weight, bias = pair  # torch's Linear stores (out, in)
-    return x @ weight.T + bias
+    out: Vector = x @ weight.T + bias
+    return out
 
 
 def _layer_norm(x: Vector, pair: tuple[Vector, Vector], eps: float) -> Vector:
     weight, bias = pair
     mean = x.mean(axis=-1, keepdims=True)
     var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + np.float32(eps)) * weight + bias
+    out: Vector = (x - mean) / np.sqrt(var + np.float32(eps)) * weight + bias
+    return out
 
 
 def _gelu(x: Vector) -> Vector:
@@ -212,7 +215,8 @@ def _erf(x: Vector) -> Vector:
     a = np.abs(x)
     t = 1.0 / (1.0 + 0.3275911 * a)
     poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
-    return (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)
+    out: Vector = (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)
+    return out
 
 
 @contextmanager
@@ -242,7 +246,7 @@ def _openblas_thread_setter() -> Callable[[int], int] | None:
             except (OSError, AttributeError):
                 continue
             setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
-            return setter  # type: ignore[no-any-return]
+            return setter
     return None
 
 

@@ -215,7 +215,10 @@ class _BatchWrite:
             self.group_updates.append((group, chunk_id))
 
 
-def _closest_group(shingles: np.ndarray, originals: list[tuple[int, np.ndarray]], threshold: float) -> int | None:
+def _closest_group(
+    shingles: np.ndarray, originals: list[tuple[int | None, np.ndarray]], threshold: float
+) -> int | None:
+    """The group of the closest original passage at or above ``threshold`` (None: none, or an ungrouped one)."""
     best, best_score = None, threshold
     for gid, theirs in originals:
         score = jaccard_of_shingles(shingles, theirs)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
+from archive.config import DEFAULT_BATCH_CHUNKS
 from archive.dedup.minhash import MinHasher, canonical_url, content_hash
 from archive.embedding.base import Embedder
 from archive.errors import IngestError
@@ -26,7 +28,7 @@ class IngestOptions:
     overlap_tokens: int = 24
     near_threshold: float = 0.5  # MinHash Jaccard (word 5-grams) for article near-duplicates
     passage_threshold: float = 0.6  # shingle Jaccard for passages of near-duplicate articles
-    batch_chunks: int = 512  # chunks embedded and committed together
+    batch_chunks: int = DEFAULT_BATCH_CHUNKS  # chunks embedded and committed together
     embed_batch_size: int = 32
     outlet: str | None = None
     whole_documents: bool = False  # one chunk per article (the model truncates it), as BEIR evaluates
@@ -71,7 +73,9 @@ def without_surrogates(raw: RawArticle) -> RawArticle:
     fields = {name: value for name, value in vars(raw).items() if isinstance(value, str) and _SURROGATE.search(value)}
     if not fields:
         return raw
-    return replace(raw, **{name: _SURROGATE.sub("\ufffd", value) for name, value in fields.items()})
+    # dict[str, Any]: only str fields are replaced, but RawArticle has non-str fields mypy cannot rule out
+    cleaned: dict[str, Any] = {name: _SURROGATE.sub("\ufffd", value) for name, value in fields.items()}
+    return replace(raw, **cleaned)
 
 
 def prepare(

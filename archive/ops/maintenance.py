@@ -146,7 +146,10 @@ def _copy(engine: Engine, staging: Path) -> None:
     target = pick_driver().module.connect(str(staging))
     raw = engine.raw_connection()
     try:
-        raw.driver_connection.backup(target)
+        source = raw.driver_connection
+        if source is None:  # only a pool-invalidated connection has none; a fresh checkout never is
+            raise OperationError("the database connection closed before the backup started: run the backup again")
+        source.backup(target)
     finally:
         raw.close()
         target.close()

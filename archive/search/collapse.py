@@ -128,7 +128,7 @@ def passage_results(
             chosen.append(_Chosen(passage.story_id, passage, own[cid], [], [passage_spans], {passage.group_id or -cid}))
     groups = sorted({g for c in chosen for g in c.groups if g > 0}) if params.dedup else []
     carriers = reader.group_carriers(groups)
-    results = []
+    results: list[SearchResult] = []
     for item in chosen:
         held = [r for g in sorted(item.groups) for r in carriers.get(g, [])]
         sources = _sources(held, item.passage)

@@ -52,8 +52,9 @@ def _candidates(reader: SearchReader, vector: np.ndarray | None, params: SearchP
     articles: list[tuple[int, float]] = []
     if params.mode != "semantic" and params.keyword is not None:
         keyword = _keyword(reader, params.keyword, depth, params)
-        if not params.passages:
-            articles = reader.article_keyword(params.keyword, max(ARTICLE_DEPTH, depth // 3), params.filters)
+        article_query = _without_single_characters(params.keyword)
+        if not params.passages and article_query is not None:
+            articles = reader.article_keyword(article_query, max(ARTICLE_DEPTH, depth // 3), params.filters)
     knn_done = len(semantic) < depth or depth >= KNN_MAX_K
     exhausted = knn_done and len(keyword) < depth and len(articles) < max(ARTICLE_DEPTH, depth // 3)
     return Candidates(semantic, keyword, articles, exhausted)
@@ -66,3 +67,10 @@ def _keyword(reader: SearchReader, query: KeywordQuery, window: int, params: Sea
         if len(every) >= window:
             return every
     return reader.passage_keyword(query, window, params.filters)
+
+
+def _without_single_characters(query: KeywordQuery) -> KeywordQuery | None:
+    """The query for whole articles: one-character terms ("x", the "s" of "U.S.") would match a headline
+    by accident, and a headline match weighs heavily; passages still match them."""
+    terms = tuple(t for t in query.terms if any(len(a) > 1 for a in t))
+    return KeywordQuery(terms, query.excluded, query.every) if terms else None

@@ -63,7 +63,8 @@ def is_boilerplate(stories: int, first: str | None, last: str | None) -> bool:
     """Does a sentence seen in ``stories`` distinct stories, published from ``first`` to ``last``, count as furniture?"""
     if first is None or last is None:
         return stories >= MIN_STORIES_UNDATED
-    span = (_day(last) - _day(first)).days if _day(first) and _day(last) else 0
+    first_day, last_day = _day(first), _day(last)
+    span = (last_day - first_day).days if first_day is not None and last_day is not None else 0
     return stories >= MIN_STORIES and span >= MIN_SPAN_DAYS
 
 

@@ -58,10 +58,10 @@ def band_candidates(session: Session, band_keys: Sequence[int]) -> dict[int, lis
             keyed.setdefault(key, []).append(aid)
     found: dict[int, Candidate] = {}
     for part in in_batches(sorted({aid for aids in keyed.values() for aid in aids})):
-        stmt = select(Article.id, Article.minhash, Article.canonical_id, Article.duplicate_kind).where(
+        signed = select(Article.id, Article.minhash, Article.canonical_id, Article.duplicate_kind).where(
             Article.id.in_(part), Article.minhash.is_not(None)
         )
-        for r in session.execute(stmt):
+        for r in session.execute(signed):
             link = r.canonical_id if r.duplicate_kind == "near" and r.canonical_id else r.id
             found[r.id] = Candidate(r.id, link, r.minhash)
     return {key: [found[a] for a in aids if a in found] for key, aids in keyed.items()}

@@ -24,6 +24,7 @@ this honest.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,7 @@ class BitBlocks:
         return int(self.valid.sum())
 
 
-def _blobs(rows: list[Any], column: int, expected: list[int], what: str) -> bytes:
+def _blobs(rows: Sequence[Sequence[Any]], column: int, expected: list[int], what: str) -> bytes:
     parts = [bytes(r[column]) for r in rows]
     for part, size in zip(parts, expected):
         if len(part) != size:
@@ -122,10 +123,9 @@ def _db_state(conn: Connection, bits_table: str) -> tuple[int, ...]:
 
     The block count is read first, so the read snapshot is open and data_version describes it.
     """
-    blocks = conn.exec_driver_sql(f"SELECT count(*), max(chunk_id) FROM {bits_table}_chunks").one()
+    blocks = conn.exec_driver_sql(f"SELECT count(*), max(chunk_id), total_changes() FROM {bits_table}_chunks").one()
     version = int(conn.exec_driver_sql("PRAGMA data_version").scalar() or 0)
-    changes = int(conn.connection.dbapi_connection.total_changes)
-    return version, changes, int(blocks[0]), int(blocks[1] or 0)
+    return version, int(blocks[2]), int(blocks[0]), int(blocks[1] or 0)
 
 
 def slot_mask(
@@ -138,7 +138,7 @@ def slot_mask(
     source_ids: tuple[int, ...] | None,
 ) -> npt.NDArray[np.bool_]:
     """Valid slots passing the date (YYYYMMDD) and outlet filters."""
-    mask = blocks.valid.copy()
+    mask: npt.NDArray[np.bool_] = blocks.valid.copy()
     if since is not None or until is not None:
         published = load_metadata(conn, bits_table, blocks, _PUBLISHED_COLUMN)
         if since is not None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from archive.store.models import Article, Chunk, Feed, FeedItem, Source
@@ -19,12 +19,21 @@ from archive.store.sqlite.vtables import (
 
 T = TypeVar("T")
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from typing_extensions import Unpack
+
+    # A result row of any width: these reads hand named rows to the search and ops layers.
+    AnyRow: TypeAlias = Row[Unpack[tuple[Any, ...]]]
+    AnySelect: TypeAlias = Select[Unpack[tuple[Any, ...]]]
+
 
 def in_batches(values: list[T], size: int = 500) -> list[list[T]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-def _article_meta() -> Select[Any]:
+def _article_meta() -> AnySelect:
     return select(
         Article.id,
         Article.title,
@@ -36,7 +45,7 @@ def _article_meta() -> Select[Any]:
     ).outerjoin(Source, Source.id == Article.source_id)
 
 
-def article_copies(session: Session, article_id: int) -> list[Row]:
+def article_copies(session: Session, article_id: int) -> list[AnyRow]:
     """The article, its canonical and every article linked to the same canonical."""
     root = session.scalar(select(Article.canonical_id).where(Article.id == article_id)) or article_id
     stmt = _article_meta().where((Article.id == root) | (Article.canonical_id == root))
@@ -61,7 +70,7 @@ def chunk_span(session: Session, chunk_id: int) -> tuple[int, int] | None:
 
 def duplicate_groups(
     session: Session, article_id: int | None = None, limit: int | None = None
-) -> list[tuple[Row, list[Row]]]:
+) -> list[tuple[AnyRow, list[AnyRow]]]:
     """(canonical, copies) for every canonical article that has copies, largest groups first.
 
     With ``article_id``, only the group that article belongs to (as canonical or copy).
@@ -78,7 +87,7 @@ def duplicate_groups(
         return []
     meta = _article_meta().add_columns(Article.duplicate_score, Article.origin)
     canon = {r.id: r for r in session.execute(meta.where(Article.id.in_(roots)))}
-    copies: dict[int, list[Row]] = {}
+    copies: dict[int, list[AnyRow]] = {}
     for r in session.execute(meta.where(Article.canonical_id.in_(roots)).order_by(Article.published_at, Article.id)):
         copies.setdefault(r.canonical_id, []).append(r)
     return [(canon[root], copies[root]) for root in roots if root in canon]
@@ -126,13 +135,13 @@ def select_articles(
     source_ids: Sequence[int] | None = None,
     before: str | None = None,
     after: str | None = None,
-) -> list[Row]:
+) -> list[AnyRow]:
     """Articles matching every filter given, plus the exact copies that go with them, by id.
 
     ``before``/``after`` are ISO dates compared exclusively with the publication day;
     undated articles never match a date filter.
     """
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if ids is not None:
         conds.append(Article.id.in_([int(i) for i in ids]))
     if source_ids is not None:
@@ -195,7 +204,7 @@ def vector_tables(session: Session) -> list[str]:
     return [str(r[0]) for r in session.connection().exec_driver_sql(sql) if not is_bits_table(str(r[0]))]
 
 
-def chunks_to_embed(session: Session, after_id: int, limit: int) -> list[Row]:
+def chunks_to_embed(session: Session, after_id: int, limit: int) -> list[AnyRow]:
     """Chunks with id > ``after_id`` (by id) with the article metadata a vector row carries."""
     stmt = (
         select(
@@ -221,7 +230,7 @@ def _ident(name: str) -> str:
     return name
 
 
-def articles_with_text(session: Session, after_id: int, limit: int) -> list[Row]:
+def articles_with_text(session: Session, after_id: int, limit: int) -> list[AnyRow]:
     """Articles holding text (not exact copies), id > ``after_id``, by id, with what re-cleaning needs."""
     stmt = (
         select(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from archive.store.models import Article, ArticleBand, Chunk, Feed, FeedItem, IngestRun, Source, utcnow
@@ -44,7 +44,7 @@ def source_id_for(session: Session, name: str | None, domain: str | None = None)
 def add_article(session: Session, **fields: object) -> int:
     """Insert one article row (Core insert: no ORM bookkeeping on the hot path)."""
     fields.setdefault("ingested_at", utcnow())
-    return int(session.scalar(insert(Article).returning(Article.id), fields))
+    return session.execute(insert(Article).returning(Article.id), fields).scalar_one()
 
 
 def add_chunks(session: Session, article_id: int, rows: Sequence[ChunkRow]) -> list[int]:
@@ -113,8 +113,7 @@ def delete_articles(session: Session, article_ids: Sequence[int], *, table: str 
         .values(canonical_id=None, duplicate_kind=None, duplicate_score=None)
         .execution_options(synchronize_session=False)
     )
-    result = session.execute(delete(Article).where(Article.id.in_(ids)))
-    return int(result.rowcount or 0)
+    return _rowcount(session.execute(delete(Article).where(Article.id.in_(ids))))
 
 
 def replace_chunks(session: Session, article_id: int, rows: Sequence[ChunkRow], *, table: str = VEC_TABLE) -> list[int]:
@@ -165,7 +164,7 @@ def interrupt_stale_runs(session: Session, run_ids: Sequence[int] | None = None,
         stmt = stmt.where(IngestRun.id.in_([int(i) for i in run_ids]))
     if live_pid is not None:
         stmt = stmt.where((IngestRun.pid != live_pid) | IngestRun.pid.is_(None))
-    return int(session.execute(stmt.values(status="interrupted")).rowcount or 0)
+    return _rowcount(session.execute(stmt.values(status="interrupted")))
 
 
 def finish_run(session: Session, run_id: int, report: object, status: str, errors_json: str | None) -> None:
@@ -187,7 +186,7 @@ def add_feed(session: Session, url: str, outlet: str | None) -> int:
 def delete_feed(session: Session, feed_id: int) -> bool:
     """Delete a feed and its seen entries; False when there is no such feed."""
     session.execute(delete(FeedItem).where(FeedItem.feed_id == feed_id))
-    return bool(session.execute(delete(Feed).where(Feed.id == feed_id)).rowcount)
+    return _rowcount(session.execute(delete(Feed).where(Feed.id == feed_id))) > 0
 
 
 def record_feed_items(session: Session, feed_id: int, items: Sequence[tuple[str, int | None]]) -> None:
@@ -214,3 +213,8 @@ def vacuum(dbapi_conn: Any) -> None:
     dbapi_conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('optimize')")
     dbapi_conn.execute("VACUUM")
     dbapi_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+def _rowcount(result: object) -> int:
+    """Rows an UPDATE/DELETE touched: Session.execute is typed as a plain Result, DML gives a CursorResult."""
+    return int(result.rowcount or 0) if isinstance(result, CursorResult) else 0
