@@ -378,9 +378,14 @@ class Archive:
         """Copy the archive to ``target`` while it stays in use."""
         return ops.backup(self.engine, self.path, target, force=force)
 
-    def add_feed(self, url: str, *, outlet: str | None = None, wait: float = 0) -> feedpoll.FeedInfo:
-        """Follow an RSS/Atom feed (http(s), file:// or a path), checked by fetching it once."""
-        return feedpoll.add_feed(self, url, outlet=outlet, wait=wait)
+    def add_feed(
+        self, url: str, *, outlet: str | None = None, wait: float = 0, allow_private: bool | None = None
+    ) -> feedpoll.FeedInfo:
+        """Follow an RSS/Atom feed (http(s), file:// or a path), checked by fetching it once.
+
+        Loopback and private addresses are refused unless ``allow_private`` (default: the setting).
+        """
+        return feedpoll.add_feed(self, url, outlet=outlet, wait=wait, allow_private=allow_private)
 
     def feeds(self) -> list[feedpoll.FeedInfo]:
         """Every followed feed with its last poll's outcome."""
@@ -397,9 +402,15 @@ class Archive:
         feed_ids: Sequence[int] | None = None,
         wait: float = 0,
         on_feed: Callable[[feedpoll.FeedPollResult], None] | None = None,
+        allow_private: bool | None = None,
     ) -> list[feedpoll.FeedPollResult]:
-        """Ingest the new entries of every feed; a failing feed is reported and the rest continue."""
-        return feedpoll.poll_feeds(self, fetch_pages=fetch_pages, feed_ids=feed_ids, wait=wait, on_feed=on_feed)
+        """Ingest the new entries of every feed; a failing feed is reported and the rest continue.
+
+        Feeds and pages on loopback or private addresses are refused unless ``allow_private`` (default: the setting).
+        """
+        return feedpoll.poll_feeds(
+            self, fetch_pages=fetch_pages, feed_ids=feed_ids, wait=wait, on_feed=on_feed, allow_private=allow_private
+        )
 
 
 def _source(row: Any) -> Source:

@@ -12,6 +12,10 @@ from archive.cli.common import db_options, opened
 from archive.cli.ops import wait_option
 from archive.feeds.poll import FeedInfo, FeedPollResult
 
+_ALLOW_PRIVATE_HELP = (
+    "Allow loopback, private and link-local addresses (your own network); refused by default "
+    "[env ARCHIVE_ALLOW_PRIVATE=1]."
+)
 
 @cli.group()
 def feeds() -> None:
@@ -23,9 +27,17 @@ def feeds() -> None:
 @db_options
 @click.option("--outlet", help="Outlet name for the feed's articles (default: the feed's title).")
 @wait_option
+@click.option("--allow-private", is_flag=True, default=None, help=_ALLOW_PRIVATE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the feed as JSON.")
 def feeds_add(
-    url: str, db: str | None, model: str | None, home: str | None, outlet: str | None, wait: float, as_json: bool
+    url: str,
+    db: str | None,
+    model: str | None,
+    home: str | None,
+    outlet: str | None,
+    wait: float,
+    allow_private: bool | None,
+    as_json: bool,
 ) -> None:
     """Follow the feed at URL (http(s), file:// or a file path), after fetching it once.
 
@@ -33,9 +45,10 @@ def feeds_add(
     Examples:
       archive feeds add https://example.org/world/rss.xml --outlet "Example News"
       archive feeds add exports/wire.xml --outlet Wire
+      archive feeds add http://10.0.0.5/wire.xml --allow-private
     """
     with opened(db, model, home) as archive:
-        info = archive.add_feed(url, outlet=outlet, wait=wait)
+        info = archive.add_feed(url, outlet=outlet, wait=wait, allow_private=allow_private)
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -95,6 +108,7 @@ def feeds_remove(feed_id: int, db: str | None, model: str | None, home: str | No
 @click.option("--fetch-pages", is_flag=True, help="Download each new entry's page and use its article text.")
 @click.option("--feed", "feed_ids", type=int, multiple=True, metavar="ID", help="Poll only this feed (repeatable).")
 @wait_option
+@click.option("--allow-private", is_flag=True, default=None, help=_ALLOW_PRIVATE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one result per feed as a JSON array.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def feeds_poll(
@@ -104,6 +118,7 @@ def feeds_poll(
     fetch_pages: bool,
     feed_ids: tuple[int, ...],
     wait: float,
+    allow_private: bool | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -120,7 +135,13 @@ def feeds_poll(
     """
     show = None if (as_json or quiet) else _print_result
     with opened(db, model, home) as archive:
-        results = archive.poll_feeds(fetch_pages=fetch_pages, feed_ids=list(feed_ids) or None, wait=wait, on_feed=show)
+        results = archive.poll_feeds(
+            fetch_pages=fetch_pages,
+            feed_ids=list(feed_ids) or None,
+            wait=wait,
+            on_feed=show,
+            allow_private=allow_private,
+        )
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
     elif not results and not quiet:
