@@ -179,18 +179,26 @@ class Archive:
         on_file: Callable[[Path], None] | None = None,
         command: str = "ingest",
         wait: float = 0,
+        follow_links: bool = False,
     ) -> IngestReport:
-        """Ingest files and directories; a bad file is reported and the rest continue.
+        """Ingest files and directories; a bad file or record is reported and the rest continue.
 
         Holds the writer lock throughout: raises LockedError when another writer
-        holds it for longer than ``wait`` seconds.
+        holds it for longer than ``wait`` seconds. Symbolic links inside a
+        directory that point out of it are reported and skipped unless ``follow_links``.
         """
         unknown = sorted(set(field_map or {}) - set(DEFAULT_FIELDS))
         if unknown:
             raise ConfigError(f"unknown field(s) {', '.join(unknown)} in --field: use {', '.join(DEFAULT_FIELDS)}")
         report = IngestReport()
         records = iter_records(
-            [Path(p) for p in paths], field_map=field_map, outlet=outlet, report=report, on_file=on_file
+            [Path(p) for p in paths],
+            field_map=field_map,
+            outlet=outlet,
+            report=report,
+            on_file=on_file,
+            max_bytes=self.settings.max_input_bytes,
+            follow_links=follow_links,
         )
         return self.ingest_records(
             records, options=options, progress=progress, command=command, report=report, wait=wait

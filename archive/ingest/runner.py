@@ -15,13 +15,15 @@ from archive.dedup.minhash import MinHasher
 from archive.embedding.base import Embedder
 from archive.errors import IngestError
 from archive.ingest.pipeline import BatchWriter
-from archive.ingest.prepare import IngestOptions, prepare
+from archive.ingest.files import DEFAULT_MAX_FILE_BYTES
+from archive.ingest.prepare import IngestOptions, Prepared, prepare
 from archive.ingest.readers import iter_input_files, read_file
 from archive.ingest.records import RawArticle
 from archive.results import IngestReport
 from archive.store.sqlite import writes
 
 ProgressFn = Callable[[int], None]
+MAX_REPORTED_ERRORS = 1000  # a file of a million bad lines is counted, not kept in memory line by line
 
 
 @dataclass(frozen=True)
@@ -41,19 +43,28 @@ def iter_records(
     outlet: str | None,
     report: IngestReport,
     on_file: Callable[[Path], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    follow_links: bool = False,
 ) -> Iterator[RawArticle | IngestError]:
     """Records of every input file, with an IngestError in place of each unreadable file or record."""
-    for path in iter_input_files(list(paths)):
+    for path in iter_input_files(list(paths), follow_links=follow_links):
         report.files += 1
+        if isinstance(path, IngestError):
+            yield path
+            continue
         if on_file is not None:
             on_file(path)
         found = 0
         try:
-            for record in read_file(path, field_map=field_map, outlet=outlet):
+            for record in read_file(path, field_map=field_map, outlet=outlet, max_bytes=max_bytes):
                 found += 1
                 yield record
         except IngestError as exc:
             yield exc
+            continue
+        except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+            # A reader bug or a pathological file: that file's error; the other files go on.
+            yield IngestError(f"cannot read the rest of this file ({type(exc).__name__}: {exc})", path=str(path))
             continue
         if not found:  # a header-only CSV, an empty list or feed: say so rather than pass in silence
             yield IngestError("no articles in this file (no records, rows or feed items)", path=str(path))
@@ -109,10 +120,26 @@ def _ingest_one(
             raise record
         if opts.outlet:
             record = replace(record, outlet=opts.outlet)
-        writer.add(prepare(record, embedder=target.embedder, hasher=target.hasher, options=opts))
+        prepared = _prepare(target, record, opts)
     except IngestError as exc:
         report.failed += 1
-        report.errors.append((exc.path or getattr(record, "origin", "") or "?", str(exc)))
+        if len(report.errors) < MAX_REPORTED_ERRORS:
+            report.errors.append((exc.path or getattr(record, "origin", "") or "?", str(exc)))
+        elif len(report.errors) == MAX_REPORTED_ERRORS:
+            report.errors.append(("…", "more errors were counted but not listed"))
+        return
+    writer.add(prepared)
+
+
+def _prepare(target: IngestTarget, record: RawArticle, opts: IngestOptions) -> Prepared:
+    """Prepare one record; whatever goes wrong in it is that record's error, never the run's."""
+    try:
+        return prepare(record, embedder=target.embedder, hasher=target.hasher, options=opts)
+    except IngestError:
+        raise
+    except (ValueError, TypeError, OverflowError, ArithmeticError, LookupError, RecursionError) as exc:
+        message = f"cannot prepare this article ({type(exc).__name__}: {exc})"
+        raise IngestError(message, path=record.origin or None) from exc
 
 
 def _finish_run(engine: Engine, report: IngestReport, status: str) -> None:
