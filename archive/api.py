@@ -20,6 +20,7 @@ from archive.errors import (
     ArchiveError,
     ConfigError,
     IngestError,
+    InvalidQueryError,
     ModelMismatchError,
     NotFoundError,
 )
@@ -42,6 +43,7 @@ from archive.store.models import Article, IngestRun
 from archive.store.sqlite import meta, reads
 from archive.store.sqlite.engine import create_archive_engine, pick_driver
 from archive.store.sqlite.vtables import vec_table_dimension
+from archive.validation import check_number
 
 ProgressFn = Callable[[int], None]
 
@@ -236,6 +238,9 @@ class Archive:
         keyword_weight: float = 1.0,
     ) -> list[SearchResult]:
         """Passages matching ``query``, best first, one per group of duplicates (unless dedup=False)."""
+        check_number("k", k, minimum=1, integer=True, error=InvalidQueryError)
+        for name, weight in (("semantic_weight", semantic_weight), ("keyword_weight", keyword_weight)):
+            check_number(name, weight, minimum=0, maximum=1e6, error=InvalidQueryError)
         with Session(self.engine) as session:
             params = build_params(
                 session,
@@ -305,10 +310,20 @@ class Archive:
             groups = reads.duplicate_groups(session, article_id, limit)
         return [DuplicateGroup(_source(canon), tuple(_source(c) for c in copies)) for canon, copies in groups]
 
-    def chunk_span(self, chunk_id: int) -> tuple[int, int]:
-        """(char_start, char_end) of a passage in its article's text."""
+    def chunk_span(self, chunk_id: int, *, article_id: int | None = None) -> tuple[int, int]:
+        """(char_start, char_end) of a passage in its article's text.
+
+        With ``article_id`` the passage must belong to that article (or the article whose
+        text it shares): offsets into another article's text would mark an unrelated span.
+        """
         with Session(self.engine) as session:
-            span = reads.chunk_span(session, chunk_id)
+            span = reads.chunk_span(session, chunk_id, article_id)
+            exists = span is not None or reads.chunk_span(session, chunk_id) is not None
+        if span is None and exists:
+            raise NotFoundError(
+                f"passage {chunk_id} is not in article {article_id}: use a chunk_id and article_id from "
+                "the same `archive search --json` result"
+            )
         if span is None:
             raise NotFoundError(f"no passage with id {chunk_id}: use a chunk_id from `archive search --json`")
         return span

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from archive.api import Archive
 from archive.errors import ArchiveError
+from archive.validation import describe_range
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_WAIT_S = 7 * 24 * 3600.0  # --wait: a week is already longer than any writer should run
 
 
 def db_options(func: F) -> F:
@@ -35,6 +38,31 @@ def db_options(func: F) -> F:
         help="Archive database file [env ARCHIVE_DB].",
     )(func)
     return func
+
+
+if TYPE_CHECKING:
+    _FloatType = click.ParamType[float, Any]
+else:  # click before 8.2 has no type parameters at run time
+    _FloatType = click.ParamType
+
+
+class FiniteFloat(_FloatType):
+    """A float option that refuses NaN, infinities and values outside its range, naming the range.
+
+    ``click.FloatRange`` lets ``nan`` through (every comparison with NaN is false).
+    """
+
+    name = "number"
+
+    def __init__(self, minimum: float | None = None, maximum: float | None = None) -> None:
+        self.minimum, self.maximum = minimum, maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = value if isinstance(value, float) else click.FLOAT.convert(value, param, ctx)
+        low, high = self.minimum, self.maximum
+        if not math.isfinite(number) or (low is not None and number < low) or (high is not None and number > high):
+            self.fail(f"{value!r} is not a finite number {describe_range(low, high)}", param, ctx)
+        return float(number)
 
 
 @contextmanager

@@ -10,12 +10,14 @@ import click
 from archive.cli import cli
 from archive.cli.common import db_options, opened
 from archive.cli.ops import wait_option
+from archive.cli.render import safe
 from archive.feeds.poll import FeedInfo, FeedPollResult
 
 _ALLOW_PRIVATE_HELP = (
     "Allow loopback, private and link-local addresses (your own network); refused by default "
     "[env ARCHIVE_ALLOW_PRIVATE=1]."
 )
+
 
 @cli.group()
 def feeds() -> None:
@@ -52,7 +54,7 @@ def feeds_add(
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(f"feed {info.id}: {info.url} ({info.outlet or 'no outlet'})")
+        click.echo(safe(f"feed {info.id}: {info.url} ({info.outlet or 'no outlet'})"))
 
 
 @feeds.command("list")
@@ -77,10 +79,10 @@ def feeds_list(db: str | None, model: str | None, home: str | None, as_json: boo
 
 
 def _print_feed(info: FeedInfo) -> None:
-    click.secho(f"[{info.id}] {info.outlet or 'no outlet'}  {info.url}", bold=True)
+    click.secho(safe(f"[{info.id}] {info.outlet or 'no outlet'}  {info.url}"), bold=True)
     polled = info.last_polled_at or "never"
     status = f": {info.last_status}" if info.last_status else ""
-    click.echo(f"    {info.items_seen} entries seen; last polled {polled}{status}")
+    click.echo(safe(f"    {info.items_seen} entries seen; last polled {polled}{status}"))
 
 
 @feeds.command("remove")
@@ -100,7 +102,7 @@ def feeds_remove(feed_id: int, db: str | None, model: str | None, home: str | No
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(f"removed feed {info.id}: {info.url}")
+        click.echo(safe(f"removed feed {info.id}: {info.url}"))
 
 
 @feeds.command("poll")
@@ -154,15 +156,15 @@ def feeds_poll(
 
 def _print_result(result: FeedPollResult) -> None:
     if result.status != "error":  # errors go to stderr once the poll is done
-        click.echo(f"feed {result.feed_id} {result.url}: {result.summary()}")
+        click.echo(safe(f"feed {result.feed_id} {result.url}: {result.summary()}"))
 
 
 def _print_errors(result: FeedPollResult) -> None:
     if result.error:
-        click.secho(f"error: feed {result.feed_id}: {result.error}", err=True, fg="red")
+        click.secho(safe(f"error: feed {result.feed_id}: {result.error}"), err=True, fg="red")
     for where, error in result.errors:
         click.secho(
-            f"error: feed {result.feed_id}: {error if error.startswith(where) else f'{where}: {error}'}",
+            safe(f"error: feed {result.feed_id}: {error if error.startswith(where) else f'{where}: {error}'}"),
             err=True,
             fg="red",
         )

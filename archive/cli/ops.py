@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from archive.cli import cli
-from archive.cli.common import db_options, friendly_errors, opened
+from archive.cli.common import MAX_WAIT_S, FiniteFloat, db_options, friendly_errors, opened
 from archive.cli.render import progress_bar
 from archive.config import Settings
 from archive.ops import DeleteReport, DoctorReport, diagnose, reembed_database
@@ -24,7 +24,7 @@ def wait_option(func: F) -> F:
     """--wait SECONDS for commands that write."""
     return click.option(
         "--wait",
-        type=click.FloatRange(0),
+        type=FiniteFloat(0, MAX_WAIT_S),
         default=0,
         show_default=True,
         metavar="SECONDS",

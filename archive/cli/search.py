@@ -7,7 +7,7 @@ import json
 import click
 
 from archive.cli import cli
-from archive.cli.common import db_options, friendly_errors, opened
+from archive.cli.common import FiniteFloat, db_options, friendly_errors, opened
 from archive.cli.render import print_article, print_results
 
 
@@ -22,10 +22,18 @@ from archive.cli.render import print_article, print_results
 @click.option("--language", help="Only articles in this language (where known).")
 @click.option("--no-dedup", is_flag=True, help="Show every copy instead of one result per duplicate group.")
 @click.option(
-    "--semantic-weight", type=float, default=1.0, show_default=True, help="Hybrid: weight of the vector ranking."
+    "--semantic-weight",
+    type=FiniteFloat(0, 1e6),
+    default=1.0,
+    show_default=True,
+    help="Hybrid: weight of the vector ranking.",
 )
 @click.option(
-    "--keyword-weight", type=float, default=1.0, show_default=True, help="Hybrid: weight of the BM25 ranking."
+    "--keyword-weight",
+    type=FiniteFloat(0, 1e6),
+    default=1.0,
+    show_default=True,
+    help="Hybrid: weight of the BM25 ranking.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print results as a JSON array.")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="Print one JSON object per result.")
@@ -92,7 +100,7 @@ def show(
     """
     with opened(db, model, home) as archive, friendly_errors():
         view = archive.article(article_id)
-        span = archive.chunk_span(chunk_id) if chunk_id is not None else None
+        span = archive.chunk_span(chunk_id, article_id=article_id) if chunk_id is not None else None
     if as_json:
         click.echo(json.dumps(view.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -12,6 +12,7 @@ server that trickles one byte every few seconds hold the writer lock forever.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
@@ -103,7 +104,7 @@ class _Guard:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise OSError(f"cannot resolve {host}: {exc.strerror or exc}") from None
-        found = [(family, kind, proto, ip) for family, kind, proto, _, ip in infos]
+        found: list[tuple[int, int, int, Any]] = [(family, kind, proto, ip) for family, kind, proto, _, ip in infos]
         if self.limits.allow_private or host.lower() in self.proxies:
             return found
         for *_, ip in found:
@@ -124,10 +125,8 @@ class _Guard:
     def expire(self) -> None:
         self.expired = True
         for sock in list(self.sockets):
-            try:
+            with contextlib.suppress(OSError):  # already closed
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Refused(OSError):
@@ -169,7 +168,7 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         self.guard = guard
 
     def redirect_request(
-        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Message, newurl: str
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: http.client.HTTPMessage, newurl: str
     ) -> urllib.request.Request | None:
         if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
             raise _Refused(f"refused: redirect to {newurl} (only http:// and https:// are followed)")

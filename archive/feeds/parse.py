@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import IngestError
-from archive.feeds.fetch import MAX_RESPONSE_BYTES, USER_AGENT, FetchLimits, http_get
+from archive.feeds.fetch import MAX_RESPONSE_BYTES, FetchLimits, http_get
 from archive.ingest.files import read_regular_file
 from archive.ingest.html import extract_article, html_to_text
 from archive.ingest.records import RawArticle
+
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
@@ -176,9 +177,7 @@ def fetch_feed(
 
 def _limits(timeout: float, allow_private: bool) -> FetchLimits:
     # The whole request gets three per-read timeouts: enough for a slow server, not for a trickling one.
-    return FetchLimits(
-        timeout=timeout, deadline=3 * timeout, max_bytes=MAX_RESPONSE_BYTES, allow_private=allow_private
-    )
+    return FetchLimits(timeout=timeout, deadline=3 * timeout, max_bytes=MAX_RESPONSE_BYTES, allow_private=allow_private)
 
 
 def _reason(exc: IngestError, path: Path) -> str:

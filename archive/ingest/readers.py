@@ -11,7 +11,6 @@ import codecs
 import csv
 import encodings.cp1252
 import json
-import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -351,7 +350,6 @@ def _read_jsonl(text: str, path: Path, fields: FieldNames, outlet: str | None) -
             continue
         yield from _checked_article(check, record, outlet, origin)
     check.finish()
-
 
 
 def _unwrap_container(data: Any, fields: FieldNames) -> Any:

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from archive.dedup.minhash import MinHasher
 from archive.embedding.base import Embedder
 from archive.errors import IngestError
-from archive.ingest.pipeline import BatchWriter
 from archive.ingest.files import DEFAULT_MAX_FILE_BYTES
+from archive.ingest.pipeline import BatchWriter
 from archive.ingest.prepare import IngestOptions, Prepared, prepare
 from archive.ingest.readers import iter_input_files, read_file
 from archive.ingest.records import RawArticle
