@@ -239,6 +239,8 @@ def _get(
             size += len(chunk)
             if time.monotonic() - started > limits.deadline or guard.expired:
                 raise IngestError(f"took longer than {limits.deadline:g} s: cut off", path=url)
+        if guard.expired:  # a socket shut by the watchdog reads as a clean end: the answer is incomplete
+            raise IngestError(f"took longer than {limits.deadline:g} s: cut off", path=url)
         if size > limits.max_bytes:
             raise IngestError(f"response is larger than {limits.max_bytes:,} bytes; not downloaded", path=url)
         return Response(b"".join(chunks), response.headers, response.status, response.geturl())

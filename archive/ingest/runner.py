@@ -9,18 +9,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from archive.dedup.minhash import MinHasher
 from archive.embedding.base import Embedder
-from archive.errors import IngestError
+from archive.errors import IngestError, OperationError
 from archive.ingest.files import DEFAULT_MAX_FILE_BYTES
 from archive.ingest.pipeline import BatchWriter
 from archive.ingest.prepare import IngestOptions, Prepared, prepare
 from archive.ingest.readers import iter_input_files, read_file
 from archive.ingest.records import RawArticle
 from archive.results import IngestReport
-from archive.store.sqlite import writes
+from archive.store.sqlite import reads, writes
 
 ProgressFn = Callable[[int], None]
 MAX_REPORTED_ERRORS = 1000  # a file of a million bad lines is counted, not kept in memory line by line
@@ -81,7 +82,8 @@ def run_ingest(
     """Ingest ``records`` as one recorded run; the caller holds the writer lock."""
     with Session(target.engine) as session, session.begin():
         # The writer lock is ours, so a run still marked running was killed.
-        writes.interrupt_stale_runs(session, live_pid=os.getpid())
+        if writes.interrupt_stale_runs(session, live_pid=os.getpid()):
+            _refuse_if_corrupt(session, target.engine)
         report.run_id = writes.start_run(session, command, os.getpid())
     writer = BatchWriter(
         target.engine,
@@ -106,6 +108,22 @@ def run_ingest(
     finally:
         _finish_run(target.engine, report, status)
     return report
+
+
+def _refuse_if_corrupt(session: Session, engine: Engine) -> None:
+    """After a killed run, check the file before writing more into it (a disk may have failed too)."""
+    try:
+        problems = reads.quick_check(session)
+    except DatabaseError as exc:
+        problems = [str(exc.orig or exc).splitlines()[0]]
+    if problems == ["ok"]:
+        return
+    db = engine.url.database or "the archive"
+    raise OperationError(
+        f"{db} fails SQLite's quick_check after an unfinished run ({len(problems)} problem(s), first: {problems[0]}); "
+        f"nothing was written. Restore it from a backup, or recover it with "
+        f"`sqlite3 {db} .recover | sqlite3 recovered.db` and check that with `archive doctor`"
+    )
 
 
 def _ingest_one(
