@@ -68,7 +68,7 @@ def test_public_addresses_pass() -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]", "0.0.0.0", "169.254.169.254", "10.0.0.1"])
 def test_fetch_page_refuses_private_hosts_without_connecting(host: str, page_server: str) -> None:
     port = page_server.rsplit(":", 1)[1]
-    with time_limit(20), pytest.raises(IngestError, match="refused: .* address .*--allow-private"):
+    with time_limit(20), pytest.raises(IngestError, match=r"refused: .* address .*--allow-private"):
         fetch_page(f"http://{host}:{port}/page.html")
 
 
@@ -87,14 +87,17 @@ def test_a_redirect_into_a_private_address_is_refused(monkeypatch: pytest.Monkey
     ):
         with time_limit(20):
             assert "Shelling" in fetch_page(f"{public}/page.html").text
-        with time_limit(20), pytest.raises(IngestError, match="refused: 127.0.0.2 resolves to private"):
+        with time_limit(20), pytest.raises(IngestError, match=r"refused: 127.0.0.2 resolves to private"):
             fetch_page(f"{public}/go")
 
 
 def test_a_redirect_to_another_scheme_is_refused() -> None:
-    with local_server({"/go": redirect("file:///etc/passwd")}) as base, time_limit(20):
-        with pytest.raises(IngestError, match="file:///etc/passwd.*not allowed|refused: redirect"):
-            fetch_page(f"{base}/go", allow_private=True)
+    with (
+        local_server({"/go": redirect("file:///etc/passwd")}) as base,
+        time_limit(20),
+        pytest.raises(IngestError, match=r"file:///etc/passwd.*not allowed|refused: redirect"),
+    ):
+        fetch_page(f"{base}/go", allow_private=True)
 
 
 def _trickle(request: BaseHTTPRequestHandler) -> None:
@@ -118,9 +121,12 @@ def _trickle_headers(request: BaseHTTPRequestHandler) -> None:
 @pytest.mark.parametrize("route", ["/body", "/headers"])
 def test_a_trickling_server_is_cut_off_at_the_deadline(route: str) -> None:
     limits = FetchLimits(timeout=1.0, deadline=2.0, allow_private=True)
-    with local_server({"/body": _trickle, "/headers": _trickle_headers}) as base, time_limit(20):
-        with pytest.raises(IngestError, match="took longer than 2 s: cut off"):
-            http_get(f"{base}{route}", {}, limits)
+    with (
+        local_server({"/body": _trickle, "/headers": _trickle_headers}) as base,
+        time_limit(20),
+        pytest.raises(IngestError, match=r"took longer than 2 s: cut off"),
+    ):
+        http_get(f"{base}{route}", {}, limits)
 
 
 def _endless(request: BaseHTTPRequestHandler) -> None:
@@ -134,13 +140,16 @@ def _endless(request: BaseHTTPRequestHandler) -> None:
 
 def test_an_endless_body_stops_at_the_size_cap() -> None:
     limits = FetchLimits(max_bytes=1_000_000, allow_private=True)
-    with local_server({"/big": _endless}) as base, time_limit(20):
-        with pytest.raises(IngestError, match="larger than 1,000,000 bytes"):
-            http_get(f"{base}/big", {}, limits)
+    with (
+        local_server({"/big": _endless}) as base,
+        time_limit(20),
+        pytest.raises(IngestError, match=r"larger than 1,000,000 bytes"),
+    ):
+        http_get(f"{base}/big", {}, limits)
 
 
 def test_feed_urls_are_checked_like_pages(page_server: str) -> None:
-    with time_limit(20), pytest.raises(IngestError, match="refused: 127.0.0.1 resolves to loopback"):
+    with time_limit(20), pytest.raises(IngestError, match=r"refused: 127.0.0.1 resolves to loopback"):
         fetch_feed(f"{page_server}/feed.xml")
 
 
@@ -175,14 +184,17 @@ def test_the_setting_allows_private_networks(monkeypatch: pytest.MonkeyPatch, db
 
     monkeypatch.setenv("ARCHIVE_ALLOW_PRIVATE", "1")
     rss = b'<?xml version="1.0"?><rss version="2.0"><channel><title>W</title></channel></rss>'
-    with local_server({"/feed.xml": send(rss, "application/rss+xml")}) as base:
-        with Archive.open(db_path, embedder=FakeEmbedder()) as opened, time_limit(20):
-            assert opened.settings.allow_private_networks
-            assert opened.add_feed(f"{base}/feed.xml").url == f"{base}/feed.xml"
+    with (
+        local_server({"/feed.xml": send(rss, "application/rss+xml")}) as base,
+        Archive.open(db_path, embedder=FakeEmbedder()) as opened,
+        time_limit(20),
+    ):
+        assert opened.settings.allow_private_networks
+        assert opened.add_feed(f"{base}/feed.xml").url == f"{base}/feed.xml"
 
 
 def test_feeds_add_refuses_a_loopback_feed_without_the_flag(archive: Archive, page_server: str) -> None:
-    with time_limit(20), pytest.raises(FeedError, match="refused"):
+    with time_limit(20), pytest.raises(FeedError, match=r"refused"):
         archive.add_feed(f"{page_server}/feed.xml")
 
 
