@@ -10,6 +10,7 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from archive.config import Settings
@@ -20,9 +21,11 @@ from archive.errors import (
     ArchiveError,
     ConfigError,
     IngestError,
+    InvalidArgumentError,
     InvalidQueryError,
     ModelMismatchError,
     NotFoundError,
+    OperationError,
 )
 from archive.ingest.prepare import IngestOptions
 from archive.ingest.records import DEFAULT_FIELDS, RawArticle
@@ -115,6 +118,12 @@ class Archive:
         engine = create_archive_engine(settings.db_path)
         try:
             return cls._open(settings, engine, embedder)
+        except DatabaseError as exc:
+            engine.dispose()
+            raise OperationError(
+                f"{settings.db_path} cannot be read as an archive ({str(exc.orig or exc).splitlines()[0]}): "
+                "restore it from a backup, or recover it with `sqlite3 FILE .recover | sqlite3 recovered.db`"
+            ) from None
         except BaseException:
             engine.dispose()
             raise
@@ -189,6 +198,8 @@ class Archive:
         holds it for longer than ``wait`` seconds. Symbolic links inside a
         directory that point out of it are reported and skipped unless ``follow_links``.
         """
+        if isinstance(paths, (str, bytes, Path)) or not isinstance(paths, Sequence):
+            raise InvalidArgumentError(f"paths must be a list of files and folders, e.g. [{str(paths)!r}]")
         unknown = sorted(set(field_map or {}) - set(DEFAULT_FIELDS))
         if unknown:
             raise ConfigError(f"unknown field(s) {', '.join(unknown)} in --field: use {', '.join(DEFAULT_FIELDS)}")
@@ -238,6 +249,8 @@ class Archive:
         keyword_weight: float = 1.0,
     ) -> list[SearchResult]:
         """Passages matching ``query``, best first, one per group of duplicates (unless dedup=False)."""
+        if not isinstance(query, str):
+            raise InvalidArgumentError(f"query must be a string of words, not {type(query).__name__}")
         check_number("k", k, minimum=1, integer=True, error=InvalidQueryError)
         for name, weight in (("semantic_weight", semantic_weight), ("keyword_weight", keyword_weight)):
             check_number(name, weight, minimum=0, maximum=1e6, error=InvalidQueryError)

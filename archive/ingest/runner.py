@@ -119,8 +119,10 @@ def _refuse_if_corrupt(session: Session, engine: Engine) -> None:
     if problems == ["ok"]:
         return
     db = engine.url.database or "the archive"
+    lines = "\n".join(problems).splitlines()
+    first = " ".join(line for line in lines if not line.startswith("***"))[:160]
     raise OperationError(
-        f"{db} fails SQLite's quick_check after an unfinished run ({len(problems)} problem(s), first: {problems[0]}); "
+        f"{db} fails SQLite's quick_check after an unfinished run ({len(lines)} problem line(s), first: {first}); "
         f"nothing was written. Restore it from a backup, or recover it with "
         f"`sqlite3 {db} .recover | sqlite3 recovered.db` and check that with `archive doctor`"
     )
