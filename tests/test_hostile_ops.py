@@ -90,11 +90,11 @@ def test_backup_never_writes_onto_the_archives_own_files(archive: Archive, tmp_p
     if not own.exists():
         own.write_bytes(b"")
     before = own.read_bytes()
-    with time_limit(), pytest.raises(OperationError, match="archive's own files"):
+    with time_limit(), pytest.raises(OperationError, match=r"archive's own files|the archive itself"):
         archive.backup(own, force=True)
     link = tmp_path / f"link{suffix or '-db'}"
     link.symlink_to(own)
-    with time_limit(), pytest.raises(OperationError, match="archive's own files"):
+    with time_limit(), pytest.raises(OperationError, match=r"archive's own files|the archive itself"):
         archive.backup(link, force=True)
     assert own.read_bytes() == before or suffix in ("-wal", "-shm")  # the live WAL may move on its own
 

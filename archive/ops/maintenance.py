@@ -143,9 +143,8 @@ def _check_backup_target(path: Path, db_path: Path, *, force: bool) -> None:
     resolved = path.resolve()
     for item in own:
         if resolved == item.resolve() or (path.exists() and item.exists() and os.path.samefile(path, item)):
-            raise OperationError(
-                f"{path} is one of the archive's own files ({item.name}): give the backup another name"
-            )
+            what = "the archive itself" if item == own[0] else f"one of the archive's own files ({item.name})"
+            raise OperationError(f"{path} is {what}: give the backup another name")
     if path.is_dir():
         raise OperationError(f"{path} is a folder: give a file name, e.g. {path / db_path.name}")
     if path.exists() and not stat.S_ISREG(path.stat().st_mode):
