@@ -318,3 +318,69 @@ def test_a_deflate_stream_named_gz_is_an_error(archive: Archive, tmp_path: Path)
     path.write_bytes(zlib.compress(BODY.encode()))
     report = ingest_checked(archive, [path])
     assert report.failed == 1 and "gzip" in report.errors[0][1]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/zero", "link to /dev/zero"])
+def test_feeds_add_never_reads_a_special_file(archive: Archive, tmp_path: Path, kind: str) -> None:
+    from archive.errors import FeedError
+
+    target = tmp_path / "feed.xml"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "/dev/zero":
+        target = Path("/dev/zero")
+    else:
+        target.symlink_to("/dev/zero")
+    with time_limit(), pytest.raises(FeedError, match=r"not a regular file|FIFO"):
+        archive.add_feed(str(target))
+
+
+def test_a_feed_entry_dated_past_9999_does_not_stop_the_poll(archive: Archive, tmp_path: Path) -> None:
+    path = tmp_path / "wire.xml"
+    path.write_bytes(
+        _rss([_good("alpha"), {"text": BODY.format(tag="bravo"), "published": "Fri, 31 Dec 9999 23:00:00 -1400"}])
+    )
+    archive.add_feed(str(path), outlet="Wire")
+    with time_limit():
+        (result,) = archive.poll_feeds()
+        (again,) = archive.poll_feeds()
+    assert (result.status, result.added) == ("ok", 2)
+    assert again.status == "ok" and again.new == 0
+
+
+def test_the_log_file_gets_each_bad_record_with_its_line(tmp_path: Path) -> None:
+    import subprocess
+
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(
+        _jsonl(
+            [
+                {"story": "no text"},
+                _good("alpha"),
+                {"text": BODY.format(tag="b"), "published": "9999-12-31T23:00:00-05:00"},
+            ]
+        )
+    )
+    log = tmp_path / "ingest.log"
+    env = {**os.environ, "ARCHIVE_MODEL": "fake", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "archive",
+            "ingest",
+            str(path),
+            "-d",
+            str(tmp_path / "c.db"),
+            "-q",
+            "--log-file",
+            str(log),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    text = log.read_text()
+    assert "added=2" in text and f"{path}:1" in text and "failed=1" in text
