@@ -13,16 +13,26 @@ import encodings.cp1252
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from archive.errors import ConfigError, IngestError
 from archive.feeds.parse import entry_to_article, parse_feed
+from archive.ingest.fields import (
+    FieldNames,
+    Results,
+    TextFieldCheck,
+    checked_article,
+    field_names,
+    find_key,
+    require_text_field,
+    to_article,
+)
 from archive.ingest.files import DEFAULT_MAX_FILE_BYTES, gunzip_capped, read_regular_file
 from archive.ingest.html import extract_article
-from archive.ingest.records import DEFAULT_FIELDS, RawArticle
+from archive.ingest.records import RawArticle
 
 _FORMATS: dict[str, str] = {
     ".txt": "text",
@@ -45,16 +55,12 @@ _MAX_CONTROL_RATIO = 0.10
 # Bytes that are fine in text: tab, newline, carriage return, form feed, escape.
 _TEXT_CONTROLS = b"\t\n\r\f\x1b"
 _CONTROL_BYTES = bytes(b for b in [*range(32), 127] if b not in _TEXT_CONTROLS)
-_MAX_PENDING = 1000  # records without a text field remembered one by one before the first good one
-_MAX_NESTING = 20  # lists/objects inside a field deeper than this are not text
 _CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # articles are longer than csv's 128 KiB default
 # Windows-1252 as browsers decode it (WHATWG): cp1252's five undefined bytes (0x81, 0x8D, ...)
 # map to U+0081..., so one stray byte does not turn a whole cp1252 file into latin-1 mojibake.
 _WINDOWS_1252 = "".join(
     chr(byte) if char == "\ufffe" else char for byte, char in enumerate(encodings.cp1252.decoding_table)
 )
-FieldNames = Mapping[str, tuple[str, ...]]
-Results = Iterator[RawArticle | IngestError]
 
 
 def _format_suffix(path: Path) -> str:
@@ -168,149 +174,6 @@ def _decode(raw: bytes, encoding: str | None, path: Path) -> str:
         return codecs.charmap_decode(raw, "strict", _WINDOWS_1252)[0]  # every byte decodes
 
 
-def _field_names(field_map: Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:
-    names = dict(DEFAULT_FIELDS)
-    for key, column in (field_map or {}).items():
-        if key not in DEFAULT_FIELDS:
-            choices = ", ".join(DEFAULT_FIELDS)
-            raise ConfigError(f"unknown field {key!r} in field map: choose from {choices}")
-        names[key] = (column,)
-    return names
-
-
-def _as_text(value: Any, depth: int = 0) -> str | None:
-    """A record value as stripped text: numbers coerced, ``{"name": ...}`` objects unwrapped."""
-    if value is None or depth > _MAX_NESTING:
-        return None
-    if isinstance(value, dict):
-        for key in ("name", "title", "value", "text", "url", "href"):
-            if key in value:
-                return _as_text(value[key], depth + 1)
-        return None
-    if isinstance(value, list):
-        parts = [part for part in (_as_text(item, depth + 1) for item in value) if part]
-        return "\n".join(parts) or None
-    text = str(value).strip()
-    return text or None
-
-
-def _find_key(record: Mapping[str, Any], candidates: Iterable[str]) -> str | None:
-    """The record key matching the first candidate name (exact, then case-insensitive)."""
-    lowered = {str(key).strip().lower(): key for key in record if key is not None}
-    for name in candidates:
-        if name in record:
-            return name
-        if name.lower() in lowered:
-            return lowered[name.lower()]
-    return None
-
-
-def _no_text_field(record: Mapping[str, Any], fields: FieldNames, where: str) -> IngestError:
-    found = ", ".join(str(key) for key in list(record)[:20] if key is not None) or "none"
-    looked_for = ", ".join(fields["text"])
-    return IngestError(
-        f"no text field found: looked for {looked_for}; the records have {found}. "
-        "Map the right one with --field text=NAME",
-        path=where,
-    )
-
-
-def _require_text_field(record: Mapping[str, Any], fields: FieldNames, path: Path) -> None:
-    """Raise a file-level error when the records have no column the text could come from."""
-    if _find_key(record, fields["text"]) is None:
-        raise _no_text_field(record, fields, str(path))
-
-
-class _TextFieldCheck:
-    """Records without a text field are that record's error, unless no record of the file has one.
-
-    A wrong mapping (every record lacks the field) is one file-level error with the
-    fix; one odd record must not cost the good records after it.
-    """
-
-    def __init__(self, fields: FieldNames, path: Path) -> None:
-        self.fields = fields
-        self.path = path
-        self.seen_text = False
-        self.first: Mapping[str, Any] | None = None
-        self.pending: list[str] = []  # origins of the records before the first one with text
-        self.pending_extra = 0  # more of them than are worth remembering one by one
-
-    def check(self, record: Mapping[str, Any], origin: str) -> tuple[list[IngestError], bool]:
-        """The errors to report now, and whether ``record`` has a text field."""
-        if _find_key(record, self.fields["text"]) is not None:
-            errors: list[IngestError] = []
-            if not self.seen_text:
-                self.seen_text = True
-                errors = [self._error(where) for where in self.pending]
-                if self.pending_extra:
-                    errors.append(self._error(f"{self.path} ({self.pending_extra:,} more records)"))
-                self.pending.clear()
-            return errors, True
-        if self.seen_text:
-            return [self._error(origin, record)], False
-        self.first = self.first or record
-        if len(self.pending) < _MAX_PENDING:
-            self.pending.append(origin)
-        else:
-            self.pending_extra += 1
-        return [], False
-
-    def finish(self) -> None:
-        if self.pending and self.first is not None:
-            raise _no_text_field(self.first, self.fields, str(self.path))
-
-    def _error(self, where: str, record: Mapping[str, Any] | None = None) -> IngestError:
-        return _no_text_field(record or self.first or {}, self.fields, where)
-
-
-def _checked_article(check: _TextFieldCheck, record: Mapping[str, Any], outlet: str | None, origin: str) -> Results:
-    errors, has_text = check.check(record, origin)
-    yield from errors
-    if has_text:
-        yield _to_article(record, check.fields, outlet=outlet, origin=origin)
-
-
-def _to_article(
-    record: Mapping[str, Any], fields: FieldNames, *, outlet: str | None, origin: str
-) -> RawArticle | IngestError:
-    """The record as an article; anything unexpected in it is this record's error, not the file's."""
-    try:
-        return _record_to_article(record, fields, outlet=outlet, origin=origin)
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
-        return IngestError(f"cannot read this record: {exc}", path=origin)
-
-
-def _record_to_article(
-    record: Mapping[str, Any], fields: FieldNames, *, outlet: str | None, origin: str
-) -> RawArticle | IngestError:
-    values: dict[str, str | None] = {}
-    used: set[Any] = set()
-    for name, candidates in fields.items():
-        key = _find_key(record, candidates)
-        values[name] = _as_text(record[key]) if key is not None else None
-        used.add(key)
-    text = values["text"]
-    if not text:
-        return IngestError("record has no text", path=origin)
-    # Unmapped scalar columns (ids, labels, categories) travel along for provenance.
-    extra = {
-        str(key): str(value).strip()
-        for key, value in record.items()
-        if key not in used and key is not None and isinstance(value, (str, int, float)) and str(value).strip()
-    }
-    return RawArticle(
-        text=text,
-        title=values["title"],
-        url=values["url"],
-        outlet=outlet or values["outlet"],
-        published=values["published"],
-        language=values["language"],
-        origin=origin,
-        extra=extra,
-    )
-
-
 def _lines(text: str) -> Iterator[str]:
     """Split on newlines only (``str.splitlines`` would also split on U+2028 inside JSON strings)."""
     start = 0
@@ -335,7 +198,7 @@ def _loads(text: str) -> Any:
 
 
 def _read_jsonl(text: str, path: Path, fields: FieldNames, outlet: str | None) -> Results:
-    check = _TextFieldCheck(fields, path)
+    check = TextFieldCheck(fields, path)
     for lineno, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
@@ -348,13 +211,13 @@ def _read_jsonl(text: str, path: Path, fields: FieldNames, outlet: str | None) -
         if not isinstance(record, dict):
             yield IngestError("expected a JSON object on this line", path=origin)
             continue
-        yield from _checked_article(check, record, outlet, origin)
+        yield from checked_article(check, record, outlet, origin)
     check.finish()
 
 
 def _unwrap_container(data: Any, fields: FieldNames) -> Any:
     """``{"articles": [...]}`` (or items/data) -> the list, unless the object is itself an article."""
-    if not isinstance(data, dict) or _find_key(data, fields["text"]) is not None:
+    if not isinstance(data, dict) or find_key(data, fields["text"]) is not None:
         return data
     for key in _CONTAINER_KEYS:
         if isinstance(data.get(key), list):
@@ -373,18 +236,18 @@ def _read_json(text: str, path: Path, fields: FieldNames, outlet: str | None) ->
         raise IngestError(message, path=str(path)) from exc
     data = _unwrap_container(data, fields)
     if isinstance(data, dict):
-        _require_text_field(data, fields, path)
-        yield _to_article(data, fields, outlet=outlet, origin=str(path))
+        require_text_field(data, fields, path)
+        yield to_article(data, fields, outlet=outlet, origin=str(path))
         return
     if not isinstance(data, list):
         raise IngestError("expected a JSON object or an array of objects", path=str(path))
-    check = _TextFieldCheck(fields, path)
+    check = TextFieldCheck(fields, path)
     for index, record in enumerate(data):
         origin = f"{path}#{index}"
         if not isinstance(record, dict):
             yield IngestError("expected a JSON object in the array", path=origin)
             continue
-        yield from _checked_article(check, record, outlet, origin)
+        yield from checked_article(check, record, outlet, origin)
     check.finish()
 
 
@@ -420,7 +283,7 @@ def _read_csv(text: str, path: Path, fields: FieldNames, outlet: str | None) -> 
         raise IngestError(f"invalid CSV header: {exc}", path=str(path)) from exc
     if not header:
         raise IngestError("file is empty", path=str(path))
-    _require_text_field(dict.fromkeys(header), fields, path)
+    require_text_field(dict.fromkeys(header), fields, path)
     while source.position < len(lines):
         start = source.position
         try:
@@ -440,7 +303,7 @@ def _read_csv(text: str, path: Path, fields: FieldNames, outlet: str | None) -> 
                 source, reader = _restart(lines, start + 1)
             continue
         record = dict(zip(header, row))
-        yield _to_article(record, fields, outlet=outlet, origin=f"{path}:{start + 1}")
+        yield to_article(record, fields, outlet=outlet, origin=f"{path}:{start + 1}")
 
 
 def _restart(lines: list[str], start: int) -> tuple[_Lines, Any]:
@@ -504,7 +367,7 @@ def read_file(
         supported = ", ".join(_FORMATS)
         message = f"unsupported file type {suffix or '(no suffix)'!r}: use one of {supported} (or .gz)"
         raise IngestError(message, path=str(path))
-    fields = _field_names(field_map)
+    fields = field_names(field_map)
     raw = _read_bytes(path, max_bytes)
     if kind == "feed":
         yield from _read_feed(raw, path, outlet)
