@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,12 +26,15 @@ def time_limit(seconds: int = CASE_TIMEOUT_S) -> Iterator[None]:
         raise Hang(f"still running after {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
+    outer_left = signal.alarm(seconds)  # nested in another limit: put that one back afterwards
+    started = time.monotonic()
     try:
         yield
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+        if outer_left:
+            signal.alarm(max(1, outer_left - int(time.monotonic() - started)))
 
 
 Handler = Callable[[BaseHTTPRequestHandler], None]

@@ -20,7 +20,15 @@ from archive.errors import FeedError, IngestError
 from archive.feeds import fetch
 from archive.feeds.fetch import FetchLimits, http_get, refused_reason
 from archive.feeds.parse import fetch_feed, fetch_page
-from tests.helpers import local_server, redirect, send, time_limit
+from tests.helpers import CASE_TIMEOUT_S, local_server, redirect, send, time_limit
+
+
+@pytest.fixture(autouse=True)
+def _whole_case_time_limit() -> Iterator[None]:
+    """Every case of this file, setup included, runs under a time limit: a hang fails instead of blocking."""
+    with time_limit(2 * CASE_TIMEOUT_S):
+        yield
+
 
 PARAGRAPH = "Shelling hit the eastern city overnight, officials said, and rescue teams searched the rubble. " * 3
 PAGE = f"<html><head><title>Secret</title></head><body><article><p>{PARAGRAPH}</p><p>{PARAGRAPH}</p></article></body></html>"

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from archive.errors import IngestError
 from archive.ingest.files import gunzip_capped, read_regular_file
-from tests.helpers import time_limit
+from tests.helpers import CASE_TIMEOUT_S, time_limit
+
+
+@pytest.fixture(autouse=True)
+def _whole_case_time_limit() -> Iterator[None]:
+    """Every case of this file, setup included, runs under a time limit: a hang fails instead of blocking."""
+    with time_limit(2 * CASE_TIMEOUT_S):
+        yield
 
 
 def test_reads_a_regular_file(tmp_path: Path) -> None:

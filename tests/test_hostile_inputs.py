@@ -15,7 +15,7 @@ import os
 import socket
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,15 @@ from archive import Archive
 from archive.embedding.fake import FakeEmbedder
 from archive.results import IngestReport
 from archive.store.models import Article, Chunk
-from tests.helpers import time_limit
+from tests.helpers import CASE_TIMEOUT_S, time_limit
+
+
+@pytest.fixture(autouse=True)
+def _whole_case_time_limit() -> Iterator[None]:
+    """Every case of this file, setup included, runs under a time limit: a hang fails instead of blocking."""
+    with time_limit(2 * CASE_TIMEOUT_S):
+        yield
+
 
 BODY = (
     "Shelling hit the eastern city overnight, local officials said on Tuesday. "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,15 @@ from archive.ingest.prepare import IngestOptions
 from archive.ops.lock import lock_holder, lock_path, writer_lock
 from archive.store.sqlite import writes
 from archive.text.chunk import bounded_counter
-from tests.helpers import time_limit
+from tests.helpers import CASE_TIMEOUT_S, time_limit
+
+
+@pytest.fixture(autouse=True)
+def _whole_case_time_limit() -> Iterator[None]:
+    """Every case of this file, setup included, runs under a time limit: a hang fails instead of blocking."""
+    with time_limit(2 * CASE_TIMEOUT_S):
+        yield
+
 
 BODY = (
     "Shelling hit the eastern city overnight, local officials said on Tuesday. "
