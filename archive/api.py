@@ -236,11 +236,13 @@ class Archive:
         on_file: Callable[[Path], None] | None = None,
         command: str = "ingest",
         wait: float = 0,
+        follow_links: bool = False,
     ) -> IngestReport:
-        """Ingest files and directories; a bad file is reported and the rest continue.
+        """Ingest files and directories; a bad file or record is reported and the rest continue.
 
         Holds the writer lock throughout: raises LockedError when another writer
-        holds it for longer than ``wait`` seconds.
+        holds it for longer than ``wait`` seconds. Symbolic links inside a
+        directory that point out of it are reported and skipped unless ``follow_links``.
         """
         require_paths("paths", paths)
         unknown = sorted(set(field_map or {}) - set(DEFAULT_FIELDS))
@@ -248,7 +250,13 @@ class Archive:
             raise ConfigError(f"unknown field(s) {', '.join(unknown)} in --field: use {', '.join(DEFAULT_FIELDS)}")
         report = IngestReport()
         records = iter_records(
-            [Path(p) for p in paths], field_map=field_map, outlet=outlet, report=report, on_file=on_file
+            [Path(p) for p in paths],
+            field_map=field_map,
+            outlet=outlet,
+            report=report,
+            on_file=on_file,
+            max_bytes=self.settings.max_input_bytes,
+            follow_links=follow_links,
         )
         return self.ingest_records(
             records, options=options, progress=progress, command=command, report=report, wait=wait
@@ -382,10 +390,20 @@ class Archive:
         return [DuplicateGroup(_source(canon), tuple(_source(c) for c in copies)) for canon, copies in groups]
 
     @_file_errors
-    def chunk_span(self, chunk_id: int) -> tuple[int, int]:
-        """(char_start, char_end) of a passage in its article's text."""
+    def chunk_span(self, chunk_id: int, *, article_id: int | None = None) -> tuple[int, int]:
+        """(char_start, char_end) of a passage in its article's text.
+
+        With ``article_id`` the passage must belong to that article (or the article whose
+        text it shares): offsets into another article's text would mark an unrelated span.
+        """
         with Session(self.engine) as session:
-            span = reads.chunk_span(session, chunk_id)
+            span = reads.chunk_span(session, chunk_id, article_id)
+            exists = span is not None or reads.chunk_span(session, chunk_id) is not None
+        if span is None and exists:
+            raise NotFoundError(
+                f"passage {chunk_id} is not in article {article_id}: use a chunk_id and article_id from "
+                "the same `archive search --json` result"
+            )
         if span is None:
             raise NotFoundError(f"no passage with id {chunk_id}: use a chunk_id from `archive search --json`")
         return span
@@ -559,10 +577,15 @@ class Archive:
         return ops.backup(self.engine, self.path, target, force=force)
 
     @_file_errors
-    def add_feed(self, url: str, *, outlet: str | None = None, wait: float = 0) -> feedpoll.FeedInfo:
-        """Follow an RSS/Atom feed (http(s), file:// or a path), checked by fetching it once."""
+    def add_feed(
+        self, url: str, *, outlet: str | None = None, wait: float = 0, allow_private: bool | None = None
+    ) -> feedpoll.FeedInfo:
+        """Follow an RSS/Atom feed (http(s), file:// or a path), checked by fetching it once.
+
+        Loopback and private addresses are refused unless ``allow_private`` (default: the setting).
+        """
         self._require_writable()
-        return feedpoll.add_feed(self, url, outlet=outlet, wait=wait)
+        return feedpoll.add_feed(self, url, outlet=outlet, wait=wait, allow_private=allow_private)
 
     @_file_errors
     def feeds(self) -> list[feedpoll.FeedInfo]:
@@ -583,10 +606,16 @@ class Archive:
         feed_ids: Sequence[int] | None = None,
         wait: float = 0,
         on_feed: Callable[[feedpoll.FeedPollResult], None] | None = None,
+        allow_private: bool | None = None,
     ) -> list[feedpoll.FeedPollResult]:
-        """Ingest the new entries of every feed; a failing feed is reported and the rest continue."""
+        """Ingest the new entries of every feed; a failing feed is reported and the rest continue.
+
+        Feeds and pages on loopback or private addresses are refused unless ``allow_private`` (default: the setting).
+        """
         self._require_writable()
-        return feedpoll.poll_feeds(self, fetch_pages=fetch_pages, feed_ids=feed_ids, wait=wait, on_feed=on_feed)
+        return feedpoll.poll_feeds(
+            self, fetch_pages=fetch_pages, feed_ids=feed_ids, wait=wait, on_feed=on_feed, allow_private=allow_private
+        )
 
 
 def _source(row: Any) -> Source:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from archive.errors import InvalidArgumentError
+from archive.errors import InvalidArgumentError, InvalidSearchArgumentError
 
 
 def _name(types: tuple[type, ...]) -> str:
@@ -18,10 +18,10 @@ def _name(types: tuple[type, ...]) -> str:
     return " or ".join(names)
 
 
-def require(name: str, value: object, *types: type) -> None:
+def require(name: str, value: object, *types: type, error: type[InvalidArgumentError] = InvalidArgumentError) -> None:
     """Raise InvalidArgumentError unless ``value`` is one of ``types`` (a bool is never an int here)."""
     if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-        raise InvalidArgumentError(f"{name} must be {_name(types)}, not {type(value).__name__} ({value!r:.60})")
+        raise error(f"{name} must be {_name(types)}, not {type(value).__name__} ({value!r:.60})")
 
 
 def require_path(name: str, value: object, *, optional: bool = True) -> None:
@@ -63,11 +63,12 @@ def check_search(
     weights: tuple[object, object],
 ) -> None:
     """The argument types of :meth:`archive.Archive.search` (values are checked by the search itself)."""
-    require("query", query, str)
-    require("k", k, int)
-    require("mode", mode, str)
+    bad = InvalidSearchArgumentError
+    require("query", query, str, error=bad)
+    require("k", k, int, error=bad)
+    require("mode", mode, str, error=bad)
     for label, value in (("since", since), ("until", until), ("language", language)):
-        require(label, value, str, type(None))
+        require(label, value, str, type(None), error=bad)
     require_strings("outlets", outlets)
     for label, weight in zip(("semantic_weight", "keyword_weight"), weights, strict=True):
-        require(label, weight, int, float)
+        require(label, weight, int, float, error=bad)

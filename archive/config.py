@@ -30,9 +30,15 @@ ENV_DEVICE = "ARCHIVE_DEVICE"
 # A file of extra spelling variants for keyword search (archive/search/variants.txt's format).
 ENV_VARIANTS = "ARCHIVE_VARIANTS"
 
-DEFAULT_PREFILTER_MIN_ROWS = 50_000
 # Passages embedded and committed per ingest transaction (IngestOptions, `archive ingest --batch-chunks`).
 DEFAULT_BATCH_CHUNKS = 512
+# "1" lets feeds and pages be fetched from loopback, private and link-local addresses (refused by default).
+ENV_ALLOW_PRIVATE = "ARCHIVE_ALLOW_PRIVATE"
+# Largest input file read by ingest, in MiB, after decompression (bounds the memory of one file).
+ENV_MAX_INPUT_MB = "ARCHIVE_MAX_INPUT_MB"
+
+DEFAULT_PREFILTER_MIN_ROWS = 50_000
+DEFAULT_MAX_INPUT_MB = 64
 QueryEncoderChoice = Literal["auto", "torch"]
 
 
@@ -67,6 +73,8 @@ class Settings:
     prefilter_min_rows: int | None = DEFAULT_PREFILTER_MIN_ROWS  # None: every search exact
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     variants_file: str | None = None  # extra spelling variants, added to the shipped table
+    allow_private_networks: bool = False
+    max_input_bytes: int = DEFAULT_MAX_INPUT_MB * 1024 * 1024
 
     @classmethod
     def resolve(
@@ -98,6 +106,8 @@ class Settings:
                 ),
                 query_encoder=parse_query_encoder(env.get(ENV_QUERY_ENCODER, "")),
             ),
+            allow_private_networks=parse_flag(ENV_ALLOW_PRIVATE, env.get(ENV_ALLOW_PRIVATE, "")),
+            max_input_bytes=parse_megabytes(ENV_MAX_INPUT_MB, env.get(ENV_MAX_INPUT_MB, ""), DEFAULT_MAX_INPUT_MB),
         )
 
     def with_db(self, db: str | Path) -> Settings:
@@ -125,6 +135,26 @@ def parse_count(name: str, raw: str, hint: str) -> int | None:
     if not value.isdigit() or int(value) < 1:
         raise ConfigError(f"{name} must be a whole number of threads, at least 1 (got {raw!r}); {hint}")
     return int(value)
+
+
+def parse_flag(name: str, raw: str) -> bool:
+    """1/true/yes/on or 0/false/no/off (unset: off)."""
+    value = raw.strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0 (got {raw!r})")
+
+
+def parse_megabytes(name: str, raw: str, default: int) -> int:
+    """A whole number of MiB from 1 to 65536, returned in bytes."""
+    value = raw.strip()
+    if not value:
+        return default * 1024 * 1024
+    if not value.isdigit() or not 1 <= int(value) <= 65536:
+        raise ConfigError(f"{name} must be a whole number of MiB from 1 to 65536 (got {raw!r}); unset it for {default}")
+    return int(value) * 1024 * 1024
 
 
 def parse_query_encoder(raw: str) -> QueryEncoderChoice:

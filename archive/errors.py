@@ -118,3 +118,7 @@ class DiskFullError(ArchiveFileError):
 
 class SchemaTooNewError(ArchiveFileError, SchemaOutOfDateError):
     """The archive was migrated by a newer version of this package."""
+
+
+class InvalidSearchArgumentError(InvalidArgumentError, InvalidQueryError):
+    """A search argument of the wrong type (``k="10"``): both a misuse of the call and an invalid query."""

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from archive.text.chunk import Chunk, TokenCounter, approx_token_count, chunk_text, split_sentences
+from archive.text.chunk import Chunk, TokenCounter, approx_token_count, bounded_counter, chunk_text, split_sentences
 
 FRAGMENTS = [
     "U.S. forces entered Kherson. ",
@@ -289,3 +289,23 @@ def test_approx_token_count_overestimates_word_count() -> None:
     text = "Kremlin's conditions could reshape the balance of power in the ongoing war."
 
     assert approx_token_count(text) >= len(re.findall(r"\w+|[^\w\s]", text))
+
+
+def _one_per_word(text: str) -> int:
+    """Like BERT WordPiece on a word over 100 characters: one token ([UNK]) however long."""
+    return len(text.split())
+
+
+def test_a_run_without_spaces_is_split_so_the_bound_also_bounds_length() -> None:
+    text = "Officials said so. " + "x" * 999_000 + " The end."
+    chunks = chunk_text(text, max_tokens=64, overlap_tokens=8, count_tokens=_one_per_word)
+    bounded = bounded_counter(_one_per_word)
+    assert chunks and "".join(c.text for c in chunks).count("x") >= 999_000
+    assert all(bounded(c.text) <= 64 and len(c.text) <= 64 * 100 for c in chunks)
+    assert all(c.token_count == _one_per_word(c.text) for c in chunks)
+
+
+def test_bounded_counter_changes_nothing_without_long_runs() -> None:
+    bounded = bounded_counter(_one_per_word)
+    assert bounded("plain words only") == 3 and bounded("y" * 250) == 3
+    assert bounded_counter(bounded) is bounded

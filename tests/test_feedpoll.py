@@ -101,9 +101,13 @@ def _handler(state: FeedServer) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture(autouse=True)
 def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests to 127.0.0.1 must never be routed through a proxy from the environment."""
+    """Requests to 127.0.0.1 must never be routed through a proxy from the environment.
+
+    The local test server is a loopback address, which the archive refuses unless allowed.
+    """
     for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ARCHIVE_ALLOW_PRIVATE", "1")
 
 
 @pytest.fixture

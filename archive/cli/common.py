@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -11,6 +12,7 @@ import click
 from click.core import ParameterSource
 
 from archive.errors import ArchiveError
+from archive.validation import describe_range
 
 if TYPE_CHECKING:
     # The library (SQLAlchemy, NumPy, ...) loads when a command runs, not for `archive CMD --help`.
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 REPORT_URL = "https://github.com/conflict-archive/conflict-archive/issues"
+MAX_WAIT_S = 7 * 24 * 3600.0  # --wait: a week is already longer than any writer should run
 
 
 def inherit_from_group(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -77,6 +80,31 @@ def to_click_error(exc: BaseException) -> click.ClickException:
         f"internal error: {type(exc).__name__}: {detail}; this is a bug, please report it at {REPORT_URL} "
         "with the command you ran"
     )
+
+
+if TYPE_CHECKING:
+    _FloatType = click.ParamType[float, Any]
+else:  # click before 8.2 has no type parameters at run time
+    _FloatType = click.ParamType
+
+
+class FiniteFloat(_FloatType):
+    """A float option that refuses NaN, infinities and values outside its range, naming the range.
+
+    ``click.FloatRange`` lets ``nan`` through (every comparison with NaN is false).
+    """
+
+    name = "number"
+
+    def __init__(self, minimum: float | None = None, maximum: float | None = None) -> None:
+        self.minimum, self.maximum = minimum, maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        number = value if isinstance(value, float) else click.FLOAT.convert(value, param, ctx)
+        low, high = self.minimum, self.maximum
+        if not math.isfinite(number) or (low is not None and number < low) or (high is not None and number > high):
+            self.fail(f"{value!r} is not a finite number {describe_range(low, high)}", param, ctx)
+        return float(number)
 
 
 @contextmanager

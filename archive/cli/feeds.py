@@ -11,10 +11,15 @@ import click
 from archive.cli import cli
 from archive.cli.common import db_options, opened
 from archive.cli.ops import wait_option
-from archive.cli.render import wrap
+from archive.cli.render import safe, wrap
 
 if TYPE_CHECKING:
     from archive.feeds.poll import FeedInfo, FeedPollResult
+
+_ALLOW_PRIVATE_HELP = (
+    "Allow loopback, private and link-local addresses (your own network); refused by default "
+    "[env ARCHIVE_ALLOW_PRIVATE=1]."
+)
 
 
 @cli.group()
@@ -27,9 +32,17 @@ def feeds() -> None:
 @db_options
 @click.option("--outlet", help="Outlet name for the feed's articles (default: the feed's title).")
 @wait_option
+@click.option("--allow-private", is_flag=True, default=None, help=_ALLOW_PRIVATE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the feed as JSON.")
 def feeds_add(
-    url: str, db: str | None, model: str | None, home: str | None, outlet: str | None, wait: float, as_json: bool
+    url: str,
+    db: str | None,
+    model: str | None,
+    home: str | None,
+    outlet: str | None,
+    wait: float,
+    allow_private: bool | None,
+    as_json: bool,
 ) -> None:
     """Follow the feed at URL (http(s), file:// or a file path), after fetching it once.
 
@@ -37,13 +50,14 @@ def feeds_add(
     Examples:
       archive feeds add https://example.org/world/rss.xml --outlet "Example News"
       archive feeds add exports/wire.xml --outlet Wire
+      archive feeds add http://10.0.0.5/wire.xml --allow-private
     """
     with opened(db, model, home, create=True) as archive:
-        info = archive.add_feed(url, outlet=outlet, wait=wait)
+        info = archive.add_feed(url, outlet=outlet, wait=wait, allow_private=allow_private)
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(f"feed {info.id}: {info.url} ({info.outlet or 'no outlet'})")
+        click.echo(safe(f"feed {info.id}: {info.url} ({info.outlet or 'no outlet'})"))
 
 
 @feeds.command("list")
@@ -68,10 +82,10 @@ def feeds_list(db: str | None, model: str | None, home: str | None, as_json: boo
 
 
 def _print_feed(info: FeedInfo) -> None:
-    click.secho(wrap(f"[{info.id}] {info.outlet or 'no outlet'}  {info.url}", subsequent="    "), bold=True)
+    click.secho(wrap(safe(f"[{info.id}] {info.outlet or 'no outlet'}  {info.url}"), subsequent="    "), bold=True)
     polled = info.last_polled_at or "never"
     status = f": {info.last_status}" if info.last_status else ""
-    click.echo(f"    {info.items_seen} entries seen; last polled {polled}{status}")
+    click.echo(safe(f"    {info.items_seen} entries seen; last polled {polled}{status}"))
 
 
 @feeds.command("remove")
@@ -91,7 +105,7 @@ def feeds_remove(feed_id: int, db: str | None, model: str | None, home: str | No
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(f"removed feed {info.id}: {info.url}")
+        click.echo(safe(f"removed feed {info.id}: {info.url}"))
 
 
 @feeds.command("poll")
@@ -99,6 +113,7 @@ def feeds_remove(feed_id: int, db: str | None, model: str | None, home: str | No
 @click.option("--fetch-pages", is_flag=True, help="Download each new entry's page and use its article text.")
 @click.option("--feed", "feed_ids", type=int, multiple=True, metavar="ID", help="Poll only this feed (repeatable).")
 @wait_option
+@click.option("--allow-private", is_flag=True, default=None, help=_ALLOW_PRIVATE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one result per feed as a JSON array.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def feeds_poll(
@@ -108,6 +123,7 @@ def feeds_poll(
     fetch_pages: bool,
     feed_ids: tuple[int, ...],
     wait: float,
+    allow_private: bool | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -124,7 +140,13 @@ def feeds_poll(
     """
     show = None if (as_json or quiet) else _print_result
     with opened(db, model, home) as archive:
-        results = archive.poll_feeds(fetch_pages=fetch_pages, feed_ids=list(feed_ids) or None, wait=wait, on_feed=show)
+        results = archive.poll_feeds(
+            fetch_pages=fetch_pages,
+            feed_ids=list(feed_ids) or None,
+            wait=wait,
+            on_feed=show,
+            allow_private=allow_private,
+        )
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
     elif not results and not quiet:
@@ -137,15 +159,15 @@ def feeds_poll(
 
 def _print_result(result: FeedPollResult) -> None:
     if result.status != "error":  # errors go to stderr once the poll is done
-        click.echo(f"feed {result.feed_id} {result.url}: {result.summary()}")
+        click.echo(safe(f"feed {result.feed_id} {result.url}: {result.summary()}"))
 
 
 def _print_errors(result: FeedPollResult) -> None:
     if result.error:
-        click.secho(f"error: feed {result.feed_id}: {result.error}", err=True, fg="red")
+        click.secho(safe(f"error: feed {result.feed_id}: {result.error}"), err=True, fg="red")
     for where, error in result.errors:
         click.secho(
-            f"error: feed {result.feed_id}: {error if error.startswith(where) else f'{where}: {error}'}",
+            safe(f"error: feed {result.feed_id}: {error if error.startswith(where) else f'{where}: {error}'}"),
             err=True,
             fg="red",
         )

@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from archive.cli import cli
-from archive.cli.common import db_options, friendly_errors, opened
-from archive.cli.render import progress_bar
+from archive.cli.common import MAX_WAIT_S, FiniteFloat, db_options, friendly_errors, opened
+from archive.cli.render import progress_bar, safe
 from archive.config import DEFAULT_BATCH_CHUNKS, Settings
 from archive.errors import LockedError
 from archive.results import IngestReport
@@ -32,12 +32,21 @@ from archive.results import IngestReport
     help="Map a record field, e.g. --field text=body --field published=pub_date.",
 )
 @click.option(
-    "--max-tokens", type=int, default=None, help="Largest chunk in model tokens (default min(model limit, 128))."
+    "--max-tokens",
+    type=click.IntRange(8, 100_000),
+    default=None,
+    help="Largest chunk in model tokens (default min(model limit, 128)).",
 )
-@click.option("--overlap", type=int, default=24, show_default=True, help="Tokens of overlap between chunks.")
+@click.option(
+    "--overlap",
+    type=click.IntRange(0, 100_000),
+    default=24,
+    show_default=True,
+    help="Tokens of overlap between chunks.",
+)
 @click.option(
     "--near-threshold",
-    type=float,
+    type=FiniteFloat(0, 1),
     default=0.5,
     show_default=True,
     help="MinHash Jaccard above which an article is a near-duplicate.",
@@ -53,11 +62,16 @@ from archive.results import IngestReport
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option(
     "--wait",
-    type=click.FloatRange(0),
+    type=FiniteFloat(0, MAX_WAIT_S),
     default=0,
     show_default=True,
     metavar="SECONDS",
     help="Wait this long for another writer (ingest, feeds poll, delete) instead of exiting 75 at once.",
+)
+@click.option(
+    "--follow-links",
+    is_flag=True,
+    help="Read symbolic links in folders that point outside them (skipped with an error by default).",
 )
 @click.option(
     "--log-file",
@@ -78,6 +92,7 @@ def ingest(
     as_json: bool,
     quiet: bool,
     wait: float,
+    follow_links: bool,
     log_file: Path | None,
 ) -> None:
     """Ingest .txt/.md, .jsonl/.json, .csv (and .gz) files or whole directories.
@@ -102,9 +117,10 @@ def ingest(
     from archive.ingest.prepare import IngestOptions
 
     field_map = _parse_fields(fields)
-    options = IngestOptions(
-        max_tokens=max_tokens, overlap_tokens=overlap, near_threshold=near_threshold, batch_chunks=batch_chunks
-    )
+    with friendly_errors():
+        options = IngestOptions(
+            max_tokens=max_tokens, overlap_tokens=overlap, near_threshold=near_threshold, batch_chunks=batch_chunks
+        )
     log = RunLog(log_file, Settings.resolve(db=db, home=home).db_path)
     try:
         with (
@@ -121,6 +137,7 @@ def ingest(
                 progress=bar,
                 command=" ".join(sys.argv[1:]) or "ingest",
                 wait=wait,
+                follow_links=follow_links,
             )
     except click.ClickException as exc:
         log.write([f"{'locked' if exc.exit_code == LockedError.exit_code else 'failed'}: {exc.format_message()}"])
@@ -145,7 +162,7 @@ def _print_report(report: IngestReport, *, as_json: bool, quiet: bool) -> None:
             f"{report.skipped} already stored, {report.failed} failed, {report.chunks} chunk(s)"
         )
     for where, error in report.errors:
-        click.secho(f"error: {_error_line(where, error)}", err=True, fg="red")
+        click.secho(f"error: {safe(_error_line(where, error))}", err=True, fg="red")
 
 
 def _error_line(where: str, error: str) -> str:

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from archive.cli import cli
-from archive.cli.common import db_option, db_options, friendly_errors, home_option, opened, to_click_error
+from archive.cli.common import (
+    MAX_WAIT_S,
+    FiniteFloat,
+    db_option,
+    db_options,
+    friendly_errors,
+    home_option,
+    opened,
+    to_click_error,
+)
 from archive.cli.render import progress_bar, wrap
 from archive.config import Settings
 from archive.errors import ArchiveNotFoundError
@@ -27,7 +36,7 @@ def wait_option(func: F) -> F:
     """--wait SECONDS for commands that write."""
     return click.option(
         "--wait",
-        type=click.FloatRange(0),
+        type=FiniteFloat(0, MAX_WAIT_S),
         default=0,
         show_default=True,
         metavar="SECONDS",

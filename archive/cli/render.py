@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import textwrap
@@ -18,6 +19,20 @@ MIN_WIDTH = 40
 # Stand-ins for the highlight's colour codes while a paragraph is wrapped (textwrap counts
 # every character, so real escape sequences would shorten the highlighted lines).
 _MARK_ON, _MARK_OFF = "\x02", "\x03"
+# C0 controls but tab and newline, DEL, C1 controls (CSI, OSC), bidi overrides and isolates.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(value: object) -> str:
+    """``value`` as text that cannot drive the terminal: escape sequences (colours, OSC-8 links,
+    cursor moves, title changes) and bidi overrides from stored fields are shown as ``\\x1b`` etc."""
+    return _UNSAFE.sub(_escape, "" if value is None else str(value))
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
@@ -48,8 +63,8 @@ def _source_line(outlet: str | None, title: str, url: str | None, published: str
     """`outlet | date | title`, then the URL on a line of its own, wrapped under ``indent``."""
     parts = [outlet or "unknown outlet", (published or "undated")[:10], title or "(untitled)"]
     under = " " * len(indent) if indent else "      "
-    line = wrap(indent + " | ".join(parts), subsequent=under).removeprefix(indent)
-    return line + (f"\n{under}{url}" if url else "")
+    line = wrap(indent + safe(" | ".join(parts)), subsequent=under).removeprefix(indent)
+    return line + (f"\n{under}{safe(url)}" if url else "")
 
 
 def print_results(results: Sequence[SearchResult]) -> None:
@@ -63,8 +78,8 @@ def print_results(results: Sequence[SearchResult]) -> None:
             f"[{r.rank}] {similarity}  article {r.article_id}  chars {r.char_start}-{r.char_end}", bold=True, nl=False
         )
         click.echo(weak)
-        click.secho(wrap(r.title or "(untitled)", "    "), bold=True)
-        for paragraph in r.text.split("\n\n"):
+        click.secho(wrap(safe(r.title or "(untitled)"), "    "), bold=True)
+        for paragraph in safe(r.text).split("\n\n"):
             click.echo(wrap(paragraph, "    "))
         if r.passages:
             spans = ", ".join(f"{p.char_start}-{p.char_end}" for p in r.passages)
@@ -77,15 +92,16 @@ def print_results(results: Sequence[SearchResult]) -> None:
 
 
 def print_article(view: ArticleView, span: tuple[int, int] | None) -> None:
-    click.secho(wrap(view.title or "(untitled)"), bold=True)
+    click.secho(wrap(safe(view.title or "(untitled)")), bold=True)
     click.echo(_source_line(view.outlet, "", view.url, view.published).replace(" | (untitled)", ""))
     if view.duplicate_kind:
         click.echo(f"{view.duplicate_kind} duplicate of article {view.canonical_id}")
     click.echo()
-    text = view.text
-    if span is not None:
+    text = safe(view.text)
+    if span is not None:  # the offsets are into the stored text: escape its pieces, then mark
         start, end = span
-        text = f"{text[:start]}{_MARK_ON}>>> {text[start:end]} <<<{_MARK_OFF}{text[end:]}"
+        raw = view.text
+        text = f"{safe(raw[:start])}{_MARK_ON}>>> {safe(raw[start:end])} <<<{_MARK_OFF}{safe(raw[end:])}"
     on, off = click.style("", fg="yellow", reset=False), click.style("", reset=True)
     for paragraph in text.split("\n\n"):
         click.echo(wrap(paragraph).replace(_MARK_ON, on).replace(_MARK_OFF, off))

@@ -10,6 +10,7 @@ import click
 
 from archive.cli import cli
 from archive.cli.common import db_options, opened
+from archive.cli.render import safe
 
 if TYPE_CHECKING:
     from archive.store.models import IngestRun
@@ -97,14 +98,14 @@ def _print_table(rows: list[IngestRun]) -> None:
         click.echo(
             f"{row.id:>5}  {status} {_iso(row.started_at) or '-':<19}  {_duration(row):>7}  "
             f"{row.files:>5} {row.added:>6} {row.duplicates:>5} {row.skipped:>6} {row.failed:>5} {row.chunks:>7}  "
-            f"{row.command or ''}"
+            f"{safe(row.command or '')}"
         )
 
 
 def _print_run(row: IngestRun) -> None:
     click.secho(f"run {row.id}: ", bold=True, nl=False)
     click.secho(row.status, fg=_COLOURS.get(row.status), bold=True)
-    click.echo(f"  command : {row.command or '-'}")
+    click.echo(f"  command : {safe(row.command or '-')}")
     click.echo(f"  pid     : {row.pid or '-'}")
     click.echo(f"  started : {_iso(row.started_at) or '-'} UTC")
     click.echo(f"  finished: {_iso(row.finished_at) or '-'}{' UTC' if row.finished_at else ''} ({_duration(row)})")
@@ -116,4 +117,4 @@ def _print_run(row: IngestRun) -> None:
         click.secho(f"  {len(errors)} error(s):", fg="red")
     for item in errors:
         where, error = str(item.get("where", "?")), str(item.get("error", ""))
-        click.echo(f"  - {error}" if error.startswith(where) else f"  - {where}: {error}")
+        click.echo(safe(f"  - {error}" if error.startswith(where) else f"  - {where}: {error}"))

@@ -7,7 +7,7 @@ import json
 import click
 
 from archive.cli import cli
-from archive.cli.common import db_options, friendly_errors, opened
+from archive.cli.common import FiniteFloat, db_options, friendly_errors, opened
 from archive.cli.render import print_article, print_results
 from archive.cli.tables import results_csv
 
@@ -28,14 +28,22 @@ from archive.cli.tables import results_csv
 @click.option("--passages", is_flag=True, help="Every matching passage (one per duplicate group), not one per article.")
 @click.option(
     "--min-score",
-    type=click.FloatRange(-1.0, 1.0),
+    type=FiniteFloat(-1.0, 1.0),
     help="Drop results whose similarity (cosine, -1..1) to the query is below this.",
 )
 @click.option(
-    "--semantic-weight", type=float, default=1.0, show_default=True, help="Hybrid: weight of the vector ranking."
+    "--semantic-weight",
+    type=FiniteFloat(0, 1e6),
+    default=1.0,
+    show_default=True,
+    help="Hybrid: weight of the vector ranking.",
 )
 @click.option(
-    "--keyword-weight", type=float, default=1.0, show_default=True, help="Hybrid: weight of the BM25 ranking."
+    "--keyword-weight",
+    type=FiniteFloat(0, 1e6),
+    default=1.0,
+    show_default=True,
+    help="Hybrid: weight of the BM25 ranking.",
 )
 @click.option(
     "--sort",
@@ -133,7 +141,7 @@ def show(
     """
     with opened(db, model, home) as archive, friendly_errors():
         view = archive.article(article_id)
-        span = archive.chunk_span(chunk_id) if chunk_id is not None else None
+        span = archive.chunk_span(chunk_id, article_id=article_id) if chunk_id is not None else None
     if as_json:
         click.echo(json.dumps(view.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -1,30 +1,26 @@
 """RSS/Atom feeds: parse them, fetch them (with conditional GET), fetch their pages.
 
-All HTTP in the archive lives here: plain ``urllib``, one request at a time,
-a size cap on every response, and every network failure turned into an
-:class:`IngestError` that names the URL.
+The HTTP itself (address checks, deadline, size cap) is :mod:`archive.feeds.fetch`;
+every failure is an :class:`IngestError` that names the URL.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import io
 import re
-import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
 from archive.errors import IngestError
+from archive.feeds.fetch import MAX_RESPONSE_BYTES, FetchLimits, http_get
+from archive.ingest.files import read_regular_file
 from archive.ingest.html import extract_article, html_to_text
 from archive.ingest.records import RawArticle
 
-USER_AGENT = "conflict-archive/0.1 (+feed reader; urllib)"
-MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
@@ -127,29 +123,6 @@ def parse_feed(data: bytes | str, *, origin: str = "") -> ParsedFeed:
     return _parse(data, origin=origin, content_type=None)
 
 
-def _http_get(url: str, headers: dict[str, str], timeout: float) -> tuple[bytes, Message, int, str]:
-    """GET ``url``: (body, headers, status, final URL). A 304 comes back with an empty body."""
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **headers})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read(MAX_RESPONSE_BYTES + 1)
-            if len(body) > MAX_RESPONSE_BYTES:
-                message = f"response is larger than {MAX_RESPONSE_BYTES:,} bytes; not downloaded"
-                raise IngestError(message, path=url)
-            return body, response.headers, response.status, response.geturl()
-    except urllib.error.HTTPError as exc:
-        exc.close()  # it holds the open response
-        if exc.code == 304:
-            return b"", exc.headers, 304, url
-        raise IngestError(f"HTTP error {exc.code} {exc.reason}", path=url) from exc
-    except urllib.error.URLError as exc:
-        raise IngestError(f"cannot fetch: {exc.reason}", path=url) from exc
-    except TimeoutError as exc:
-        raise IngestError(f"timed out after {timeout:g} s", path=url) from exc
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        raise IngestError(f"cannot fetch: {exc}", path=url) from exc
-
-
 def _local_path(url: str) -> Path | None:
     """The file a ``file://`` URL or plain path names; ``None`` for http(s)."""
     parts = urllib.parse.urlsplit(url)
@@ -171,33 +144,44 @@ def fetch_feed(
     etag: str | None = None,
     modified: str | None = None,
     timeout: float = 20.0,
+    allow_private: bool = False,
 ) -> ParsedFeed:
     """Fetch and parse a feed from an http(s) URL, a ``file://`` URL or a file path.
 
     Over HTTP, ``etag`` and ``modified`` (from the previous fetch) are sent as
     ``If-None-Match`` / ``If-Modified-Since``; a 304 answer returns
     ``not_modified=True`` with no entries. Network and HTTP errors raise
-    :class:`IngestError` naming the URL.
+    :class:`IngestError` naming the URL; so do private addresses unless ``allow_private``.
     """
     path = _local_path(url)
     if path is not None:
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise IngestError(f"cannot read feed file: {exc.strerror or exc}", path=url) from exc
+            data = read_regular_file(path, max_bytes=MAX_RESPONSE_BYTES)
+        except IngestError as exc:
+            raise IngestError(f"cannot read feed file: {_reason(exc, path)}", path=url) from None
         return parse_feed(data, origin=url)
     headers = {"Accept": "application/rss+xml, application/atom+xml, application/xml;q=0.9, */*;q=0.8"}
     if etag:
         headers["If-None-Match"] = etag
     if modified:
         headers["If-Modified-Since"] = modified
-    body, response_headers, status, _ = _http_get(url, headers, timeout)
+    response = http_get(url, headers, _limits(timeout, allow_private))
+    body, response_headers, status = response.body, response.headers, response.status
     new_etag = response_headers.get("ETag") or etag
     new_modified = response_headers.get("Last-Modified") or modified
     if status == 304:
         return ParsedFeed(None, [], new_etag, new_modified, 304, not_modified=True)
     feed = _parse(body, origin=url, content_type=response_headers.get("Content-Type"))
     return ParsedFeed(feed.title, feed.entries, new_etag, new_modified, status, not_modified=False)
+
+
+def _limits(timeout: float, allow_private: bool) -> FetchLimits:
+    # The whole request gets three per-read timeouts: enough for a slow server, not for a trickling one.
+    return FetchLimits(timeout=timeout, deadline=3 * timeout, max_bytes=MAX_RESPONSE_BYTES, allow_private=allow_private)
+
+
+def _reason(exc: IngestError, path: Path) -> str:
+    return str(exc).removeprefix(f"{path}: ")
 
 
 def _decode_page(body: bytes, charset: str | None) -> str:
@@ -214,15 +198,17 @@ def _decode_page(body: bytes, charset: str | None) -> str:
     return body.decode("cp1252", errors="replace")
 
 
-def fetch_page(url: str, *, timeout: float = 20.0) -> RawArticle:
+def fetch_page(url: str, *, timeout: float = 20.0, allow_private: bool = False) -> RawArticle:
     """Download an http(s) page (at most 10 MB) and extract its article text.
 
     Raises :class:`IngestError` naming the URL on network errors, non-HTML
-    responses and pages without article text.
+    responses, pages without article text and (unless ``allow_private``)
+    hosts on loopback, private, link-local, multicast or unspecified addresses.
     """
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise IngestError("only http:// and https:// pages can be fetched", path=url)
-    body, headers, _, final_url = _http_get(url, {"Accept": "text/html,application/xhtml+xml"}, timeout)
+    response = http_get(url, {"Accept": "text/html,application/xhtml+xml"}, _limits(timeout, allow_private))
+    body, headers, final_url = response.body, response.headers, response.url
     content_type = headers.get_content_type()
     if "html" not in content_type:
         raise IngestError(f"not an HTML page (content type {content_type})", path=url)

@@ -97,14 +97,17 @@ def normalize_feed_url(url: str) -> str:
     return str(Path(text).expanduser().resolve())
 
 
-def add_feed(archive: Archive, url: str, *, outlet: str | None = None, wait: float = 0) -> FeedInfo:
+def add_feed(
+    archive: Archive, url: str, *, outlet: str | None = None, wait: float = 0, allow_private: bool | None = None
+) -> FeedInfo:
     """Follow the feed at ``url`` after checking that it can be fetched and parsed.
 
     Without ``outlet`` the feed's own title names the outlet. Raises FeedError when it cannot be read, is not RSS/Atom or is already followed.
+    ``allow_private`` (default: the ``allow_private_networks`` setting) lets it reach loopback and private addresses.
     """
     target = normalize_feed_url(url)
     try:
-        parsed = fetch_feed(target, timeout=FETCH_TIMEOUT_S)
+        parsed = fetch_feed(target, timeout=FETCH_TIMEOUT_S, allow_private=_allowed(archive, allow_private))
     except IngestError as exc:
         hint = "check the URL (http://, https://, file:// or a file path)"
         raise FeedError(f"cannot add feed: {exc}; {hint}") from None
@@ -139,12 +142,16 @@ def poll_feeds(
     wait: float = 0,
     timeout: float = FETCH_TIMEOUT_S,
     on_feed: Callable[[FeedPollResult], None] | None = None,
+    allow_private: bool | None = None,
 ) -> list[FeedPollResult]:
     """Poll every feed (or ``feed_ids``) once, under the writer lock; one result per feed.
 
     With ``fetch_pages`` each new entry's page is downloaded and its article
-    text used instead of the feed's (often a teaser).
+    text used instead of the feed's (often a teaser). Feeds and pages on
+    loopback or private addresses are refused unless ``allow_private`` (default:
+    the ``allow_private_networks`` setting).
     """
+    net = _Net(timeout, _allowed(archive, allow_private))
     results: list[FeedPollResult] = []
     with writer_lock(archive.path, wait=wait):
         with Session(archive.engine, expire_on_commit=False) as session:
@@ -154,25 +161,37 @@ def poll_feeds(
         if missing:
             raise NotFoundError(f"no feed with id {min(missing)}: see `archive feeds list`")
         for feed in feeds:
-            result = _poll_one(archive, feed, fetch_pages=fetch_pages, timeout=timeout)
+            result = _poll_one(archive, feed, fetch_pages=fetch_pages, net=net)
             results.append(result)
             if on_feed is not None:
                 on_feed(result)
     return results
 
 
-def _poll_one(archive: Archive, feed: Feed, *, fetch_pages: bool, timeout: float) -> FeedPollResult:
+@dataclass(frozen=True)
+class _Net:
+    timeout: float
+    allow_private: bool
+
+
+def _allowed(archive: Archive, allow_private: bool | None) -> bool:
+    return archive.settings.allow_private_networks if allow_private is None else allow_private
+
+
+def _poll_one(archive: Archive, feed: Feed, *, fetch_pages: bool, net: _Net) -> FeedPollResult:
     result = FeedPollResult(feed.id, feed.url)
     etag, modified = feed.etag, feed.modified
     done: list[tuple[str, int | None]] = []
     try:
-        parsed = fetch_feed(feed.url, etag=etag, modified=modified, timeout=timeout)
+        parsed = fetch_feed(
+            feed.url, etag=etag, modified=modified, timeout=net.timeout, allow_private=net.allow_private
+        )
         etag, modified = parsed.etag, parsed.modified
         if parsed.not_modified:
             result.status = "not_modified"
         else:
             result.entries = len(parsed.entries)
-            done = _ingest_new(archive, feed, parsed.entries, result, fetch_pages=fetch_pages, timeout=timeout)
+            done = _ingest_new(archive, feed, parsed.entries, result, fetch_pages=fetch_pages, net=net)
     except ArchiveError as exc:
         result.status, result.error = "error", str(exc)
     with Session(archive.engine) as session, session.begin():
@@ -188,7 +207,7 @@ def _ingest_new(
     result: FeedPollResult,
     *,
     fetch_pages: bool,
-    timeout: float,
+    net: _Net,
 ) -> list[tuple[str, int | None]]:
     """Ingest the entries not seen before; returns (guid, article id) of those that went in."""
     unique: dict[str, FeedEntry] = {}
@@ -206,7 +225,7 @@ def _ingest_new(
     def records() -> Iterator[RawArticle | IngestError]:
         for entry in new:
             failed_before = report.failed
-            yield _record(entry, feed.outlet, fetch_pages=fetch_pages, timeout=timeout)
+            yield _record(entry, feed.outlet, fetch_pages=fetch_pages, net=net)
             # ingest_records has handled the record by the time it asks for the next one.
             if report.failed == failed_before:
                 done.append(entry)
@@ -218,9 +237,13 @@ def _ingest_new(
     return [(e.guid, by_origin.get(e.url or e.guid)) for e in done]
 
 
-def _record(entry: FeedEntry, outlet: str | None, *, fetch_pages: bool, timeout: float) -> RawArticle | IngestError:
+def _record(entry: FeedEntry, outlet: str | None, *, fetch_pages: bool, net: _Net) -> RawArticle | IngestError:
     try:
-        page = fetch_page(entry.url, timeout=timeout) if fetch_pages and entry.url else None
+        page = (
+            fetch_page(entry.url, timeout=net.timeout, allow_private=net.allow_private)
+            if fetch_pages and entry.url
+            else None
+        )
         return entry_to_article(entry, outlet=outlet, page=page)
     except IngestError as exc:
         return exc

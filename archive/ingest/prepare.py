@@ -15,9 +15,10 @@ from archive.embedding.base import Embedder
 from archive.errors import IngestError
 from archive.ingest.records import RawArticle
 from archive.text.boilerplate import Sentence, remove_sentences, sentences
-from archive.text.chunk import Chunk, chunk_text
+from archive.text.chunk import MIN_MAX_TOKENS, Chunk, chunk_text
 from archive.text.clean import CleanedArticle, clean_article
 from archive.text.dates import normalize_published
+from archive.validation import check_number
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,16 @@ class IngestOptions:
     # Longer is not one article (a whole book, a dump saved as .txt): ~2,000 passages, seconds of work.
     max_article_chars: int = 1_000_000
     learn_boilerplate: bool = True  # count sentences per outlet, remove those learned as furniture
+
+    def __post_init__(self) -> None:
+        if self.max_tokens is not None:
+            check_number("--max-tokens", self.max_tokens, minimum=MIN_MAX_TOKENS, maximum=100_000, integer=True)
+        check_number("--overlap", self.overlap_tokens, minimum=0, maximum=100_000, integer=True)
+        check_number("--near-threshold", self.near_threshold, minimum=0, maximum=1)
+        check_number("passage_threshold", self.passage_threshold, minimum=0, maximum=1)
+        check_number("--batch-chunks", self.batch_chunks, minimum=1, maximum=1_000_000, integer=True)
+        check_number("embed_batch_size", self.embed_batch_size, minimum=1, maximum=100_000, integer=True)
+        check_number("max_article_chars", self.max_article_chars, minimum=1, integer=True)
 
 
 @dataclass

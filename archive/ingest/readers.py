@@ -10,20 +10,29 @@ from __future__ import annotations
 import codecs
 import csv
 import encodings.cp1252
-import gzip
-import io
 import json
+import re
 import sys
-import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from archive.errors import ConfigError, IngestError
 from archive.feeds.parse import entry_to_article, parse_feed
+from archive.ingest.fields import (
+    FieldNames,
+    Results,
+    TextFieldCheck,
+    checked_article,
+    field_names,
+    find_key,
+    require_text_field,
+    to_article,
+)
+from archive.ingest.files import DEFAULT_MAX_FILE_BYTES, gunzip_capped, read_regular_file
 from archive.ingest.html import extract_article
-from archive.ingest.records import DEFAULT_FIELDS, RawArticle
+from archive.ingest.records import RawArticle
 
 _FORMATS: dict[str, str] = {
     ".txt": "text",
@@ -46,15 +55,12 @@ _MAX_CONTROL_RATIO = 0.10
 # Bytes that are fine in text: tab, newline, carriage return, form feed, escape.
 _TEXT_CONTROLS = b"\t\n\r\f\x1b"
 _CONTROL_BYTES = bytes(b for b in [*range(32), 127] if b not in _TEXT_CONTROLS)
-_MAX_NESTING = 20  # lists/objects inside a field deeper than this are not text
 _CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # articles are longer than csv's 128 KiB default
 # Windows-1252 as browsers decode it (WHATWG): cp1252's five undefined bytes (0x81, 0x8D, ...)
 # map to U+0081..., so one stray byte does not turn a whole cp1252 file into latin-1 mojibake.
 _WINDOWS_1252 = "".join(
     chr(byte) if char == "\ufffe" else char for byte, char in enumerate(encodings.cp1252.decoding_table)
 )
-FieldNames = Mapping[str, tuple[str, ...]]
-Results = Iterator[RawArticle | IngestError]
 
 
 def _format_suffix(path: Path) -> str:
@@ -70,55 +76,68 @@ def is_supported(path: Path) -> bool:
     return _format_suffix(path) in _FORMATS
 
 
-def _walk(directory: Path) -> Iterator[Path]:
-    try:
-        entries = sorted(directory.iterdir(), key=lambda entry: entry.name)
-    except OSError:
-        yield directory  # read_file will report why it cannot be read
-        return
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        if entry.is_dir():
-            if not entry.is_symlink():  # a linked directory could loop
-                yield from _walk(entry)
-        elif entry.is_file() and is_supported(entry):
-            yield entry
+class _Walk:
+    """A directory walk that stays inside its root: links pointing out of it are reported, not followed."""
+
+    def __init__(self, root: Path, follow_links: bool) -> None:
+        self.root = root.resolve()
+        self.follow_links = follow_links
+        self.visited: set[Path] = set()
+
+    def _outside(self, entry: Path) -> IngestError | None:
+        if self.follow_links or not entry.is_symlink():
+            return None
+        target = entry.resolve()
+        if target == self.root or self.root in target.parents:
+            return None
+        return IngestError(
+            f"is a symbolic link to {target}, outside {self.root}: skipped (pass --follow-links to read it)",
+            path=str(entry),
+        )
+
+    def walk(self, directory: Path) -> Iterator[Path | IngestError]:
+        self.visited.add(directory.resolve())
+        try:
+            entries = sorted(directory.iterdir(), key=lambda entry: entry.name)
+        except OSError:
+            yield directory  # read_file will report why it cannot be read
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                # A linked directory inside the tree could loop: each real directory is walked once.
+                if (not entry.is_symlink() or self.follow_links) and entry.resolve() not in self.visited:
+                    yield from self.walk(entry)
+            elif is_supported(entry):
+                # Links out of the tree, FIFOs and devices are reported by name rather than passed over.
+                yield self._outside(entry) or entry
 
 
-def iter_input_files(paths: Sequence[Path]) -> Iterator[Path]:
+def iter_input_files(paths: Sequence[Path], *, follow_links: bool = False) -> Iterator[Path | IngestError]:
     """Expand input paths into the files to read, in a deterministic order.
 
     Files are yielded as given (whatever their suffix); directories are walked
     recursively in name order, skipping hidden entries and unsupported
-    suffixes. A path that does not exist is yielded unchanged, so that
-    ``read_file`` raises :class:`IngestError` for it when the caller reaches
-    it: the caller records the error and carries on with the next file.
+    suffixes. A symbolic link in a directory that points outside it is yielded
+    as an :class:`IngestError` unless ``follow_links``. A path that does not
+    exist is yielded unchanged, so that ``read_file`` raises
+    :class:`IngestError` for it when the caller reaches it: the caller
+    records the error and carries on with the next file.
     """
     for path in paths:
         if path.is_dir():
-            yield from _walk(path)
+            yield from _Walk(path, follow_links).walk(path)
         else:
             yield path
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped when it ends in ``.gz``; raises on unreadable or empty files."""
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, gunzipped when it ends in ``.gz``; raises on unreadable, special, huge or empty files."""
     where = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise IngestError("no such file or directory", path=where) from exc
-    except IsADirectoryError as exc:
-        message = "is a directory: pass it as an input path to read the files inside"
-        raise IngestError(message, path=where) from exc
-    except OSError as exc:
-        raise IngestError(f"cannot read file: {exc.strerror or exc}", path=where) from exc
+    raw = read_regular_file(path, max_bytes=max_bytes)
     if path.name.lower().endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise IngestError(f"not a valid gzip file ({exc})", path=where) from exc
+        raw = gunzip_capped(raw, max_bytes=max_bytes, where=where)
     if not raw.strip():
         raise IngestError("file is empty", path=where)
     if _looks_binary(raw):
@@ -155,86 +174,6 @@ def _decode(raw: bytes, encoding: str | None, path: Path) -> str:
         return codecs.charmap_decode(raw, "strict", _WINDOWS_1252)[0]  # every byte decodes
 
 
-def _field_names(field_map: Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:
-    names = dict(DEFAULT_FIELDS)
-    for key, column in (field_map or {}).items():
-        if key not in DEFAULT_FIELDS:
-            choices = ", ".join(DEFAULT_FIELDS)
-            raise ConfigError(f"unknown field {key!r} in field map: choose from {choices}")
-        names[key] = (column,)
-    return names
-
-
-def _as_text(value: Any, depth: int = 0) -> str | None:
-    """A record value as stripped text: numbers coerced, ``{"name": ...}`` objects unwrapped."""
-    if value is None or depth > _MAX_NESTING:
-        return None
-    if isinstance(value, dict):
-        for key in ("name", "title", "value", "text", "url", "href"):
-            if key in value:
-                return _as_text(value[key], depth + 1)
-        return None
-    if isinstance(value, list):
-        parts = [part for part in (_as_text(item, depth + 1) for item in value) if part]
-        return "\n".join(parts) or None
-    text = str(value).strip()
-    return text or None
-
-
-def _find_key(record: Mapping[str, Any], candidates: Iterable[str]) -> str | None:
-    """The record key matching the first candidate name (exact, then case-insensitive)."""
-    lowered = {str(key).strip().lower(): key for key in record if key is not None}
-    for name in candidates:
-        if name in record:
-            return name
-        if name.lower() in lowered:
-            return lowered[name.lower()]
-    return None
-
-
-def _require_text_field(record: Mapping[str, Any], fields: FieldNames, path: Path) -> None:
-    """Raise a file-level error when the records have no column the text could come from."""
-    if _find_key(record, fields["text"]) is not None:
-        return
-    found = ", ".join(str(key) for key in list(record)[:20] if key is not None) or "none"
-    looked_for = ", ".join(fields["text"])
-    raise IngestError(
-        f"no text field found: looked for {looked_for}; the records have {found}. "
-        "Map the right one with --field text=NAME",
-        path=str(path),
-    )
-
-
-def _to_article(
-    record: Mapping[str, Any], fields: FieldNames, *, outlet: str | None, origin: str
-) -> RawArticle | IngestError:
-    values: dict[str, str | None] = {}
-    used: set[Any] = set()
-    for name, candidates in fields.items():
-        key = _find_key(record, candidates)
-        values[name] = _as_text(record[key]) if key is not None else None
-        used.add(key)
-    text = values["text"]
-    if not text:
-        return IngestError("record has no text", path=origin)
-    # Unmapped scalar columns (ids, labels, categories) travel along for provenance.
-    extra = {
-        str(key): str(value).strip()
-        for key, value in record.items()
-        if key not in used and key is not None and isinstance(value, (str, int, float)) and str(value).strip()
-    }
-    return RawArticle(
-        text=text,
-        title=values["title"],
-        url=values["url"],
-        outlet=outlet or values["outlet"],
-        published=values["published"],
-        language=values["language"],
-        origin=origin,
-        extra=extra,
-    )
-
-
 def _lines(text: str) -> Iterator[str]:
     """Split on newlines only (``str.splitlines`` would also split on U+2028 inside JSON strings)."""
     start = 0
@@ -259,7 +198,7 @@ def _loads(text: str) -> Any:
 
 
 def _read_jsonl(text: str, path: Path, fields: FieldNames, outlet: str | None) -> Results:
-    checked = False
+    check = TextFieldCheck(fields, path)
     for lineno, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
@@ -272,15 +211,13 @@ def _read_jsonl(text: str, path: Path, fields: FieldNames, outlet: str | None) -
         if not isinstance(record, dict):
             yield IngestError("expected a JSON object on this line", path=origin)
             continue
-        if not checked:
-            _require_text_field(record, fields, path)
-            checked = True
-        yield _to_article(record, fields, outlet=outlet, origin=origin)
+        yield from checked_article(check, record, outlet, origin)
+    check.finish()
 
 
 def _unwrap_container(data: Any, fields: FieldNames) -> Any:
     """``{"articles": [...]}`` (or items/data) -> the list, unless the object is itself an article."""
-    if not isinstance(data, dict) or _find_key(data, fields["text"]) is not None:
+    if not isinstance(data, dict) or find_key(data, fields["text"]) is not None:
         return data
     for key in _CONTAINER_KEYS:
         if isinstance(data.get(key), list):
@@ -299,47 +236,79 @@ def _read_json(text: str, path: Path, fields: FieldNames, outlet: str | None) ->
         raise IngestError(message, path=str(path)) from exc
     data = _unwrap_container(data, fields)
     if isinstance(data, dict):
-        _require_text_field(data, fields, path)
-        yield _to_article(data, fields, outlet=outlet, origin=str(path))
+        require_text_field(data, fields, path)
+        yield to_article(data, fields, outlet=outlet, origin=str(path))
         return
     if not isinstance(data, list):
         raise IngestError("expected a JSON object or an array of objects", path=str(path))
-    checked = False
+    check = TextFieldCheck(fields, path)
     for index, record in enumerate(data):
         origin = f"{path}#{index}"
         if not isinstance(record, dict):
             yield IngestError("expected a JSON object in the array", path=origin)
             continue
-        if not checked:
-            _require_text_field(record, fields, path)
-            checked = True
-        yield _to_article(record, fields, outlet=outlet, origin=origin)
+        yield from checked_article(check, record, outlet, origin)
+    check.finish()
+
+
+_PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|$)")
+
+
+class _Lines:
+    """The file's physical lines from ``start``, counting how many the csv reader took."""
+
+    def __init__(self, lines: list[str], start: int) -> None:
+        self.lines = lines
+        self.position = start
+
+    def __iter__(self) -> Iterator[str]:
+        while self.position < len(self.lines):
+            self.position += 1
+            yield self.lines[self.position - 1]
 
 
 def _read_csv(text: str, path: Path, fields: FieldNames, outlet: str | None) -> Results:
+    """Rows as articles; a malformed row is that row's error (with its line) and reading goes on.
+
+    Parsing is strict, so an unterminated quote is an error instead of a field that
+    swallows the rows after it; after a bad row, parsing restarts on its next line.
+    """
     csv.field_size_limit(_CSV_FIELD_LIMIT)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    lines = [line for line in _PHYSICAL_LINE.findall(text) if line]
+    source = _Lines(lines, 0)
+    reader = csv.reader(source, strict=True)
     try:
-        header = reader.fieldnames
+        header = next(reader, None)
     except csv.Error as exc:
         raise IngestError(f"invalid CSV header: {exc}", path=str(path)) from exc
     if not header:
         raise IngestError("file is empty", path=str(path))
-    _require_text_field(dict.fromkeys(header), fields, path)
-    start = reader.line_num + 1
-    while True:
+    require_text_field(dict.fromkeys(header), fields, path)
+    while source.position < len(lines):
+        start = source.position
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            if reader.line_num < start:  # the reader is stuck: give up on the rest
-                raise IngestError(f"invalid CSV at line {start}: {exc}", path=str(path)) from exc
-            yield IngestError(f"invalid CSV row: {exc}", path=f"{path}:{start}")
-        else:
-            record = {key: value for key, value in row.items() if key is not None}
-            yield _to_article(record, fields, outlet=outlet, origin=f"{path}:{start}")
-        start = reader.line_num + 1
+            yield IngestError(f"invalid CSV row: {exc}; check its quotes", path=f"{path}:{start + 1}")
+            source, reader = _restart(lines, start + 1)
+            continue
+        if not row:
+            continue
+        if any(value.strip() for value in row[len(header) :]):
+            message = f"invalid CSV row: {len(row)} fields where the header has {len(header)}; check its quotes"
+            yield IngestError(message, path=f"{path}:{start + 1}")
+            if source.position - start > 1:  # it spanned lines: those may be rows of their own
+                source, reader = _restart(lines, start + 1)
+            continue
+        record = dict(zip(header, row))
+        yield to_article(record, fields, outlet=outlet, origin=f"{path}:{start + 1}")
+
+
+def _restart(lines: list[str], start: int) -> tuple[_Lines, Any]:
+    source = _Lines(lines, start)
+    return source, csv.reader(source, strict=True)
 
 
 def _read_plain(text: str, path: Path, outlet: str | None, *, markdown: bool) -> RawArticle:
@@ -379,6 +348,7 @@ def read_file(
     field_map: Mapping[str, str] | None = None,
     outlet: str | None = None,
     encoding: str | None = None,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Iterator[RawArticle | IngestError]:
     """Read one input file, yielding a :class:`RawArticle` per record.
 
@@ -388,7 +358,8 @@ def read_file(
     cannot be read at all raises :class:`IngestError`. ``field_map`` maps
     article fields to the names a JSON/CSV source uses (``{"text": "body"}``);
     ``outlet`` overrides every record's outlet; ``encoding`` overrides the
-    UTF-8 / cp1252 / latin-1 detection.
+    UTF-8 / cp1252 / latin-1 detection. Only regular files of at most
+    ``max_bytes`` (after decompression) are read.
     """
     suffix = _format_suffix(path)
     kind = _FORMATS.get(suffix)
@@ -396,8 +367,8 @@ def read_file(
         supported = ", ".join(_FORMATS)
         message = f"unsupported file type {suffix or '(no suffix)'!r}: use one of {supported} (or .gz)"
         raise IngestError(message, path=str(path))
-    fields = _field_names(field_map)
-    raw = _read_bytes(path)
+    fields = field_names(field_map)
+    raw = _read_bytes(path, max_bytes)
     if kind == "feed":
         yield from _read_feed(raw, path, outlet)
         return

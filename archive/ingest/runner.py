@@ -9,19 +9,22 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from archive.dedup.minhash import MinHasher
 from archive.embedding.base import Embedder
-from archive.errors import IngestError
+from archive.errors import IngestError, OperationError
+from archive.ingest.files import DEFAULT_MAX_FILE_BYTES
 from archive.ingest.pipeline import BatchWriter
-from archive.ingest.prepare import IngestOptions, prepare
+from archive.ingest.prepare import IngestOptions, Prepared, prepare
 from archive.ingest.readers import iter_input_files, read_file
 from archive.ingest.records import RawArticle
 from archive.results import IngestReport
-from archive.store.sqlite import writes
+from archive.store.sqlite import reads, writes
 
 ProgressFn = Callable[[int], None]
+MAX_REPORTED_ERRORS = 1000  # a file of a million bad lines is counted, not kept in memory line by line
 
 
 @dataclass(frozen=True)
@@ -42,19 +45,28 @@ def iter_records(
     outlet: str | None,
     report: IngestReport,
     on_file: Callable[[Path], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    follow_links: bool = False,
 ) -> Iterator[RawArticle | IngestError]:
     """Records of every input file, with an IngestError in place of each unreadable file or record."""
-    for path in iter_input_files(list(paths)):
+    for path in iter_input_files(list(paths), follow_links=follow_links):
         report.files += 1
+        if isinstance(path, IngestError):
+            yield path
+            continue
         if on_file is not None:
             on_file(path)
         found = 0
         try:
-            for record in read_file(path, field_map=field_map, outlet=outlet):
+            for record in read_file(path, field_map=field_map, outlet=outlet, max_bytes=max_bytes):
                 found += 1
                 yield record
         except IngestError as exc:
             yield exc
+            continue
+        except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+            # A reader bug or a pathological file: that file's error; the other files go on.
+            yield IngestError(f"cannot read the rest of this file ({type(exc).__name__}: {exc})", path=str(path))
             continue
         if not found:  # a header-only CSV, an empty list or feed: say so rather than pass in silence
             yield IngestError("no articles in this file (no records, rows or feed items)", path=str(path))
@@ -71,7 +83,8 @@ def run_ingest(
     """Ingest ``records`` as one recorded run; the caller holds the writer lock."""
     with Session(target.engine) as session, session.begin():
         # The writer lock is ours, so a run still marked running was killed.
-        writes.interrupt_stale_runs(session, live_pid=os.getpid())
+        if writes.interrupt_stale_runs(session, live_pid=os.getpid()):
+            _refuse_if_corrupt(session, target.engine)
         report.run_id = writes.start_run(session, command, os.getpid())
     writer = BatchWriter(
         target.engine,
@@ -99,6 +112,24 @@ def run_ingest(
     return report
 
 
+def _refuse_if_corrupt(session: Session, engine: Engine) -> None:
+    """After a killed run, check the file before writing more into it (a disk may have failed too)."""
+    try:
+        problems = reads.quick_check(session)
+    except DatabaseError as exc:
+        problems = [str(exc.orig or exc).splitlines()[0]]
+    if problems == ["ok"]:
+        return
+    db = engine.url.database or "the archive"
+    lines = "\n".join(problems).splitlines()
+    first = " ".join(line for line in lines if not line.startswith("***"))[:160]
+    raise OperationError(
+        f"{db} fails SQLite's quick_check after an unfinished run ({len(lines)} problem line(s), first: {first}); "
+        f"nothing was written. Restore it from a backup, or recover it with "
+        f"`sqlite3 {db} .recover | sqlite3 recovered.db` and check that with `archive doctor`"
+    )
+
+
 def _ingest_one(
     target: IngestTarget,
     writer: BatchWriter,
@@ -111,11 +142,27 @@ def _ingest_one(
             raise record
         if opts.outlet:
             record = replace(record, outlet=opts.outlet)
-        learned = writer.boilerplate_of(record.outlet) if opts.learn_boilerplate else ()
-        writer.add(prepare(record, embedder=target.embedder, hasher=target.hasher, options=opts, boilerplate=learned))
+        learned = writer.boilerplate_of(record.outlet) if opts.learn_boilerplate else set()
+        prepared = _prepare(target, record, opts, learned)
     except IngestError as exc:
         report.failed += 1
-        report.errors.append((exc.path or getattr(record, "origin", "") or "?", str(exc)))
+        if len(report.errors) < MAX_REPORTED_ERRORS:
+            report.errors.append((exc.path or getattr(record, "origin", "") or "?", str(exc)))
+        elif len(report.errors) == MAX_REPORTED_ERRORS:
+            report.errors.append(("…", "more errors were counted but not listed"))
+        return
+    writer.add(prepared)
+
+
+def _prepare(target: IngestTarget, record: RawArticle, opts: IngestOptions, learned: set[int]) -> Prepared:
+    """Prepare one record; whatever goes wrong in it is that record's error, never the run's."""
+    try:
+        return prepare(record, embedder=target.embedder, hasher=target.hasher, options=opts, boilerplate=learned)
+    except IngestError:
+        raise
+    except (ValueError, TypeError, OverflowError, ArithmeticError, LookupError, RecursionError) as exc:
+        message = f"cannot prepare this article ({type(exc).__name__}: {exc})"
+        raise IngestError(message, path=record.origin or None) from exc
 
 
 def _finish_run(engine: Engine, report: IngestReport, status: str) -> None:

@@ -18,8 +18,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import math
 import os
 import shlex
+import stat
 import sys
 import threading
 import time
@@ -91,8 +93,8 @@ def writer_lock(db_path: str | Path, *, wait: float = 0, command: str | None = N
     it (0: fail at once). Raises :class:`LockedError` naming the holder.
     ``command`` is recorded for other processes' messages (default: argv).
     """
-    if wait < 0:
-        raise ConfigError(f"--wait must be 0 or more seconds, got {wait}")
+    if not isinstance(wait, (int, float)) or not math.isfinite(wait) or wait < 0:
+        raise ConfigError(f"--wait must be a finite number of seconds, 0 or more (got {wait!r})")
     if str(db_path) == ":memory:":  # nothing another process could share
         yield LockHolder(os.getpid(), None, command)
         return
@@ -124,13 +126,7 @@ def writer_lock(db_path: str | Path, *, wait: float = 0, command: str | None = N
 
 def _acquire(db_path: str | Path, wait: float, command: str) -> tuple[IO[str], LockHolder]:
     path = lock_path(db_path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - closed by _release
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot open the writer lock {path}: {exc.strerror or exc}; writing needs write access to that folder"
-        ) from None
+    handle = _open_lock_file(path)
     deadline = time.monotonic() + wait
     try:
         while not _try_flock(handle):
@@ -146,6 +142,31 @@ def _acquire(db_path: str | Path, wait: float, command: str) -> tuple[IO[str], L
     except BaseException:
         handle.close()
         raise
+
+
+def _open_lock_file(path: Path) -> IO[str]:
+    """Open (creating) the lock file without following a link, and only if it is a regular file.
+
+    The holder truncates and rewrites the file: through a planted symbolic link that
+    would truncate whatever the link points at.
+    """
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(
+                f"the writer lock {path} is a symbolic link: remove it (`rm {path}`); the archive recreates it"
+            ) from None
+        raise ConfigError(
+            f"cannot open the writer lock {path}: {exc.strerror or exc}; writing needs write access to that folder"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError(f"the writer lock {path} is not a regular file: remove it; the archive recreates it")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "r+", encoding="utf-8")
 
 
 def _try_flock(handle: IO[str]) -> bool:
@@ -184,8 +205,12 @@ def _locked_error(db_path: str | Path, wait: float) -> LockedError:
 
 def read_holder(db_path: str | Path) -> LockHolder | None:
     """What the lock file says about its holder; None when it is empty or absent."""
+    handle = _open_existing(lock_path(db_path))
+    if handle is None:
+        return None
     try:
-        text = lock_path(db_path).read_text(encoding="utf-8").strip()
+        with handle:
+            text = handle.read(64 * 1024).strip()  # a holder line is short; never read a huge planted file
         data = json.loads(text) if text else None
     except (OSError, ValueError):
         return None
@@ -204,12 +229,8 @@ def lock_holder(db_path: str | Path) -> LockHolder | None:
     with _registry_guard:
         if key in _held:
             return read_holder(db_path) or LockHolder(os.getpid(), None, None)
-    path = lock_path(db_path)
-    if not path.exists():
-        return None
-    try:
-        handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError:
+    handle = _open_existing(lock_path(db_path))
+    if handle is None:
         return None
     try:
         if _try_flock(handle):
@@ -218,6 +239,20 @@ def lock_holder(db_path: str | Path) -> LockHolder | None:
     finally:
         handle.close()
     return read_holder(db_path) or LockHolder(None, None, None)
+
+
+def _open_existing(path: Path) -> IO[str] | None:
+    """The lock file for reading, if it exists as a regular file (not a link, FIFO or device)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, encoding="utf-8", errors="replace")
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -7,7 +7,9 @@ readers and writers carry on.
 
 from __future__ import annotations
 
+import glob
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from archive.errors import NotFoundError, OperationError
-from archive.ops.lock import writer_lock
+from archive.ops.lock import pid_alive, writer_lock
 from archive.results import Source
 from archive.store.sqlite import reads, writes
 from archive.store.sqlite.engine import pick_driver
@@ -121,14 +123,8 @@ def backup(engine: Engine, db_path: Path, target: str | Path, *, force: bool = F
     when ``target`` exists (unless ``force``) or is the archive itself.
     """
     path = Path(target).expanduser()
-    if path.exists() and path.resolve() == db_path.resolve():
-        raise OperationError(f"{path} is the archive itself: give the backup another name")
-    if path.is_dir():
-        raise OperationError(f"{path} is a folder: give a file name, e.g. {path / db_path.name}")
-    if path.exists() and not force:
-        raise OperationError(f"{path} already exists: choose another name, or pass --force to overwrite it")
-    if not path.parent.is_dir():
-        raise OperationError(f"folder {path.parent} does not exist: create it first")
+    _check_backup_target(path, db_path, force=force)
+    _remove_dead_partials(path)
     staging = path.with_name(f".{path.name}.{os.getpid()}.partial")
     staging.unlink(missing_ok=True)
     try:
@@ -139,6 +135,32 @@ def backup(engine: Engine, db_path: Path, target: str | Path, *, force: bool = F
     finally:
         staging.unlink(missing_ok=True)
     return BackupReport(str(path), path.stat().st_size)
+
+
+def _check_backup_target(path: Path, db_path: Path, *, force: bool) -> None:
+    """A backup goes to a new path or replaces a regular file: never the archive's own files or a device."""
+    own = [Path(f"{db_path}{suffix}") for suffix in ("", "-wal", "-shm", "-journal", ".lock")]
+    resolved = path.resolve()
+    for item in own:
+        if resolved == item.resolve() or (path.exists() and item.exists() and os.path.samefile(path, item)):
+            what = "the archive itself" if item == own[0] else f"one of the archive's own files ({item.name})"
+            raise OperationError(f"{path} is {what}: give the backup another name")
+    if path.is_dir():
+        raise OperationError(f"{path} is a folder: give a file name, e.g. {path / db_path.name}")
+    if path.exists() and not stat.S_ISREG(path.stat().st_mode):
+        raise OperationError(f"{path} is not a regular file (a device, FIFO or socket): back up to a new file name")
+    if path.exists() and not force:
+        raise OperationError(f"{path} already exists: choose another name, or pass --force to overwrite it")
+    if not path.parent.is_dir():
+        raise OperationError(f"folder {path.parent} does not exist: create it first")
+
+
+def _remove_dead_partials(path: Path) -> None:
+    """Delete the staging files of earlier backups to ``path`` whose process is gone (killed mid-copy)."""
+    for partial in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        pid = partial.name[len(path.name) + 2 : -len(".partial")]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            partial.unlink(missing_ok=True)
 
 
 def _copy(engine: Engine, staging: Path) -> None:

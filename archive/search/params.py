@@ -73,8 +73,8 @@ def build_params(
         _check_int("per_article", per_article, 1, MAX_K)
     if mode not in MODES:
         raise InvalidQueryError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
-    _check_number("semantic_weight", semantic_weight, 0.0, 100.0)
-    _check_number("keyword_weight", keyword_weight, 0.0, 100.0)
+    _check_number("semantic_weight", semantic_weight, 0.0, 1e6)
+    _check_number("keyword_weight", keyword_weight, 0.0, 1e6)
     if min_score is not None:
         _check_number("min_score", min_score, -1.0, 1.0)
     parsed = parse_query(query)

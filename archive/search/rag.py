@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from archive.errors import InvalidQueryError
 from archive.results import SearchResult, Source
+from archive.text.chunk import bounded_counter
+from archive.validation import check_number
 
 __all__ = ["Citation", "RagContext", "build_context", "format_citation"]
 
@@ -71,8 +73,8 @@ def build_context(
     Results are taken greedily by rank: one that would push the text over the
     budget is skipped and the next, possibly shorter, one is tried.
     """
-    if max_tokens < 1:
-        raise InvalidQueryError(f"max_tokens must be at least 1 (got {max_tokens})")
+    check_number("max_tokens", max_tokens, minimum=1, integer=True, error=InvalidQueryError)
+    count_tokens = bounded_counter(count_tokens)  # a run without spaces must not count as one token
     blocks: list[list[SearchResult]] = []
     text, tokens, dropped = "", 0, 0
     for result in results:

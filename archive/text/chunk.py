@@ -17,6 +17,7 @@ __all__ = [
     "Chunk",
     "TokenCounter",
     "approx_token_count",
+    "bounded_counter",
     "chunk_text",
     "split_sentences",
 ]
@@ -25,6 +26,10 @@ TokenCounter = Callable[[str], int]
 """Counts the tokens of a text, WITHOUT special tokens such as [CLS]/[SEP]."""
 
 MIN_MAX_TOKENS = 8
+# BERT WordPiece turns a word longer than this (max_input_chars_per_word) into one [UNK]:
+# a 999,000-character run would count as one token. Counting goes by pieces of this size.
+MAX_WORD_CHARS = 100
+_LONG_RUN = re.compile(rf"\S{{{MAX_WORD_CHARS + 1},}}")
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,29 @@ def approx_token_count(text: str) -> int:
     )
 
 
+def bounded_counter(count_tokens: TokenCounter) -> TokenCounter:
+    """``count_tokens``, except that a run of non-space characters is counted in 100-character pieces.
+
+    Text without such runs counts exactly as before; a long run counts at least one
+    token per 100 characters, so a token budget also bounds the text's length.
+    """
+    if getattr(count_tokens, "_bounded", False):
+        return count_tokens
+
+    def count(text: str) -> int:
+        if _LONG_RUN.search(text) is None:
+            return count_tokens(text)
+        return count_tokens(_LONG_RUN.sub(_spaced, text))
+
+    count._bounded = True  # type: ignore[attr-defined]
+    return count
+
+
+def _spaced(match: re.Match[str]) -> str:
+    run = match.group(0)
+    return " ".join(run[i : i + MAX_WORD_CHARS] for i in range(0, len(run), MAX_WORD_CHARS))
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Return ``(start, end)`` spans of the sentences in ``text``.
 
@@ -183,7 +211,9 @@ def chunk_text(
     ``max_tokens`` is split at spaces (and a longer word by characters).
     Each chunk after the first starts with the trailing sentences of the
     previous chunk worth at most ``overlap_tokens`` (never the whole previous
-    chunk).  ``count_tokens(chunk.text) <= max_tokens`` holds for every chunk.
+    chunk).  ``count_tokens(chunk.text) <= max_tokens`` holds for every chunk,
+    with runs of over 100 non-space characters counted in 100-character pieces
+    (:func:`bounded_counter`: a tokenizer would count such a run as one token).
 
     Raises:
         ValueError: ``max_tokens < 8``, ``overlap_tokens < 0``,
@@ -191,15 +221,19 @@ def chunk_text(
             single character above ``max_tokens``.
     """
     _validate_limits(max_tokens, overlap_tokens)
-    units = _make_units(text, max_tokens, count_tokens)
+    bounded = bounded_counter(count_tokens)
+    units = _make_units(text, max_tokens, bounded)
     chunks: list[Chunk] = []
     begin = fresh = 0
     while fresh < len(units):
         begin = _fit_overlap(units, begin, fresh, max_tokens)
         end = _extend(units, begin, fresh, max_tokens)
-        begin, end, tokens = _enforce_limit(text, units, begin, fresh, end, max_tokens, count_tokens)
+        begin, end, tokens = _enforce_limit(text, units, begin, fresh, end, max_tokens, bounded)
         start, stop = units[begin].start, units[end - 1].end
-        chunks.append(Chunk(len(chunks), text[start:stop], start, stop, tokens))
+        piece = text[start:stop]
+        if _LONG_RUN.search(piece) is not None:  # the bound was kept by pieces; record the plain count
+            tokens = count_tokens(piece)
+        chunks.append(Chunk(len(chunks), piece, start, stop, tokens))
         fresh = end
         begin = _overlap_begin(units, begin, end, overlap_tokens)
     return chunks

@@ -22,12 +22,15 @@ def normalize_published(value: str | None) -> str | None:
     text = str(value).strip()
     if not text:
         return None
-    parsed = _parse(text)
+    try:
+        parsed = _parse(text)
+        if isinstance(parsed, datetime) and parsed.tzinfo is not None:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    except (OverflowError, ValueError):  # 9999-12-31T23:00-05:00 is in year 10000 in UTC
+        return None
     if parsed is None:
         return None
     if isinstance(parsed, datetime):
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
         if (parsed.hour, parsed.minute, parsed.second) == (0, 0, 0):
             return parsed.date().isoformat()
         return parsed.isoformat(timespec="seconds")
@@ -47,7 +50,7 @@ def _parse(text: str) -> date | datetime | None:
             return None
     try:
         return parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         pass
     cleaned = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text)
     for fmt in _FORMATS:

@@ -63,8 +63,13 @@ def source_ids_for_all(session: Session) -> dict[str, int]:
     return {r.name: r.id for r in session.execute(select(Source.id, Source.name))}
 
 
-def chunk_span(session: Session, chunk_id: int) -> tuple[int, int] | None:
-    row = session.execute(select(Chunk.char_start, Chunk.char_end).where(Chunk.id == chunk_id)).first()
+def chunk_span(session: Session, chunk_id: int, article_id: int | None = None) -> tuple[int, int] | None:
+    """The passage's offsets; with ``article_id``, only if it is that article's (or its canonical's) passage."""
+    query = select(Chunk.char_start, Chunk.char_end).where(Chunk.id == chunk_id)
+    if article_id is not None:
+        canonical = select(Article.canonical_id).where(Article.id == article_id).scalar_subquery()
+        query = query.where((Chunk.article_id == article_id) | (Chunk.article_id == canonical))
+    row = session.execute(query).first()
     return (row[0], row[1]) if row else None
 
 

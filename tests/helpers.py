@@ -1,0 +1,93 @@
+"""Helpers shared by the hostile-input tests: a time limit per case and scriptable local HTTP servers."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+
+CASE_TIMEOUT_S = 30  # a case that takes longer is a hang, whatever the machine's load
+
+
+class Hang(AssertionError):
+    """A case ran past its time limit."""
+
+
+@contextmanager
+def time_limit(seconds: int = CASE_TIMEOUT_S) -> Iterator[None]:
+    """Fail with :class:`Hang` when the block runs longer than ``seconds`` (main thread only, via SIGALRM)."""
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise Hang(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    outer_left = signal.alarm(seconds)  # nested in another limit: put that one back afterwards
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer_left:
+            signal.alarm(max(1, outer_left - int(time.monotonic() - started)))
+
+
+Handler = Callable[[BaseHTTPRequestHandler], None]
+
+
+@contextmanager
+def local_server(routes: dict[str, Handler], host: str = "127.0.0.1") -> Iterator[str]:
+    """An HTTP server on ``host`` (a loopback address), answering each path with its handler; yields its base URL."""
+
+    class RequestHandler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            handler = routes.get(self.path.split("?")[0])
+            if handler is None:
+                self.send_error(404)
+                return
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client gave up, as tested
+                handler(self)
+
+        def log_message(self, format: str, *args: object) -> None:  # keep test output clean
+            return
+
+    httpd = ThreadingHTTPServer((host, 0), RequestHandler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def send(body: bytes, content_type: str = "text/html; charset=utf-8", status: int = 200) -> Handler:
+    """A handler answering with ``body``."""
+
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        request.send_response(status)
+        request.send_header("Content-Type", content_type)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        request.wfile.write(body)
+
+    return handler
+
+
+def redirect(location: str, status: int = 302) -> Handler:
+    """A handler redirecting to ``location``."""
+
+    def handler(request: BaseHTTPRequestHandler) -> None:
+        request.send_response(status)
+        request.send_header("Location", location)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
+
+    return handler

@@ -1,0 +1,32 @@
+"""archive.config: the settings this issue added (private networks, input cap) parse strictly."""
+
+from __future__ import annotations
+
+import pytest
+
+from archive.config import Settings
+from archive.errors import ConfigError
+
+
+def test_defaults_refuse_private_networks_and_cap_inputs_at_64_mib() -> None:
+    settings = Settings.resolve(db="x.db", env={})
+    assert settings.allow_private_networks is False
+    assert settings.max_input_bytes == 64 * 1024 * 1024
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("yes", True), ("0", False), ("off", False), ("", False)])
+def test_allow_private_reads_a_flag(raw: str, expected: bool) -> None:
+    assert Settings.resolve(db="x.db", env={"ARCHIVE_ALLOW_PRIVATE": raw}).allow_private_networks is expected
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [("ARCHIVE_ALLOW_PRIVATE", "maybe"), ("ARCHIVE_MAX_INPUT_MB", "nan"), ("ARCHIVE_MAX_INPUT_MB", "0")],
+)
+def test_bad_values_name_the_variable(name: str, raw: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.resolve(db="x.db", env={name: raw})
+
+
+def test_the_input_cap_is_set_in_mib() -> None:
+    assert Settings.resolve(db="x.db", env={"ARCHIVE_MAX_INPUT_MB": "2"}).max_input_bytes == 2 * 1024 * 1024
