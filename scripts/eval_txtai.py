@@ -98,11 +98,15 @@ def model_folder(home: Path) -> Path:
     return path
 
 
-def run_txtai(queries: list[str], data_dir: Path, home: Path, venv: Path | None = None) -> dict[str, Any]:
+def run_txtai(
+    queries: list[str], data_dir: Path, home: Path, venv: Path | None = None, max_tokens: int | None = None
+) -> dict[str, Any]:
     """Search ``queries`` with txtai over every ukraine_media article and return the child's results.
 
     Builds the venv and the index on first use (the index takes many minutes: every
     article is embedded once); txtai's progress and errors go to this process's stderr.
+    ``max_tokens`` None keeps txtai's default truncation (the tokenizer's 512 for
+    all-MiniLM-L6-v2); 256 is the model's own max_seq_length, as the archive embeds.
     """
     python = ensure_venv(venv or default_venv(home))
     data = data_dir / NEWS_FILE
@@ -117,6 +121,7 @@ def run_txtai(queries: list[str], data_dir: Path, home: Path, venv: Path | None 
         command += ["--model", str(model_folder(home)), "--data", str(data)]
         command += ["--index-root", str(home / "bench" / "txtai-index")]
         command += ["--queries", str(query_file), "--out", str(out_file)]
+        command += ["--max-tokens", str(max_tokens or 0)]
         env = {**os.environ, **OFFLINE_ENV, "TOKENIZERS_PARALLELISM": "false"}
         done = subprocess.run(command, env=env, check=False)
         if done.returncode != 0:
@@ -126,14 +131,18 @@ def run_txtai(queries: list[str], data_dir: Path, home: Path, venv: Path | None 
 
 
 def txtai_rows(
-    items: Sequence[Mapping[str, str]], data_dir: Path, home: Path, dataset: str = "known-items"
+    items: Sequence[Mapping[str, str]],
+    data_dir: Path,
+    home: Path,
+    dataset: str = "known-items",
+    max_tokens: int | None = None,
 ) -> list[dict[str, object]]:
     """Rows for scripts/eval.py's table: one per txtai run over all ``items``, then one per run and kind.
 
     ``items`` are ``{"query", "article", "kind"}``; MRR@10, hits@1 and hits@10 are
     fractions (exact id match), ``ms/query`` is txtai's batch search time per query.
     """
-    result = run_txtai([item["query"] for item in items], data_dir, home)
+    result = run_txtai([item["query"] for item in items], data_dir, home, max_tokens=max_tokens)
     metrics = score_runs(result["runs"], items)
     note = (
         f"txtai {result['txtai_version']}, {result['articles']} whole articles (vectors truncated at "
@@ -204,10 +213,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=default_data_dir(), help="folder holding ukraine_media/")
     parser.add_argument("--home", type=Path, default=DEFAULT_HOME, help="archive home (model, venv, index cache)")
     parser.add_argument("--venv", type=Path, help="txtai venv (default <home>/bench/txtai-venv)")
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        help="truncate each article's vector input here (default: txtai's own, the tokenizer's 512; 256 = the model's)",
+    )
     args = parser.parse_args(argv)
     queries, items = load_queries(args.queries)
     try:
-        result = run_txtai(queries, args.data_dir, args.home, args.venv)
+        result = run_txtai(queries, args.data_dir, args.home, args.venv, args.max_tokens)
     except (FileNotFoundError, RuntimeError, subprocess.CalledProcessError) as error:
         raise SystemExit(f"eval_txtai: {error}") from None
     print(
@@ -237,9 +251,10 @@ def read_articles(data: Path) -> Iterator[tuple[str, str, None]]:
                 yield str(record["id"]), f"{record.get('title') or ''}\n{record.get('text') or ''}", None
 
 
-def index_folder(root: Path, data: Path, version: str) -> Path:
+def index_folder(root: Path, data: Path, version: str, max_tokens: int) -> Path:
     stat = data.stat()
-    return root / f"{data.name}-{stat.st_size}-{stat.st_mtime_ns}-txtai{version}-v{INDEX_FORMAT}"
+    tokens = f"-max{max_tokens}" if max_tokens else ""
+    return root / f"{data.name}-{stat.st_size}-{stat.st_mtime_ns}-txtai{version}{tokens}-v{INDEX_FORMAT}"
 
 
 def _embeddings_class() -> Any:
@@ -248,9 +263,10 @@ def _embeddings_class() -> Any:
     return Embeddings
 
 
-def build_index(model: Path, data: Path, target: Path) -> dict[str, Any]:
+def build_index(model: Path, data: Path, target: Path, max_tokens: int) -> dict[str, Any]:
     """Index every article into ``target`` (via a temporary folder and a checkpoint, so a crash resumes)."""
-    embeddings = _embeddings_class()(path=str(model), content=True, hybrid=True)
+    extra = {"maxlength": max_tokens} if max_tokens else {}
+    embeddings = _embeddings_class()(path=str(model), content=True, hybrid=True, **extra)
     checkpoint = target.with_name(target.name + ".checkpoint")
     began = time.perf_counter()
     embeddings.index(read_articles(data), checkpoint=str(checkpoint))
@@ -269,11 +285,11 @@ def _child_main(args: argparse.Namespace) -> None:
     from importlib.metadata import version as installed_version
 
     version = installed_version("txtai")
-    target = index_folder(args.index_root, args.data, version)
+    target = index_folder(args.index_root, args.data, version, args.max_tokens)
     cached = target.is_dir()
     if not cached:
         target.parent.mkdir(parents=True, exist_ok=True)
-        build_index(args.model, args.data, target)
+        build_index(args.model, args.data, target, args.max_tokens)
     meta = json.loads((target / "eval-meta.json").read_text())
     embeddings = _embeddings_class()()
     # The saved config names the model folder it was built with; a moved home still loads.
@@ -322,6 +338,7 @@ def child(argv: Sequence[str]) -> None:
     parser = argparse.ArgumentParser(prog="eval_txtai.py --child")
     for name in ("--model", "--data", "--index-root", "--queries", "--out"):
         parser.add_argument(name, type=Path, required=True)
+    parser.add_argument("--max-tokens", type=int, default=0, help="0: txtai's default truncation")
     _child_main(parser.parse_args(argv))
 
 
