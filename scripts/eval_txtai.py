@@ -298,7 +298,8 @@ def _child_main(args: argparse.Namespace) -> None:
     faiss = embeddings.ann.backend
     ann = {
         "components": embeddings.config.get("build", {}).get("settings", {}).get("components"),
-        "nprobe": getattr(faiss, "nprobe", None),
+        # txtai sets faiss's nprobe at each search from its own default (or config["faiss"]["nprobe"]).
+        "nprobe": embeddings.ann.nprobe() if hasattr(faiss, "nprobe") else None,
         "nlist": getattr(faiss, "nlist", None),
     }
     result = {
@@ -318,7 +319,7 @@ def _child_main(args: argparse.Namespace) -> None:
     result["runs"] = search_runs(embeddings, queries, result["ms_per_query"])
     if ann["nprobe"] is not None and ann["nlist"] and ann["nprobe"] < ann["nlist"]:
         # Probing every IVF cell makes the dense side exact: what the default approximation costs.
-        faiss.nprobe = ann["nlist"]
+        embeddings.ann.config.setdefault("faiss", {})["nprobe"] = ann["nlist"]
         result["runs_exact_ann"] = search_runs(embeddings, queries, {})
     args.out.write_text(json.dumps(result))
 
