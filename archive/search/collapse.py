@@ -21,6 +21,8 @@ from archive.search.variants import Variants
 from archive.store.interface import Carrier, Passage, SearchReader
 
 MAX_ATTACHED = 5  # other matching passages shown with an article's best one
+WINDOW = 50  # stories whose passages are fetched together
+ECHO_HORIZON = 40  # stories looked at past the k-th result for copies of a chosen one
 
 
 @dataclass
@@ -62,11 +64,18 @@ def article_results(
     for article_id, _ in found.articles:
         if article_id in story_of_article:
             hit_article.setdefault(story_of_article[article_id], article_id)
-    missing = {s: hit_article.get(s, s) for s in order if s not in by_story}
-    _fill_missing_passages(reader, missing, by_story, vector)
     cosines = _Cosines(reader, vector, found)
     chosen: list[_Chosen] = []
-    for story in order:
+    full_at: int | None = None
+    for position, story in enumerate(order):
+        if full_at is not None and position > full_at + ECHO_HORIZON + 2 * params.k:
+            break  # far enough past the k-th result: nothing further down is shown or merged
+        if position % WINDOW == 0:  # passages and cosines for the next window of stories, in a few queries
+            window = order[position : position + WINDOW]
+            _fill_missing_passages(
+                reader, {s: hit_article.get(s, s) for s in window if s not in by_story}, by_story, vector
+            )
+            cosines.prefetch([by_story[s][0] for s in window if by_story.get(s)])
         passages = by_story.get(story)
         if not passages:
             continue
@@ -82,6 +91,8 @@ def article_results(
         if len(chosen) >= params.k:
             continue  # keep scanning a little: later stories may still echo a chosen one
         attached = passages[1 : 1 + MAX_ATTACHED]
+        if len(chosen) + 1 == params.k:
+            full_at = position
         chosen.append(
             _Chosen(
                 story,
@@ -146,6 +157,14 @@ class _Cosines:
         self.reader, self.vector = reader, vector
         self.known = dict(found.semantic)
         self.bm25 = dict(found.keyword)
+
+    def prefetch(self, passages: Sequence[Passage]) -> None:
+        """Cosines of these passages, read in one query where the KNN list lacks them."""
+        wanted = [p.id for p in passages if p.id not in self.known]
+        if self.vector is None or not wanted:
+            return
+        for cid, stored in self.reader.vectors(wanted).items():
+            self.known[cid] = float(np.dot(stored, self.vector))
 
     def of(self, passage: Passage) -> float | None:
         if self.vector is None:

@@ -19,7 +19,10 @@ from archive.search.variants import Variants
 from archive.store.interface import KNN_MAX_K, KeywordQuery, SearchReader
 
 # Passages taken from each candidate list (and articles from the whole-article list), whatever k is.
+# The vector list is shallower: its nearest 100 passages already hold the articles it ranks well,
+# and on large archives every neighbour asked for costs prefilter candidates (archive.store.sqlite.knn).
 DEPTH = 300
+SEMANTIC_DEPTH = 100
 ARTICLE_DEPTH = 100
 # On archives above this many passages, keyword candidates come from the passages holding every
 # query word (AND) whenever that fills the window; OR over common words makes BM25 score most
@@ -46,8 +49,9 @@ def run_search(
 
 def _candidates(reader: SearchReader, vector: np.ndarray | None, params: SearchParams, depth: int) -> Candidates:
     semantic: list[tuple[int, float]] = []
+    semantic_depth = depth * SEMANTIC_DEPTH // DEPTH
     if vector is not None and params.mode != "keyword":
-        semantic = [(cid, 1.0 - dist) for cid, dist in reader.knn(vector, depth, params.filters)]
+        semantic = [(cid, 1.0 - dist) for cid, dist in reader.knn(vector, semantic_depth, params.filters)]
     keyword: list[tuple[int, float]] = []
     articles: list[tuple[int, float]] = []
     if params.mode != "semantic" and params.keyword is not None:
@@ -55,7 +59,7 @@ def _candidates(reader: SearchReader, vector: np.ndarray | None, params: SearchP
         article_query = _without_single_characters(params.keyword)
         if not params.passages and article_query is not None:
             articles = reader.article_keyword(article_query, max(ARTICLE_DEPTH, depth // 3), params.filters)
-    knn_done = len(semantic) < depth or depth >= KNN_MAX_K
+    knn_done = len(semantic) < semantic_depth or depth >= KNN_MAX_K
     exhausted = knn_done and len(keyword) < depth and len(articles) < max(ARTICLE_DEPTH, depth // 3)
     return Candidates(semantic, keyword, articles, exhausted)
 
