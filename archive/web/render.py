@@ -33,6 +33,8 @@ KNOWN_RESULT_FIELDS = frozenset(
         "highlights",
         "group_id",
         "source_count",
+        "similarity",
+        "weak",
     }
 )
 
