@@ -321,7 +321,7 @@ def _copy_sets(archive: Archive, id_by_url: dict[str, str]) -> dict[str, set[str
 
     with Session(archive.engine) as session:
         links = article_links(session)
-        urls = dict(session.execute(select(Article.id, Article.url)).tuples().all())
+        urls = {int(r[0]): r[1] for r in session.execute(select(Article.id, Article.url))}
     story: dict[int, int] = {aid: canonical or aid for aid, canonical, _, _ in links}
     members: dict[int, set[str]] = {}
     for aid, root in story.items():
