@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+T = TypeVar("T")
 KNN_MAX_K = 4096  # the most neighbours one KNN call returns (sqlite-vec's cap)
 Vector = npt.NDArray[np.float32]
 
@@ -137,7 +138,7 @@ class Store(Protocol):
         ...
 
 
-def in_batches(values: Sequence[int], size: int = 500) -> Iterator[list[int]]:
+def in_batches(values: Sequence[T], size: int = 500) -> Iterator[list[T]]:
     """``values`` in lists of at most ``size`` (bound parameters per statement stay small)."""
     items = list(values)
     for start in range(0, len(items), size):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from archive.store.interface import in_batches
 from archive.store.models import Article, Source
-from archive.store.sqlite.reads import in_batches
 from archive.store.sqlite.vtables import FTS_TABLE
 
 

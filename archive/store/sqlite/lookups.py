@@ -9,9 +9,9 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.store.interface import in_batches
 from archive.store.models import Article, ArticleBand, Chunk, Source
 from archive.store.sqlite.knn import vectors_for_chunks
-from archive.store.sqlite.reads import in_batches
 from archive.store.sqlite.vtables import VEC_TABLE
 
 

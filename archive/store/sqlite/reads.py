@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Row, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
+from archive.store.interface import in_batches
 from archive.store.models import Article, Chunk, Feed, FeedItem, Source
 from archive.store.sqlite.knn import vectors_for_chunks
 from archive.store.sqlite.vtables import (
@@ -17,8 +18,6 @@ from archive.store.sqlite.vtables import (
     is_bits_table,
 )
 
-T = TypeVar("T")
-
 if TYPE_CHECKING:
     from typing import TypeAlias
 
@@ -27,10 +26,6 @@ if TYPE_CHECKING:
     # A result row of any width: these reads hand named rows to the search and ops layers.
     AnyRow: TypeAlias = Row[Unpack[tuple[Any, ...]]]
     AnySelect: TypeAlias = Select[Unpack[tuple[Any, ...]]]
-
-
-def in_batches(values: list[T], size: int = 500) -> list[list[T]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def _article_meta() -> AnySelect:
