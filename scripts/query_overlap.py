@@ -19,8 +19,8 @@ Exit status 1 when a check fails (without --fix). Standard library only.
 How the 45 held-out items were picked (written blind, without running any search):
 eligible articles (file order; not texts under 150 words, not ids already in
 known_items.json, not titles that occur more than once) walked in the order of
-random.Random(20261201).sample(eligible, len(eligible)); at most 5 per outlet and at most 38 from 2022 (older articles exist only in
-five US outlets); kinds alternate described, described, paraphrase in pick order.
+random.Random(20261201).sample(eligible, len(eligible)); at most 5 per outlet
+and at most 38 from 2022 (older articles exist only in five US outlets); kinds alternate described, described, paraphrase in pick order.
 On this same definition the stored overlaps of known_items.json are reproduced to
 within 0.07 (mean 0.015).
 """
