@@ -30,3 +30,43 @@ def test_nothing_to_remove_leaves_the_text_untouched() -> None:
     text = "Russian forces shelled Kherson again on Tuesday.  Officials said."
     assert remove_sentences(text, {123}) == (text, 0)
     assert [s.text for s in sentences(text)] == ["Russian forces shelled Kherson again on Tuesday."]
+
+
+GLUED = (
+    "Russia is already beginning to talk constructively,\u201d Want all the latest news and analysis from Ukraine? "
+    "Sign up to our World News Bulletin here In more good news for peace talks, US officials said Russia was willing."
+)
+
+
+def test_a_promo_glued_to_prose_without_a_full_stop_is_its_own_segment() -> None:
+    texts = [s.text for s in sentences(GLUED)]
+    assert "Want all the latest news and analysis from Ukraine?" in texts
+    assert "Sign up to our World News Bulletin here" in texts
+
+
+def test_glued_pieces_of_plain_reporting_are_not_counted() -> None:
+    text = "\u201cWe will win,\u201d Zelensky said in his nightly video address on Monday. He said the army was ready."
+    assert [s.text for s in sentences(text)] == [
+        "\u201cWe will win,\u201d Zelensky said in his nightly video address on Monday.",
+        "He said the army was ready.",
+    ]
+
+
+def test_a_shouted_heading_and_a_link_cut_glued_text() -> None:
+    text = "Sued over aid, http://apple.co/2HPocUL WHAT YOU NEED TO KNOW TODAY Download the ABC News app for the Note."
+    texts = [s.text for s in sentences(text)]
+    assert "Download the ABC News app for the Note." in texts
+    assert "WHAT YOU NEED TO KNOW TODAY" in texts
+
+
+def test_removing_a_learned_segment_keeps_the_prose_it_was_glued_to() -> None:
+    drop = {
+        sentence_key("Sign up to our World News Bulletin here") or 0,
+        sentence_key("Want all the latest news and analysis from Ukraine?") or 0,
+    }
+    cleaned, removed = remove_sentences(GLUED, drop)
+    assert removed == 2
+    assert cleaned == (
+        "Russia is already beginning to talk constructively,\u201d In more good news for peace talks, "
+        "US officials said Russia was willing."
+    )

@@ -9,6 +9,16 @@ appears in and over how many days (``archive.store.sqlite.boilerplate``); a sent
 crosses :func:`is_boilerplate`'s bar is removed from that outlet's articles. A sentence shared
 only by copies of one story (a wire report, a quote carried for a few days) never crosses it:
 copies count once, and a news cycle is shorter than the span required.
+
+Scraped single-line text often glues a promo to the prose around it without a full stop
+("...talk constructively,” Want all the latest news from Ukraine? Sign up to our World News
+Bulletin here In more good news..."), so the glued sentence is different every time and never
+recurs. :func:`sentences` therefore also yields the *segments* of a sentence cut where text was
+glued: after a closing quote, where a lowercase word runs into a capitalised sentence opener,
+around a run of capitals and after a link. Only segments that address the reader or name the
+outlet's own products (``_READER_CUE``: you, sign up, newsletter, app, podcast, e-mail us, a
+question...) are counted; the formulaic pieces of reporting such cuts also produce ("Zelensky
+said in his nightly address") are not, so they can never be learned as furniture.
 """
 
 from __future__ import annotations
@@ -26,6 +36,25 @@ MIN_STORIES = 5  # distinct stories of one outlet holding the sentence
 MIN_SPAN_DAYS = 21  # between the first and the last of them: longer than one story's news cycle
 MIN_STORIES_UNDATED = 10  # when publication dates are unknown, ask for more stories instead
 _WORD = re.compile(r"\w+")
+# Where glued text joins: after a closing quote that follows punctuation; between a lowercase
+# word and a capitalised sentence opener; before and after a run of three or more capitalised
+# words (a shouted heading); after a link.
+_OPENERS = (
+    "A|An|And|Are|As|But|Click|Do|Download|Email|Follow|For|Get|Have|He|How|If|In|Is|It|Join|Listen|"
+    "Meanwhile|Read|She|Sign|Subscribe|The|They|This|Want|Watch|We|What|When|You"
+)
+_GLUE = re.compile(
+    r"(?<=[,.!?;:][\"\u201d\u2019]) +(?=[A-Z])"
+    rf"|(?<=[a-z]) +(?=(?:{_OPENERS})\b)"
+    r"|(?<=[a-z,]) +(?=(?:[A-Z]{2,}\b[ ,']*){3})"
+    r"|\b(?:[A-Z]{2,}[ ,']+){2}[A-Z]{2,}(?P<after_caps> +)(?=[A-Z][a-z])"
+    r"|https?://\S+(?P<after_link> +)"
+)
+_READER_CUE = re.compile(
+    r"\b(?:you|your|sign[- ]up|subscribe|newsletters?|bulletins?|inbox|download|app|podcasts?|"
+    r"click|e-?mail (?:us|me)|follow (?:us|me)|our (?:website|site|coverage|live|latest))\b|\?\s*$",
+    re.IGNORECASE,
+)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _SPACE_RUNS = re.compile(r"[ \t]{2,}")
 
@@ -50,12 +79,35 @@ def sentence_key(sentence: str) -> int | None:
 
 
 def sentences(text: str) -> list[Sentence]:
-    """The sentences of ``text`` long enough to be judged, with their keys."""
+    """The sentences of ``text`` long enough to be judged, with their keys, then the segments of
+    glued sentences that address the reader (see the module docstring); spans may overlap."""
     found = []
     for start, end in split_sentences(text):
         key = sentence_key(text[start:end])
         if key is not None:
             found.append(Sentence(start, end, key, text[start:end]))
+        found.extend(_glued_segments(text, start, end))
+    return found
+
+
+def _glued_segments(text: str, start: int, end: int) -> list[Sentence]:
+    """The reader-addressing segments of the sentence ``text[start:end]``, when it was glued from several."""
+    cuts = []
+    for match in _GLUE.finditer(text, start, end):
+        after = (match.group("after_link") and "after_link") or (match.group("after_caps") and "after_caps")
+        cut_start = match.start(after) if after else match.start()
+        if start < cut_start and match.end() < end:
+            cuts.append((cut_start, match.end()))
+    if not cuts:
+        return []
+    starts = [start, *(cut_end for _, cut_end in cuts)]
+    ends = [*(cut_start for cut_start, _ in cuts), end]
+    found = []
+    for piece_start, piece_end in zip(starts, ends, strict=True):
+        piece = text[piece_start:piece_end]
+        key = sentence_key(piece)
+        if key is not None and _READER_CUE.search(piece):
+            found.append(Sentence(piece_start, piece_end, key, piece))
     return found
 
 
@@ -75,12 +127,14 @@ def remove_sentences(text: str, drop: Collection[int]) -> tuple[str, int]:
     """
     if not drop:
         return text, 0
-    doomed = [s for s in sentences(text) if s.key in drop]
+    doomed = sorted((s for s in sentences(text) if s.key in drop), key=lambda s: (s.start, -s.end))
     if not doomed:
         return text, 0
     pieces, position = [], 0
     for sentence in doomed:
-        pieces.append(text[position : sentence.start])
+        if sentence.end <= position:
+            continue  # a segment inside a sentence already removed
+        pieces.append(text[position : max(position, sentence.start)])
         position = sentence.end
     pieces.append(text[position:])
     joined = "".join(pieces)
