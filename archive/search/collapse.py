@@ -49,7 +49,7 @@ def article_results(
     """Stories best first; each result is its best passage with the others attached (or up to per_article)."""
     details = reader.passages([c for c, _ in found.semantic] + [c for c, _ in found.keyword])
     story_of_passage = {cid: p.story_id for cid, p in details.items()}
-    story_of_article = reader.story_ids([a for a, _ in found.articles])
+    story_of_article = reader.story_ids([a for a, _ in found.articles + found.article_vectors])
     stories = story_scores(
         found, story_of_passage, story_of_article, params.mode, params.semantic_weight, params.keyword_weight
     )
@@ -61,7 +61,7 @@ def article_results(
             by_story.setdefault(details[cid].story_id, []).append(details[cid])
     order = sorted((s for s in stories if s not in banned), key=lambda s: (-stories[s], s))
     hit_article: dict[int, int] = {}
-    for article_id, _ in found.articles:
+    for article_id, _ in found.articles + found.article_vectors:
         if article_id in story_of_article:
             hit_article.setdefault(story_of_article[article_id], article_id)
     cosines = _Cosines(reader, vector, found)

@@ -1,8 +1,9 @@
 """Rank fusion: passages and articles from the vector and keyword lists, combined into one order. Pure.
 
 Hybrid search ranks *stories* (an article with all its copies) by weighted reciprocal rank
-fusion of three lists: stories by their best passage's cosine, by their best passage's BM25,
-and by whole-article BM25 (headline weighted). A story is judged by its best evidence in
+fusion of four lists: stories by their best passage's cosine, by their article vector's
+cosine (headline and lead, embedded as one), by their best passage's BM25, and by
+whole-article BM25 (headline weighted). Semantic search fuses the two vector lists. A story is judged by its best evidence in
 each list, so an article whose many passages all match does not crowd the top ten, and one
 whose words are spread over several passages still ranks by the article-level match.
 """
@@ -22,6 +23,7 @@ class Candidates:
     semantic: list[tuple[int, float]] = field(default_factory=list)  # passage id, cosine similarity
     keyword: list[tuple[int, float]] = field(default_factory=list)  # passage id, bm25 (lower is better)
     articles: list[tuple[int, float]] = field(default_factory=list)  # article id, bm25 (lower is better)
+    article_vectors: list[tuple[int, float]] = field(default_factory=list)  # article id, cosine similarity
     exhausted: bool = True  # no larger window can find more
 
 
@@ -60,17 +62,21 @@ def story_scores(
 ) -> dict[int, float]:
     """How well each story matches (higher is better): see the module docstring."""
     by_cosine = first_seen((c for c, _ in found.semantic), story_of_passage)
+    by_article_cosine = first_seen((a for a, _ in found.article_vectors), story_of_article)
     if mode == "semantic":
-        best: dict[int, float] = {}
-        for cid, cosine in found.semantic:
-            story = story_of_passage.get(cid)
-            if story is not None and story not in best:
-                best[story] = cosine
-        return best
+        # The vector side counts once per list: an archive without article vectors ranks by passages alone.
+        return rrf([(by_cosine, 1.0), (by_article_cosine, 1.0)])
     by_passage_bm25 = first_seen((c for c, _ in found.keyword), story_of_passage)
     by_article_bm25 = first_seen((a for a, _ in found.articles), story_of_article)
     if mode == "keyword":
         return rrf([(by_article_bm25, 1.0), (by_passage_bm25, 1.0)])
     # The keyword side counts once in total: half its weight for the article, half for the passage.
     half = keyword_weight / 2
-    return rrf([(by_cosine, semantic_weight), (by_article_bm25, half), (by_passage_bm25, half)])
+    return rrf(
+        [
+            (by_cosine, semantic_weight),
+            (by_article_cosine, semantic_weight),
+            (by_article_bm25, half),
+            (by_passage_bm25, half),
+        ]
+    )

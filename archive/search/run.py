@@ -1,7 +1,7 @@
 """Semantic, keyword and hybrid search with filters, one result per article, and duplicate collapse.
 
-Candidates come from the store (vector KNN with cosine, BM25 over passages and over whole
-articles), always from windows of a fixed depth, so the top k never depends on k; the window
+Candidates come from the store (vector KNN with cosine over passages and over article vectors,
+BM25 over passages and over whole articles), always from windows of a fixed depth, so the top k never depends on k; the window
 grows only when fewer than k results can be made from it. Ranking and collapsing are in
 ``fusion`` and ``collapse``.
 """
@@ -59,9 +59,15 @@ def _candidates(reader: SearchReader, vector: np.ndarray | None, params: SearchP
         article_query = _without_single_characters(params.keyword)
         if not params.passages and article_query is not None:
             articles = reader.article_keyword(article_query, max(ARTICLE_DEPTH, depth // 3), params.filters)
+    article_depth = max(ARTICLE_DEPTH, depth // 3)
+    article_vectors: list[tuple[int, float]] = []
+    if vector is not None and params.mode != "keyword" and not params.passages:
+        article_vectors = [(aid, 1.0 - dist) for aid, dist in reader.article_knn(vector, article_depth, params.filters)]
     knn_done = len(semantic) < semantic_depth or depth >= KNN_MAX_K
-    exhausted = knn_done and len(keyword) < depth and len(articles) < max(ARTICLE_DEPTH, depth // 3)
-    return Candidates(semantic, keyword, articles, exhausted)
+    exhausted = (
+        knn_done and len(keyword) < depth and len(articles) < article_depth and len(article_vectors) < article_depth
+    )
+    return Candidates(semantic, keyword, articles, article_vectors, exhausted)
 
 
 def _keyword(reader: SearchReader, query: KeywordQuery, window: int, params: SearchParams) -> list[tuple[int, float]]:

@@ -89,6 +89,11 @@ class SearchReader(Protocol):
         """(passage id, cosine distance) of the ``k`` nearest passages passing the filters, nearest first."""
         ...
 
+    def article_knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
+        """(article id, cosine distance) of the ``k`` nearest article vectors (headline and lead) passing the
+        filters, nearest first; empty when the archive's article vectors are not complete."""
+        ...
+
     def passage_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
         """(passage id, score) of the best keyword matches, best first; lower scores are better (BM25 sign)."""
         ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, MetaData, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -110,6 +110,9 @@ class EmbeddingModel(Base):
     # "title" (the article's headline, a newline, the passage). Ingest follows the record, so
     # one vector table never mixes the two; `archive reembed` moves an archive to the current one.
     passage_format: Mapped[str] = mapped_column(String(16), default="title", server_default="text")
+    # Whether every article holding text has its article vector (headline and lead) in the table
+    # beside ``vector_table``; false for archives stored before 0005 until `archive reembed --articles`.
+    article_vectors: Mapped[bool] = mapped_column(default=True, server_default=false())
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -15,6 +15,7 @@ from archive.store.sqlite.vtables import (
     FTS_TABLE,
     VEC_TABLE,
     existing_bits_table,
+    is_article_table,
     is_bits_table,
 )
 
@@ -201,7 +202,11 @@ def dangling_canonicals(session: Session) -> list[int]:
 def vector_tables(session: Session) -> list[str]:
     """Names of every float vec0 table in the database (bit prefilter companions left out)."""
     sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE %USING vec0(%' ORDER BY name"
-    return [str(r[0]) for r in session.connection().exec_driver_sql(sql) if not is_bits_table(str(r[0]))]
+    return [
+        str(r[0])
+        for r in session.connection().exec_driver_sql(sql)
+        if not is_bits_table(str(r[0])) and not is_article_table(str(r[0]))
+    ]
 
 
 def chunks_to_embed(session: Session, after_id: int, limit: int) -> list[AnyRow]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from archive.store.interface import Carrier, Filters, KeywordQuery, Passage, Vector, in_batches
 from archive.store.models import Article, Chunk, Source
-from archive.store.sqlite import keyword, knn
+from archive.store.sqlite import article_vectors, keyword, knn
 from archive.store.sqlite.reads import _article_meta
 from archive.store.sqlite.vtables import VEC_TABLE
 
@@ -24,6 +24,7 @@ class SqliteSearchReader:
         self.table = table
         self.prefilter_min_rows = prefilter_min_rows
         self._approx: int | None = None
+        self._articles_complete: bool | None = None
 
     def approx_passages(self) -> int:
         if self._approx is None:
@@ -32,6 +33,11 @@ class SqliteSearchReader:
 
     def knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         return knn.knn(self.session, vector, k, filters, self.table, prefilter_min_rows=self.prefilter_min_rows)
+
+    def article_knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
+        if self._articles_complete is None:
+            self._articles_complete = article_vectors.complete(self.session, self.table)
+        return article_vectors.knn(self.session, vector, k, filters, self.table) if self._articles_complete else []
 
     def passage_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
         match = keyword.match_expression(query)

@@ -39,6 +39,35 @@ def vec_table_ddl(table: str, dimension: int) -> str:
     )
 
 
+# Article vectors (headline and lead embedded as one) live beside each passage vector table, by
+# the same model: ``vec_chunks`` -> ``vec_articles``, ``vec_chunks_2`` -> ``vec_articles_2``.
+ARTICLE_VEC_TABLE = "vec_articles"
+
+
+def article_table_for(table: str) -> str:
+    """Name of the article vector table that goes with passage vector table ``table``."""
+    if not table.startswith(VEC_TABLE):
+        raise ValueError(f"not a passage vector table: {table!r}")
+    return _check_ident(ARTICLE_VEC_TABLE + table[len(VEC_TABLE) :])
+
+
+def is_article_table(name: str) -> bool:
+    """True for an article vector table (listings of passage vector tables skip it)."""
+    return name.startswith(ARTICLE_VEC_TABLE)
+
+
+def article_table_ddl(table: str, dimension: int) -> str:
+    """vec0 table of article vectors keyed by article id, metadata columns as in :func:`vec_table_ddl`."""
+    if dimension < 1:
+        raise ValueError("dimension must be positive")
+    return (
+        f"CREATE VIRTUAL TABLE {article_table_for(table)} USING vec0("
+        f"article_id INTEGER PRIMARY KEY, "
+        f"embedding float[{int(dimension)}] distance_metric=cosine, "
+        f"source_id INTEGER, published INTEGER, language TEXT)"
+    )
+
+
 FTS_DDL = (
     f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5("
     f"text, content='chunks', content_rowid='id', tokenize='{FTS_TOKENIZER}')"
@@ -101,12 +130,14 @@ def vec_table_dimension(conn: Connection, table: str) -> int | None:
 def create_vec_table(conn: Connection, table: str, dimension: int) -> None:
     """Create a float vector table and its (empty) bit prefilter table; ingest writes both."""
     conn.exec_driver_sql(vec_table_ddl(table, dimension))
+    conn.exec_driver_sql(article_table_ddl(table, dimension))
     ensure_bits_table(conn, table)
 
 
 def drop_vec_table(conn: Connection, table: str) -> None:
-    """Drop a float vector table and its prefilter table."""
+    """Drop a float vector table, its prefilter table and its article vector table."""
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {bits_table_for(table)}")
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {article_table_for(table)}")
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_check_ident(table)}")
 
 

@@ -1,0 +1,98 @@
+"""Article vectors in sqlite-vec: one per article (headline and lead), beside the passage vectors.
+
+The table for passage vector table ``vec_chunks_N`` is ``vec_articles_N`` (``vtables``). The
+active model's record says whether every article holding text has its vector; until it does,
+search leaves article vectors out rather than rank some articles by them and others not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from archive.store.interface import KNN_MAX_K, Filters
+from archive.store.models import Article, EmbeddingModel
+from archive.store.sqlite.knn import _vec_filters
+from archive.store.sqlite.vtables import article_table_for
+
+
+@dataclass(frozen=True)
+class ArticleInput:
+    """What an article's vector is made from, and the metadata its row carries."""
+
+    id: int
+    title: str
+    text: str
+    source_id: int | None
+    published_at: str | None
+    language: str | None
+
+
+VectorRow = tuple[int, bytes, int, int, str]  # article id, float32 bytes, source id, published YYYYMMDD, language
+
+
+def complete(session: Session, table: str) -> bool:
+    """Whether the article vectors beside ``table`` cover every article holding text."""
+    stmt = select(EmbeddingModel.article_vectors).where(EmbeddingModel.vector_table == table, EmbeddingModel.is_active)
+    return bool(session.scalar(stmt.limit(1)))
+
+
+def mark_complete(session: Session, table: str, done: bool = True) -> None:
+    """Record that the article vectors beside ``table`` are (or are not) complete."""
+    session.execute(update(EmbeddingModel).where(EmbeddingModel.vector_table == table).values(article_vectors=done))
+
+
+def knn(session: Session, query: np.ndarray, k: int, filters: Filters, table: str) -> list[tuple[int, float]]:
+    """(article id, cosine distance) of the ``k`` nearest article vectors passing the filters; exact scan."""
+    vector = np.asarray(query, dtype=np.float32)
+    where, params = _vec_filters(filters)
+    sql = (
+        f"WITH knn AS MATERIALIZED (SELECT article_id, distance FROM {article_table_for(table)} "
+        f"WHERE embedding MATCH ? AND k = ?{where}) SELECT article_id, distance FROM knn ORDER BY distance"
+    )
+    rows = session.connection().exec_driver_sql(sql, (vector.tobytes(), int(min(k, KNN_MAX_K)), *params))
+    return [(int(r[0]), float(r[1])) for r in rows]
+
+
+def add(session: Session, rows: Sequence[VectorRow], table: str) -> None:
+    """Insert or replace article vector rows (vec0 has no upsert: delete, then insert)."""
+    if not rows:
+        return
+    conn, target = session.connection(), article_table_for(table)
+    conn.exec_driver_sql(f"DELETE FROM {target} WHERE article_id = ?", [(r[0],) for r in rows])
+    conn.exec_driver_sql(
+        f"INSERT INTO {target}(article_id, embedding, source_id, published, language) VALUES (?, ?, ?, ?, ?)",
+        list(rows),
+    )
+
+
+def remove(session: Session, article_ids: Sequence[int], table: str) -> None:
+    """Delete the vectors of these articles."""
+    if article_ids:
+        session.connection().exec_driver_sql(
+            f"DELETE FROM {article_table_for(table)} WHERE article_id = ?", [(int(a),) for a in article_ids]
+        )
+
+
+def stored_ids(session: Session, table: str) -> set[int]:
+    """Ids of the articles whose vector is stored beside ``table``."""
+    sql = f"SELECT article_id FROM {article_table_for(table)}"
+    return {int(r[0]) for r in session.connection().exec_driver_sql(sql)}
+
+
+def articles_after(session: Session, after_id: int, limit: int) -> list[ArticleInput]:
+    """Articles holding text with id > ``after_id``, by id, with what their vector row needs."""
+    stmt = (
+        select(Article.id, Article.title, Article.text, Article.source_id, Article.published_at, Article.language)
+        .where(Article.id > after_id, Article.text.is_not(None))
+        .order_by(Article.id)
+        .limit(limit)
+    )
+    return [
+        ArticleInput(r.id, r.title, r.text or "", r.source_id, r.published_at, r.language)
+        for r in session.execute(stmt)
+    ]
