@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from archive.errors import InvalidQueryError
-from archive.text.dates import date_key, normalize_published, parse_filter_date
+from archive.text.dates import date_key, key_to_iso, normalize_published, parse_filter_date
 
 
 @pytest.mark.parametrize(
@@ -42,3 +42,8 @@ def test_partial_filter_dates_cover_the_whole_period() -> None:
 def test_bad_filter_dates_raise_with_the_expected_format(bad: str) -> None:
     with pytest.raises(InvalidQueryError, match=r"YYYY|range|day"):
         parse_filter_date(bad)
+
+
+def test_key_to_iso_gives_the_day_a_date_key_names() -> None:
+    assert key_to_iso(20220304) == "2022-03-04"
+    assert key_to_iso(date_key("1999-12-31T23:00:00Z")) == "1999-12-31"

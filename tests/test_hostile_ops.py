@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from archive import Archive, ArchiveError
 from archive.cli import cli
 from archive.errors import ConfigError, InvalidQueryError, NotFoundError, OperationError
-from archive.ingest import runner as ingest_runner
 from archive.ingest.prepare import IngestOptions
 from archive.ops.lock import lock_holder, lock_path, writer_lock
+from archive.store.sqlite import reads as sqlite_reads
 from archive.store.sqlite import writes
 from archive.text.chunk import bounded_counter
 from tests.helpers import CASE_TIMEOUT_S, time_limit
@@ -150,9 +150,7 @@ def test_ingest_refuses_a_corrupt_archive_after_an_unfinished_run(
     archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _leave_an_unfinished_run(archive)
-    monkeypatch.setattr(
-        ingest_runner.reads, "quick_check", lambda session: ["Page 7: btreeInitPage() returns error 11"]
-    )
+    monkeypatch.setattr(sqlite_reads, "quick_check", lambda session: ["Page 7: btreeInitPage() returns error 11"])
     path = tmp_path / "a.jsonl"
     path.write_text(json.dumps({"text": BODY.format(tag="a")}) + "\n")
     with time_limit(), pytest.raises(OperationError, match=r"quick_check.*Restore it from a backup.*\.recover"):

@@ -221,7 +221,7 @@ def test_interrupted_reembed_keeps_the_old_model_and_the_next_one_cleans_up(fill
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        reembed(filled.engine, db_path, FakeEmbedder(64, name="fake-embedder:64"), chunks_per_batch=3, progress=crash)
+        reembed(filled.store(), FakeEmbedder(64, name="fake-embedder:64"), chunks_per_batch=3, progress=crash)
     assert filled.search("Aleppo aid convoy", k=1)[0].title.startswith("Aid convoy")
     assert _statuses(filled)["vector tables"] == "warn"
     filled.close()
@@ -299,10 +299,11 @@ def test_stats_json_matches_the_library(runner: CliRunner, cli_filled: dict[str,
 
 def test_a_delete_that_fails_midway_changes_nothing(filled: Archive) -> None:
     from archive.ops import delete_articles
+    from archive.store.sqlite.store import SqliteStore
 
     ids = [a.article_id for a in filled.select_for_delete(after="1900")]
     with pytest.raises(Exception, match="vec_missing"):
-        delete_articles(filled.engine, filled.path, ids, vector_table="vec_missing")
+        delete_articles(SqliteStore(filled.engine, "vec_missing"), ids)
     assert filled.stats()["articles"] == 8 and filled.doctor().ok
 
 

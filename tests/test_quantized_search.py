@@ -73,6 +73,7 @@ def _prefilter_on(monkeypatch: pytest.MonkeyPatch, oversample: int, archive: Arc
     monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", "0")
     if archive is not None:
         monkeypatch.setattr(archive, "settings", replace(archive.settings, prefilter_min_rows=0))
+        monkeypatch.setattr(archive.store(), "prefilter_min_rows", 0)
     monkeypatch.setattr(knn, "NARROW_MIN", oversample)
     monkeypatch.setattr(knn, "NARROW_PER_K", oversample)
     monkeypatch.setattr(knn, "WIDE_MIN", 3 * oversample)

@@ -37,7 +37,7 @@ def _escape(match: re.Match[str]) -> str:
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-    from archive.store.sqlite.boilerplate import LearnedSentence
+    from archive.store.records import LearnedSentence
 
 
 def text_width() -> int:

@@ -17,15 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
-
 from archive.errors import ArchiveError, FeedError, IngestError, NotFoundError
 from archive.feeds.parse import FeedEntry, entry_to_article, fetch_feed, fetch_page
 from archive.ingest.records import RawArticle
-from archive.ops.lock import writer_lock
 from archive.results import IngestReport
 from archive.store.models import Feed
-from archive.store.sqlite import reads, writes
 
 if TYPE_CHECKING:
     from archive.api import Archive
@@ -111,26 +107,28 @@ def add_feed(
     except IngestError as exc:
         hint = "check the URL (http://, https://, file:// or a file path)"
         raise FeedError(f"cannot add feed: {exc}; {hint}") from None
-    with writer_lock(archive.path, wait=wait), Session(archive.engine) as session, session.begin():
-        for feed in reads.feeds(session):
+    store = archive.store()
+    with store.writer_lock(wait=wait), store.writer() as writer:
+        for feed in writer.feeds():
             if feed.url == target:
                 raise FeedError(f"{target} is already followed as feed {feed.id}: see `archive feeds list`")
-        feed_id = writes.add_feed(session, target, outlet or parsed.title)
+        feed_id = writer.add_feed(target, outlet or parsed.title)
     return _info(archive, feed_id)
 
 
 def list_feeds(archive: Archive) -> list[FeedInfo]:
     """Every followed feed, by id."""
-    with Session(archive.engine) as session:
-        seen = reads.feed_item_counts(session)
-        return [_to_info(feed, seen.get(feed.id, 0)) for feed in reads.feeds(session)]
+    with archive.store().reader() as reader:
+        seen = reader.feed_item_counts()
+        return [_to_info(feed, seen.get(feed.id, 0)) for feed in reader.feeds()]
 
 
 def remove_feed(archive: Archive, feed_id: int, *, wait: float = 0) -> FeedInfo:
     """Stop following a feed (its articles stay); raises NotFoundError for an unknown id."""
     info = _info(archive, feed_id)
-    with writer_lock(archive.path, wait=wait), Session(archive.engine) as session, session.begin():
-        writes.delete_feed(session, feed_id)
+    store = archive.store()
+    with store.writer_lock(wait=wait), store.writer() as writer:
+        writer.delete_feed(feed_id)
     return info
 
 
@@ -153,10 +151,10 @@ def poll_feeds(
     """
     net = _Net(timeout, _allowed(archive, allow_private))
     results: list[FeedPollResult] = []
-    with writer_lock(archive.path, wait=wait):
-        with Session(archive.engine, expire_on_commit=False) as session:
-            feeds = [f for f in reads.feeds(session) if feed_ids is None or f.id in feed_ids]
-            session.expunge_all()
+    store = archive.store()
+    with store.writer_lock(wait=wait):
+        with store.reader() as reader:
+            feeds = [f for f in reader.feeds() if feed_ids is None or f.id in feed_ids]
         missing = set(feed_ids or ()) - {f.id for f in feeds}
         if missing:
             raise NotFoundError(f"no feed with id {min(missing)}: see `archive feeds list`")
@@ -194,9 +192,9 @@ def _poll_one(archive: Archive, feed: Feed, *, fetch_pages: bool, net: _Net) -> 
             done = _ingest_new(archive, feed, parsed.entries, result, fetch_pages=fetch_pages, net=net)
     except ArchiveError as exc:
         result.status, result.error = "error", str(exc)
-    with Session(archive.engine) as session, session.begin():
-        writes.record_feed_items(session, feed.id, done)
-        writes.update_feed(session, feed.id, status=result.summary(), etag=etag, modified=modified)
+    with archive.store().writer() as writer:
+        writer.record_feed_items(feed.id, done)
+        writer.update_feed(feed.id, status=result.summary(), etag=etag, modified=modified)
     return result
 
 
@@ -213,8 +211,8 @@ def _ingest_new(
     unique: dict[str, FeedEntry] = {}
     for entry in entries:
         unique.setdefault(entry.guid, entry)
-    with Session(archive.engine) as session:
-        seen = reads.seen_guids(session, feed.id, list(unique))
+    with archive.store().reader() as reader:
+        seen = reader.seen_guids(feed.id, list(unique))
     new = [e for e in unique.values() if e.guid not in seen]
     result.new = len(new)
     if not new:
@@ -232,8 +230,8 @@ def _ingest_new(
 
     archive.ingest_records(records(), command=f"feeds poll {feed.url}", report=report)
     _copy_counts(report, result)
-    with Session(archive.engine) as session:
-        by_origin = reads.articles_of_run(session, report.run_id) if report.run_id is not None else {}
+    with archive.store().reader() as reader:
+        by_origin = reader.articles_of_run(report.run_id) if report.run_id is not None else {}
     return [(e.guid, by_origin.get(e.url or e.guid)) for e in done]
 
 
@@ -257,11 +255,11 @@ def _copy_counts(report: IngestReport, result: FeedPollResult) -> None:
 
 
 def _info(archive: Archive, feed_id: int) -> FeedInfo:
-    with Session(archive.engine) as session:
-        feed = session.get(Feed, feed_id)
+    with archive.store().reader() as reader:
+        feed = reader.feed(feed_id)
         if feed is None:
             raise NotFoundError(f"no feed with id {feed_id}: see `archive feeds list`")
-        return _to_info(feed, reads.feed_item_counts(session).get(feed_id, 0))
+        return _to_info(feed, reader.feed_item_counts().get(feed_id, 0))
 
 
 def _to_info(feed: Feed, items_seen: int) -> FeedInfo:

@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy.orm import Session
 
 from archive.dedup.minhash import MinHasher, jaccard_of_shingles, word_shingles
 from archive.ingest.prepare import Prepared
-from archive.store.sqlite import lookups
-from archive.store.sqlite.lookups import Candidate, StoredCopy
+from archive.store.interface import ArchiveReader
+from archive.store.records import Candidate, StoredCopy
 
 Ref = int | Prepared
 # LSH estimates are noisy (±0.09 at 128 permutations); look a little below the
@@ -36,20 +35,20 @@ class _Seen:
 
 @dataclass
 class _Context:
-    session: Session
+    reader: ArchiveReader
     hasher: MinHasher
     threshold: float
     bands: dict[int, list[Candidate]]
     seen: _Seen = field(default_factory=_Seen)
 
 
-def decide_batch(session: Session, items: list[Prepared], hasher: MinHasher, threshold: float) -> None:
+def decide_batch(reader: ArchiveReader, items: list[Prepared], hasher: MinHasher, threshold: float) -> None:
     """Set ``decision``, ``canonical`` and ``score`` on every item, in order."""
-    stored = lookups.copies_by_hash(session, [p.content_hash for p in items])
+    stored = reader.copies_by_hash([p.content_hash for p in items])
     outlets = sorted({p.raw.outlet for p in items if p.raw.outlet})
-    source_ids = lookups.source_ids_by_name(session, outlets) if outlets else {}
-    bands = lookups.band_candidates(session, [k for p in items for k in p.band_keys])
-    ctx = _Context(session, hasher, threshold, bands)
+    source_ids = reader.source_ids_by_name(outlets) if outlets else {}
+    bands = reader.band_candidates([k for p in items for k in p.band_keys])
+    ctx = _Context(reader, hasher, threshold, bands)
     for item in items:
         _decide(item, stored.get(item.content_hash, []), source_ids.get(item.raw.outlet or ""), ctx)
 
@@ -90,7 +89,7 @@ def _best_near(item: Prepared, ctx: _Context) -> tuple[Ref, float] | None:
         return None
     mine = word_shingles(item.cleaned.text)
     scored: list[tuple[float, Ref]] = []
-    texts = lookups.article_texts(ctx.session, [c.id for c in likely_stored]) if likely_stored else {}
+    texts = ctx.reader.article_texts([c.id for c in likely_stored]) if likely_stored else {}
     for cand in likely_stored:
         if cand.id in texts:
             scored.append((jaccard_of_shingles(mine, word_shingles(texts[cand.id])), cand.link_to))

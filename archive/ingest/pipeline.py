@@ -11,17 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from archive.dedup.minhash import MinHasher, jaccard_of_shingles, word_shingles
 from archive.embedding.base import Embedder
 from archive.ingest.decide import decide_batch
 from archive.ingest.prepare import IngestOptions, Prepared
 from archive.results import IngestReport
-from archive.store.sqlite import boilerplate, lookups, writes
-from archive.store.sqlite.boilerplate import SentenceSeen
-from archive.store.sqlite.writes import ChunkRow
+from archive.store.interface import ArchiveWriter, Store
+from archive.store.records import ChunkRow, SentenceSeen
 from archive.text.context import passage_input
 from archive.text.dates import date_key
 
@@ -34,30 +31,27 @@ class BatchWriter:
 
     def __init__(
         self,
-        engine: Engine,
+        store: Store,
         embedder: Embedder,
         options: IngestOptions,
         report: IngestReport,
         *,
         hasher: MinHasher,
         run_id: int | None,
-        vector_table: str,
         on_chunks: ProgressFn | None = None,
         passage_format: str = "text",
     ) -> None:
         self.passage_format = passage_format
-        self.engine = engine
-        self.writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self.store = store
         self.embedder = embedder
         self.options = options
         self.report = report
         self.hasher = hasher
         self.run_id = run_id
-        self.vector_table = vector_table
         self.on_chunks = on_chunks
         self.pending: list[Prepared] = []
-        with Session(engine) as session:
-            self.learned = boilerplate.learned_keys(session)  # source id -> learned sentence keys
+        with store.reader() as reader:
+            self.learned = reader.learned_keys()  # source id -> learned sentence keys
         self._source_ids: dict[str, int | None] = {}
         self._pending_chunks = 0
 
@@ -66,8 +60,8 @@ class BatchWriter:
         if not outlet:
             return set()
         if outlet not in self._source_ids:
-            with Session(self.engine) as session:
-                self._source_ids[outlet] = lookups.source_ids_by_name(session, [outlet]).get(outlet)
+            with self.store.reader() as reader:
+                self._source_ids[outlet] = reader.source_ids_by_name([outlet]).get(outlet)
         source_id = self._source_ids[outlet]
         return self.learned.get(source_id, set()) if source_id is not None else set()
 
@@ -82,17 +76,17 @@ class BatchWriter:
         items, self.pending, self._pending_chunks = self.pending, [], 0
         if not items:
             return
-        with Session(self.engine) as session:
-            decide_batch(session, items, self.hasher, self.options.near_threshold)
+        with self.store.reader() as reader:
+            decide_batch(reader, items, self.hasher, self.options.near_threshold)
         kept = [p for p in items if p.decision != "skip"]
         vectors = self._vectors([p for p in kept if p.keeps_text])
-        with Session(self.writer) as session, session.begin():
-            _BatchWrite(self, session, vectors).write(kept)
+        with self.store.writer() as writer:
+            _BatchWrite(self, writer, vectors).write(kept)
             self.report.skipped += len(items) - len(kept)
             for item in kept:
                 self._count(item)
             if self.run_id is not None:
-                writes.update_run(session, self.run_id, self.report)
+                writer.update_run(self.run_id, self.report)
 
     def _count(self, item: Prepared) -> None:
         if item.decision == "exact":
@@ -114,10 +108,8 @@ class BatchWriter:
                 key = self.input_key(item, digest)
                 if key not in texts:
                     texts[key] = passage_input(chunk.text, item.cleaned.title, self.passage_format)
-        with Session(self.engine) as session:
-            known = lookups.vectors_for_hashes(
-                session, [h for h, _ in texts], self.vector_table, with_titles=self.passage_format == "title"
-            )
+        with self.store.reader() as reader:
+            known = reader.vectors_for_hashes([h for h, _ in texts], with_titles=self.passage_format == "title")
         todo = [h for h in texts if h not in known]
         if todo:
             matrix = self.embedder.embed(
@@ -130,9 +122,9 @@ class BatchWriter:
 class _BatchWrite:
     """The write phase of one batch: articles, chunks and their groups, vectors, band keys."""
 
-    def __init__(self, owner: BatchWriter, session: Session, vectors: dict[VectorKey, np.ndarray]) -> None:
+    def __init__(self, owner: BatchWriter, writer: ArchiveWriter, vectors: dict[VectorKey, np.ndarray]) -> None:
         self.owner = owner
-        self.session = session
+        self.writer = writer
         self.vectors = vectors
         self.groups: dict[str, int] = {}
         self.chunk_group: dict[int, int] = {}
@@ -142,15 +134,15 @@ class _BatchWrite:
 
     def write(self, items: list[Prepared]) -> None:
         hashes = [h for item in items if item.keeps_text for h in item.chunk_hashes]
-        self.groups = lookups.group_for_hash(self.session, hashes)
+        self.groups = self.writer.group_for_hash(hashes)
         outlets = {item.raw.outlet for item in items}
-        source_ids = {name: writes.source_id_for(self.session, name) for name in outlets}
+        source_ids = {name: self.writer.source_id_for(name) for name in outlets}
         for item in items:
             self._article(item, source_ids[item.raw.outlet])
         self._count_sentences(items, source_ids)
-        writes.set_groups(self.session, self.group_updates)
-        writes.add_vector_rows(self.session, self.vector_rows, table=self.owner.vector_table)
-        writes.add_band_rows(self.session, self.band_rows)
+        self.writer.set_groups(self.group_updates)
+        self.writer.add_vector_rows(self.vector_rows)
+        self.writer.add_band_rows(self.band_rows)
 
     def _count_sentences(self, items: list[Prepared], source_ids: dict[str | None, int | None]) -> None:
         """New stories add to their outlet's sentence counts (copies do not: one story counts once)."""
@@ -160,14 +152,13 @@ class _BatchWrite:
             if item.decision == "new" and (sid := source_ids[item.raw.outlet]) is not None
             for s in item.sentences
         ]
-        for source_id, key in boilerplate.count_sentences(self.session, seen):
+        for source_id, key in self.writer.count_sentences(seen):
             self.owner.learned.setdefault(source_id, set()).add(key)
 
     def _article(self, item: Prepared, source_id: int | None) -> None:
         canonical = item.canonical.stored_id if isinstance(item.canonical, Prepared) else item.canonical
         keeps = item.keeps_text
-        item.stored_id = writes.add_article(
-            self.session,
+        item.stored_id = self.writer.add_article(
             source_id=source_id,
             url=item.raw.url,
             canonical_url=item.canonical_url,
@@ -189,7 +180,7 @@ class _BatchWrite:
             ChunkRow(c.ordinal, c.text, c.char_start, c.char_end, c.token_count, h, None)
             for c, h in zip(item.chunks, item.chunk_hashes)
         ]
-        chunk_ids = writes.add_chunks(self.session, item.stored_id, rows)
+        chunk_ids = self.writer.add_chunks(item.stored_id, rows)
         self._assign_groups(item, chunk_ids, canonical)
         meta = (source_id or 0, date_key(item.published), item.raw.language or "")
         for chunk_id, digest in zip(chunk_ids, item.chunk_hashes):
@@ -206,7 +197,7 @@ class _BatchWrite:
                 if originals is None:
                     originals = [
                         (self.chunk_group.get(cid, gid), word_shingles(t))
-                        for cid, gid, t in lookups.chunk_texts(self.session, canonical)
+                        for cid, gid, t in self.writer.chunk_texts(canonical)
                     ]
                 group = _closest_group(word_shingles(chunk.text), originals, self.owner.options.passage_threshold)
             group = group if group is not None else chunk_id

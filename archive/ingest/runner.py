@@ -8,9 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import Engine
 from sqlalchemy.exc import DatabaseError
-from sqlalchemy.orm import Session
 
 from archive.dedup.minhash import MinHasher
 from archive.embedding.base import Embedder
@@ -21,7 +19,7 @@ from archive.ingest.prepare import IngestOptions, Prepared, prepare
 from archive.ingest.readers import iter_input_files, read_file
 from archive.ingest.records import RawArticle
 from archive.results import IngestReport
-from archive.store.sqlite import reads, writes
+from archive.store.interface import ArchiveWriter, Store
 
 ProgressFn = Callable[[int], None]
 MAX_REPORTED_ERRORS = 1000  # a file of a million bad lines is counted, not kept in memory line by line
@@ -29,12 +27,11 @@ MAX_REPORTED_ERRORS = 1000  # a file of a million bad lines is counted, not kept
 
 @dataclass(frozen=True)
 class IngestTarget:
-    """Where a run writes: the archive's engine, model, hasher and vector table."""
+    """Where a run writes: the archive's store, model and hasher."""
 
-    engine: Engine
+    store: Store
     embedder: Embedder
     hasher: MinHasher
-    vector_table: str
     passage_format: str = "text"  # what the active vector table embeds (archive.text.context)
 
 
@@ -81,19 +78,18 @@ def run_ingest(
     report: IngestReport,
 ) -> IngestReport:
     """Ingest ``records`` as one recorded run; the caller holds the writer lock."""
-    with Session(target.engine) as session, session.begin():
+    with target.store.writer() as store_writer:
         # The writer lock is ours, so a run still marked running was killed.
-        if writes.interrupt_stale_runs(session, live_pid=os.getpid()):
-            _refuse_if_corrupt(session, target.engine)
-        report.run_id = writes.start_run(session, command, os.getpid())
+        if store_writer.interrupt_stale_runs(live_pid=os.getpid()):
+            _refuse_if_corrupt(store_writer, target.store.location)
+        report.run_id = store_writer.start_run(command, os.getpid())
     writer = BatchWriter(
-        target.engine,
+        target.store,
         target.embedder,
         opts,
         report,
         hasher=target.hasher,
         run_id=report.run_id,
-        vector_table=target.vector_table,
         passage_format=target.passage_format,
     )
     status = "failed"
@@ -108,19 +104,18 @@ def run_ingest(
         status = "interrupted"
         raise
     finally:
-        _finish_run(target.engine, report, status)
+        _finish_run(target.store, report, status)
     return report
 
 
-def _refuse_if_corrupt(session: Session, engine: Engine) -> None:
+def _refuse_if_corrupt(writer: ArchiveWriter, db: str) -> None:
     """After a killed run, check the file before writing more into it (a disk may have failed too)."""
     try:
-        problems = reads.quick_check(session)
+        problems = writer.integrity_problems()
     except DatabaseError as exc:
         problems = [str(exc.orig or exc).splitlines()[0]]
-    if problems == ["ok"]:
+    if not problems:
         return
-    db = engine.url.database or "the archive"
     lines = "\n".join(problems).splitlines()
     first = " ".join(line for line in lines if not line.startswith("***"))[:160]
     raise OperationError(
@@ -165,9 +160,9 @@ def _prepare(target: IngestTarget, record: RawArticle, opts: IngestOptions, lear
         raise IngestError(message, path=record.origin or None) from exc
 
 
-def _finish_run(engine: Engine, report: IngestReport, status: str) -> None:
+def _finish_run(store: Store, report: IngestReport, status: str) -> None:
     if report.run_id is None:
         return
     errors = json.dumps([{"where": w, "error": e} for w, e in report.errors[:1000]]) if report.errors else None
-    with Session(engine) as session, session.begin():
-        writes.finish_run(session, report.run_id, report, status, errors)
+    with store.writer() as writer:
+        writer.finish_run(report.run_id, report, status, errors)

@@ -15,15 +15,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
-
 from archive.errors import NotFoundError, OperationError
-from archive.ops.lock import pid_alive, writer_lock
 from archive.results import Source
-from archive.store.sqlite import reads, writes
-from archive.store.sqlite.engine import pick_driver
-from archive.text.dates import parse_filter_date
+from archive.store.interface import ArchiveReader, Store
+from archive.store.lockfile import pid_alive
+from archive.text.dates import key_to_iso, parse_filter_date
 
 
 @dataclass(frozen=True)
@@ -61,7 +57,7 @@ class BackupReport:
 
 
 def select_for_delete(
-    engine: Engine,
+    store: Store,
     *,
     ids: Sequence[int] = (),
     outlets: Sequence[str] = (),
@@ -77,10 +73,9 @@ def select_for_delete(
     if not (ids or outlets or before or after):
         raise OperationError("say what to delete: --article ID, --outlet NAME, --before DATE and/or --after DATE")
     before_key, after_key = parse_filter_date(before), parse_filter_date(after, end=True)
-    with Session(engine) as session:
-        source_ids = _outlet_ids(session, outlets) if outlets else None
-        rows = reads.select_articles(
-            session,
+    with store.reader() as reader:
+        source_ids = _outlet_ids(reader, outlets) if outlets else None
+        rows = reader.select_articles(
             ids=list(ids) or None,
             source_ids=source_ids,
             before=_key_to_iso(before_key),
@@ -92,30 +87,23 @@ def select_for_delete(
     return tuple(Source(r.id, r.outlet, r.title, r.url, r.published_at, r.duplicate_kind) for r in rows)
 
 
-def delete_articles(
-    engine: Engine, db_path: Path, article_ids: Sequence[int], *, vector_table: str, wait: float = 0
-) -> int:
+def delete_articles(store: Store, article_ids: Sequence[int], *, wait: float = 0) -> int:
     """Delete articles (chunks, vectors, keyword index, exact copies) in one transaction; returns how many."""
     if not article_ids:
         return 0
-    writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-    with writer_lock(db_path, wait=wait), Session(writer) as session, session.begin():
-        return writes.delete_articles(session, list(article_ids), table=vector_table)
+    with store.writer_lock(wait=wait), store.writer() as writer:
+        return writer.delete_articles(list(article_ids))
 
 
-def vacuum(engine: Engine, db_path: Path, *, wait: float = 0) -> VacuumReport:
+def vacuum(store: Store, *, wait: float = 0) -> VacuumReport:
     """Merge the keyword index, rebuild the file without free pages, truncate the WAL."""
-    before = file_bytes(db_path)
-    with writer_lock(db_path, wait=wait):
-        raw = engine.raw_connection()
-        try:
-            writes.vacuum(raw.driver_connection)
-        finally:
-            raw.close()
-    return VacuumReport(before, file_bytes(db_path))
+    before = store.size_bytes()
+    with store.writer_lock(wait=wait):
+        store.vacuum()
+    return VacuumReport(before, store.size_bytes())
 
 
-def backup(engine: Engine, db_path: Path, target: str | Path, *, force: bool = False) -> BackupReport:
+def backup(store: Store, target: str | Path, *, force: bool = False) -> BackupReport:
     """Copy the archive to ``target`` while it stays in use (SQLite's online backup API).
 
     The copy is written next to ``target`` and renamed into place, so a failed
@@ -123,12 +111,12 @@ def backup(engine: Engine, db_path: Path, target: str | Path, *, force: bool = F
     when ``target`` exists (unless ``force``) or is the archive itself.
     """
     path = Path(target).expanduser()
-    _check_backup_target(path, db_path, force=force)
+    _check_backup_target(path, store.path, force=force)
     _remove_dead_partials(path)
     staging = path.with_name(f".{path.name}.{os.getpid()}.partial")
     staging.unlink(missing_ok=True)
     try:
-        _copy(engine, staging)
+        store.backup(staging)
         for suffix in ("-wal", "-shm"):  # stale companions of an overwritten file would corrupt it
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         os.replace(staging, path)
@@ -163,35 +151,16 @@ def _remove_dead_partials(path: Path) -> None:
             partial.unlink(missing_ok=True)
 
 
-def _copy(engine: Engine, staging: Path) -> None:
-    # The target is opened with the driver the archive uses (stdlib sqlite3 or sqlean).
-    target = pick_driver().module.connect(str(staging))
-    raw = engine.raw_connection()
-    try:
-        source = raw.driver_connection
-        if source is None:  # only a pool-invalidated connection has none; a fresh checkout never is
-            raise OperationError("the database connection closed before the backup started: run the backup again")
-        source.backup(target)
-    finally:
-        raw.close()
-        target.close()
-
-
-def file_bytes(db_path: Path) -> int:
-    """Size of the database file plus its WAL."""
-    return sum(p.stat().st_size for p in (db_path, Path(f"{db_path}-wal")) if p.exists())
-
-
-def _outlet_ids(session: Session, outlets: Sequence[str]) -> list[int]:
-    found = reads.source_ids_for(session, list(outlets))
+def _outlet_ids(reader: ArchiveReader, outlets: Sequence[str]) -> list[int]:
+    found = reader.source_ids_for(list(outlets))
     lowered = {name.lower() for name in found}
     unknown = [name for name in outlets if name.lower() not in lowered]
     if unknown:
-        known = sorted(reads.source_ids_for_all(session))
+        known = sorted(reader.source_ids())
         hint = ", ".join(known[:10]) + (", …" if len(known) > 10 else "") if known else "none yet"
         raise NotFoundError(f"no outlet named {unknown[0]!r}; outlets in this archive: {hint}")
     return list(found.values())
 
 
 def _key_to_iso(key: int | None) -> str | None:
-    return None if key is None else f"{key // 10000:04d}-{key // 100 % 100:02d}-{key % 100:02d}"
+    return None if key is None else key_to_iso(key)

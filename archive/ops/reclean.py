@@ -10,19 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from archive.dedup.minhash import MinHasher, content_hash
 from archive.embedding.base import Embedder
-from archive.ops.lock import writer_lock
-from archive.store.sqlite import boilerplate, reads, writes
-from archive.store.sqlite.boilerplate import SentenceSeen
-from archive.store.sqlite.writes import ChunkRow
+from archive.store.interface import ArchiveWriter, Store
+from archive.store.records import ChunkRow, SentenceSeen
 from archive.text.boilerplate import remove_sentences, sentences
 from archive.text.chunk import chunk_text
 from archive.text.context import passage_input
@@ -49,11 +44,9 @@ class CleanReport:
 
 
 def reclean(
-    engine: Engine,
-    db_path: Path,
+    store: Store,
     *,
     embedder: Embedder,
-    vector_table: str,
     passage_format: str,
     progress: Callable[[int], None] | None = None,
     wait: float = 0,
@@ -66,18 +59,17 @@ def reclean(
     """
     report = CleanReport()
     hasher = MinHasher()
-    writer = engine.execution_options(sqlite_begin="IMMEDIATE")
     max_tokens = min(embedder.max_tokens, DEFAULT_MAX_TOKENS)
-    with writer_lock(db_path, wait=wait, command="clean"):
-        with Session(writer) as session, session.begin():
-            if relearn or boilerplate.is_empty(session):
-                report.relearned = _count_stored(session)
-        with Session(engine) as session:
-            learned = boilerplate.learned_keys(session)
+    with store.writer_lock(wait=wait, command="clean"):
+        with store.writer() as writer:
+            if relearn or writer.boilerplate_is_empty():
+                report.relearned = _count_stored(writer)
+        with store.reader() as reader:
+            learned = reader.learned_keys()
         last_id = 0
         while True:
-            with Session(engine) as session:
-                rows = reads.articles_with_text(session, last_id, ARTICLES_PER_BATCH)
+            with store.reader() as reader:
+                rows = reader.articles_with_text(last_id, ARTICLES_PER_BATCH)
             if not rows:
                 return report
             last_id = rows[-1].id
@@ -89,20 +81,20 @@ def reclean(
                     changed.append((row, text))
                     report.sentences += removed
             if changed:
-                with Session(writer) as session, session.begin():
+                with store.writer() as writer:
                     for row, text in changed:
-                        _rewrite(session, row, text, embedder, hasher, vector_table, passage_format, max_tokens, report)
+                        _rewrite(writer, row, text, embedder, hasher, passage_format, max_tokens, report)
                 report.changed += len(changed)
             if progress is not None:
                 progress(len(rows))
 
 
-def _count_stored(session: Session) -> int:
+def _count_stored(writer: ArchiveWriter) -> int:
     """Count the sentences of every stored story (copies count once: only articles that are no copy)."""
-    boilerplate.forget_counts(session)
+    writer.forget_counts()
     stories, last_id = 0, 0
     while True:
-        rows = reads.articles_with_text(session, last_id, ARTICLES_PER_BATCH * 5)
+        rows = writer.articles_with_text(last_id, ARTICLES_PER_BATCH * 5)
         if not rows:
             return stories
         last_id = rows[-1].id
@@ -113,22 +105,21 @@ def _count_stored(session: Session) -> int:
             for s in {s.key: s for s in sentences(row.text)}.values()
         ]
         stories += sum(1 for row in rows if row.duplicate_kind is None)
-        boilerplate.count_sentences(session, seen)
+        writer.count_sentences(seen)
 
 
 def _rewrite(
-    session: Session,
+    writer: ArchiveWriter,
     row: Any,
     text: str,
     embedder: Embedder,
     hasher: MinHasher,
-    table: str,
     passage_format: str,
     max_tokens: int,
     report: CleanReport,
 ) -> None:
     """Store ``text`` as the article's text: re-chunk, reuse unchanged passages' vectors, embed the rest."""
-    old = {text_hash: (group, vector) for text_hash, group, vector in reads.chunk_vectors(session, row.id, table)}
+    old = {text_hash: (group, vector) for text_hash, group, vector in writer.chunk_vectors(row.id)}
     chunks = chunk_text(
         text,
         max_tokens=max_tokens,
@@ -140,7 +131,7 @@ def _rewrite(
         ChunkRow(c.ordinal, c.text, c.char_start, c.char_end, c.token_count, h, old[h][0] if h in old else None)
         for c, h in zip(chunks, hashes)
     ]
-    ids = writes.replace_chunks(session, row.id, rows, table=table)
+    ids = writer.replace_chunks(row.id, rows)
     fresh = [i for i, h in enumerate(hashes) if h not in old]
     vectors: dict[int, bytes] = {i: old[h][1] for i, h in enumerate(hashes) if h in old}
     if fresh:
@@ -148,11 +139,10 @@ def _rewrite(
         matrix = np.asarray(embedder.embed(inputs), dtype=np.float32)
         vectors.update({i: matrix[n].tobytes() for n, i in enumerate(fresh)})
     meta = (row.source_id or 0, date_key(row.published_at), row.language or "")
-    writes.add_vector_rows(session, [(ids[i], vectors[i], *meta) for i in range(len(ids))], table=table)
-    writes.set_groups(session, [(ids[i], ids[i]) for i in fresh])
+    writer.add_vector_rows([(ids[i], vectors[i], *meta) for i in range(len(ids))])
+    writer.set_groups([(ids[i], ids[i]) for i in fresh])
     signature = hasher.signature(text)
-    writes.update_article_text(
-        session,
+    writer.update_article_text(
         row.id,
         text=text,
         content_hash=content_hash(text),

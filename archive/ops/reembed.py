@@ -15,18 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from archive.embedding.base import Embedder
 from archive.embedding.loader import load_embedder
 from archive.errors import OperationError
-from archive.ops.lock import writer_lock
-from archive.store import migrate
-from archive.store.sqlite import meta, reads, writes
-from archive.store.sqlite.engine import create_archive_engine, is_read_only
-from archive.store.sqlite.errors import read_only_error, translate_errors
-from archive.store.sqlite.vtables import VEC_TABLE, create_vec_table, drop_vec_table
+from archive.store.interface import Store, VectorRow
+from archive.store.open import location_errors, open_store
 from archive.text.context import CURRENT_PASSAGE_FORMAT, passage_input
 from archive.text.dates import date_key
 
@@ -51,8 +45,7 @@ class ReembedReport:
 
 
 def reembed(
-    engine: Engine,
-    db_path: Path,
+    store: Store,
     embedder: Embedder,
     *,
     batch_size: int = 32,
@@ -66,24 +59,22 @@ def reembed(
     """
     if batch_size < 1 or chunks_per_batch < 1:
         raise OperationError("--batch-size must be at least 1")
-    writer = engine.execution_options(sqlite_begin="IMMEDIATE")
-    with writer_lock(db_path, wait=wait):
-        with Session(writer) as session, session.begin():
-            active = meta.active_model(session)
+    with store.writer_lock(wait=wait):
+        with store.writer() as writer:
+            active = writer.active_model()
             if active is None:
                 raise OperationError("this archive records no embedding model: run `archive db upgrade` first")
             old_model, old_table = active.name, active.vector_table
-            leftovers = tuple(t for t in reads.vector_tables(session) if t != old_table)
+            leftovers = tuple(t for t in writer.vector_tables() if t != old_table)
             for table in leftovers:
-                drop_vec_table(session.connection(), table)
-            table = _free_table_name(session, old_table)
-            create_vec_table(session.connection(), table, embedder.dimension)
-        chunks = _fill(writer, embedder, table, batch_size, chunks_per_batch, progress)
-        with Session(writer) as session, session.begin():
-            meta.record_model(
-                session, embedder.name, embedder.dimension, getattr(embedder, "fingerprint", None), table=table
-            )
-            drop_vec_table(session.connection(), old_table)
+                writer.drop_vector_table(table)
+            table = writer.free_vector_table()
+            writer.create_vector_table(table, embedder.dimension)
+        chunks = _fill(store, embedder, table, batch_size, chunks_per_batch, progress)
+        with store.writer() as writer:
+            writer.record_model(embedder.name, embedder.dimension, getattr(embedder, "fingerprint", None), table)
+            writer.drop_vector_table(old_table)
+    store.vector_table = table
     return ReembedReport(embedder.name, embedder.dimension, table, old_model, old_table, chunks, leftovers)
 
 
@@ -97,37 +88,37 @@ def reembed_database(
     wait: float = 0,
 ) -> ReembedReport:
     """Reembed the archive file at ``db_path`` with ``model`` (no need to load its current model)."""
-    with translate_errors(db_path):
-        engine = create_archive_engine(db_path, create=False)
+    with location_errors(db_path):
+        store = open_store(db_path, create=False)
         try:
-            if is_read_only(engine):
-                raise read_only_error(db_path)
-            migrate.ensure_current(engine)
-            embedder = load_embedder(model, home=home)
-            return reembed(engine, db_path, embedder, batch_size=batch_size, progress=progress, wait=wait)
+            with store.errors():
+                store.require_writable()
+                store.ensure_current()
+                embedder = load_embedder(model, home=home)
+                return reembed(store, embedder, batch_size=batch_size, progress=progress, wait=wait)
         finally:
-            engine.dispose()
+            store.close()
 
 
 def _fill(
-    writer: Engine, embedder: Embedder, table: str, batch_size: int, per_batch: int, progress: ProgressFn | None
+    store: Store, embedder: Embedder, table: str, batch_size: int, per_batch: int, progress: ProgressFn | None
 ) -> int:
     """Embed chunks in id order, one committed transaction per batch; returns the number of chunks."""
     done, last_id = 0, 0
     while True:
-        with Session(writer.execution_options(sqlite_begin="DEFERRED")) as session:
-            rows = reads.chunks_to_embed(session, last_id, per_batch)
+        with store.reader() as reader:
+            rows = reader.chunks_to_embed(last_id, per_batch)
         if not rows:
             return done
         vectors = _vector_rows(embedder, rows, batch_size)
-        with Session(writer) as session, session.begin():
-            writes.add_vector_rows(session, vectors, table=table)
+        with store.writer() as writer:
+            writer.add_vector_rows(vectors, table=table)
         done, last_id = done + len(rows), rows[-1].id
         if progress is not None:
             progress(len(rows))
 
 
-def _vector_rows(embedder: Embedder, rows: list[Any], batch_size: int) -> list[tuple[int, bytes, int, int, str]]:
+def _vector_rows(embedder: Embedder, rows: list[Any], batch_size: int) -> list[VectorRow]:
     # Identical passages (syndicated copies) are embedded once per batch.
     texts: dict[tuple[str, str], str] = {}
     for row in rows:
@@ -144,11 +135,3 @@ def _vector_rows(embedder: Embedder, rows: list[Any], batch_size: int) -> list[t
         )
         for row in rows
     ]
-
-
-def _free_table_name(session: Session, active: str) -> str:
-    taken = set(reads.vector_tables(session)) | {active}
-    number = 2
-    while f"{VEC_TABLE}_{number}" in taken:
-        number += 1
-    return f"{VEC_TABLE}_{number}"

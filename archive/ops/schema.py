@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from archive.config import Settings
 from archive.embedding.loader import load_embedder
 from archive.errors import ArchiveNotFoundError
-from archive.store.migrate import check_not_newer, current_revision, head_revision, schema_drift, upgrade
-from archive.store.sqlite.engine import create_archive_engine
-from archive.store.sqlite.errors import translate_errors
+from archive.store.migrate import check_not_newer, head_revision
+from archive.store.open import location_errors, open_store
 
 
 @dataclass(frozen=True)
@@ -27,20 +26,20 @@ class SchemaCheck:
 def upgrade_path(db: str | None, *, model: str | None = None, home: str | None = None) -> str | None:
     """``archive db upgrade``: migrate the file at ``db`` to head; returns the new revision."""
     settings = Settings.resolve(db=db, model=model, home=home)
-    with translate_errors(settings.db_path):
-        engine = create_archive_engine(settings.db_path)
+    with location_errors(settings.db_path):
+        store = open_store(settings.db_path)
         try:
-            current = current_revision(engine)
+            current = store.revision()
             check_not_newer(current, settings.db_path)
             if current is not None and current == head_revision():
                 return current  # nothing to do: a read-only archive at head is fine
             dimension = None
             if current is None:
                 dimension = load_embedder(settings.model, home=settings.home, options=settings.embedding).dimension
-            upgrade(engine, dimension=dimension)
-            return current_revision(engine)
+            store.upgrade(dimension)
+            return store.revision()
         finally:
-            engine.dispose()
+            store.close()
 
 
 def check_path(db: str | None, *, home: str | None = None) -> SchemaCheck:
@@ -50,9 +49,9 @@ def check_path(db: str | None, *, home: str | None = None) -> SchemaCheck:
         raise ArchiveNotFoundError(
             f"no archive at {settings.db_path} (create it with: archive ingest -d {settings.db_path} FILES)"
         )
-    engine = create_archive_engine(settings.db_path)
+    store = open_store(settings.db_path)
     try:
-        differences = schema_drift(engine)
-        return SchemaCheck(revision=current_revision(engine), differences=differences)
+        differences = store.schema_drift()
+        return SchemaCheck(revision=store.revision(), differences=differences)
     finally:
-        engine.dispose()
+        store.close()

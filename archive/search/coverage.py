@@ -22,18 +22,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
-
 from archive.errors import InvalidQueryError
 from archive.results import SearchResult, Source
 from archive.search.params import build_params, keyword_query
 from archive.search.query import parse_query
 from archive.search.variants import Variants
-from archive.store.sqlite import facets
-from archive.store.sqlite.facets import ArticleMeta, OutletRow
-from archive.store.sqlite.keyword import term_expression
-from archive.store.sqlite.search import SqliteSearchReader
+from archive.store.interface import Store
+from archive.store.records import ArticleMeta, OutletRow
+from archive.text.dates import key_to_iso
 
 TimelineBy = Literal["day", "week", "month"]
 BY_CHOICES: tuple[TimelineBy, ...] = ("day", "week", "month")
@@ -126,7 +122,7 @@ class CoverageRequest:
 
 
 def matching_articles(
-    engine: Engine,
+    store: Store,
     request: CoverageRequest,
     ranked: Callable[[int], Sequence[SearchResult]],
     variants: Variants | None = None,
@@ -136,9 +132,9 @@ def matching_articles(
     ``ranked(k)`` runs the search for the semantic and hybrid modes (uncollapsed, best first).
     """
     check_limit(request.limit)
-    with Session(engine) as session:  # validates the query, mode, dates and outlets as search does
+    with store.reader() as reader:  # validates the query, mode, dates and outlets as search does
         params = build_params(
-            SqliteSearchReader(session),
+            reader,
             request.query,
             variants=variants or Variants([]),
             k=request.limit,
@@ -149,11 +145,11 @@ def matching_articles(
             language=request.language,
         )
         if request.mode == "keyword":
-            ids = facets.articles_with_every_term(session, keyword_terms(request.query, variants))
+            ids = reader.articles_with_every_term(keyword_terms(request.query, variants))
     if request.mode != "keyword":
         ids = {hit.article_id for hit in ranked(request.limit)}
-    with Session(engine) as session:
-        found = facets.article_meta(session, facets.with_exact_copies(session, ids))
+    with store.reader() as reader:
+        found = reader.article_meta(reader.with_exact_copies(ids))
     f = params.filters
     return filter_articles(
         found, since=key_to_day(f.since), until=key_to_day(f.until), source_ids=f.source_ids, language=f.language
@@ -175,7 +171,7 @@ def check_limit(limit: int) -> int:
 
 def key_to_day(key: int | None) -> str | None:
     """A YYYYMMDD filter key as YYYY-MM-DD."""
-    return None if key is None else f"{key // 10000:04d}-{key // 100 % 100:02d}-{key % 100:02d}"
+    return None if key is None else key_to_iso(key)
 
 
 def matching_note(mode: str, limit: int) -> str:
@@ -184,13 +180,13 @@ def matching_note(mode: str, limit: int) -> str:
     return f"articles of the best {limit} passages of a {mode} search, plus their exact copies"
 
 
-def keyword_terms(query: str, variants: Variants | None = None) -> list[str]:
-    """The query's words and phrases as FTS5 terms, each matching its spelling variants
+def keyword_terms(query: str, variants: Variants | None = None) -> list[tuple[str, ...]]:
+    """The query's words and phrases, each with its spelling variants as alternatives
     (stopwords dropped unless nothing else is left)."""
     keyword = keyword_query(parse_query(query), variants or Variants([]))
     if keyword is None:
         raise InvalidQueryError("the query has no words to match: give some words to search for")
-    return [term_expression(alternatives) for alternatives in keyword.terms]
+    return list(keyword.terms)
 
 
 def filter_articles(

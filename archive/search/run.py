@@ -20,7 +20,7 @@ from archive.store.interface import KNN_MAX_K, KeywordQuery, SearchReader
 
 # Passages taken from each candidate list (and articles from the whole-article list), whatever k is.
 # The vector list is shallower: its nearest 100 passages already hold the articles it ranks well,
-# and on large archives every neighbour asked for costs prefilter candidates (archive.store.sqlite.knn).
+# and on large archives every neighbour asked for costs prefilter candidates (the SQLite backend's knn).
 DEPTH = 300
 SEMANTIC_DEPTH = 100
 ARTICLE_DEPTH = 100

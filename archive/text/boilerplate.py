@@ -5,7 +5,7 @@ sign-ups, "not responsible for the content of external sites", reader call-outs 
 e-mail address, author bios, app and podcast promos, the same photo caption in unrelated
 articles. What they share is that one outlet repeats them word for word across stories
 published weeks apart. The store counts, per outlet, the distinct stories each sentence
-appears in and over how many days (``archive.store.sqlite.boilerplate``); a sentence that
+appears in and over how many days (the store's sentence counts); a sentence that
 crosses :func:`is_boilerplate`'s bar is removed from that outlet's articles. A sentence shared
 only by copies of one story (a wire report, a quote carried for a few days) never crosses it:
 copies count once, and a news cycle is shorter than the span required.

@@ -92,3 +92,8 @@ def parse_filter_date(value: str | None, *, end: bool = False) -> int | None:
     except ValueError as exc:
         raise InvalidQueryError(f"invalid date {text!r}: {exc}") from None
     return year * 10000 + month * 100 + day
+
+
+def key_to_iso(key: int) -> str:
+    """A YYYYMMDD date key as YYYY-MM-DD (the prefix of a stored ``published_at``)."""
+    return f"{key // 10000:04d}-{key // 100 % 100:02d}-{key % 100:02d}"

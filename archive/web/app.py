@@ -23,7 +23,6 @@ from starlette.staticfiles import StaticFiles
 from archive.api import Archive
 from archive.config import Settings
 from archive.errors import ArchiveError, ConfigError, InvalidQueryError, NotFoundError
-from archive.store.sqlite.readonly import make_read_only
 from archive.web import json_api, pages
 from archive.web.openapi import spec
 from archive.web.render import environment
@@ -38,7 +37,7 @@ def open_read_only(db: str | Path | None, *, model: str | None = None, home: str
     if not path.is_file():
         raise NotFoundError(f"no archive at {path} (create it with: archive ingest -d {path} FILES)")
     archive = Archive.open(path, model=model, home=home)
-    make_read_only(archive.engine)
+    archive.store().query_only()
     return archive
 
 
@@ -49,7 +48,7 @@ def create_app(archive: Archive, *, token: str | None = None, allowed_hosts: Seq
     server without a token gets the loopback names, so that a web page elsewhere cannot
     read the archive through DNS rebinding.
     """
-    make_read_only(archive.engine)
+    archive.store().query_only()
     app = Starlette(
         routes=[
             *pages.ROUTES,

@@ -16,7 +16,6 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from archive.api import Archive
 from archive.errors import ArchiveError
-from archive.store.sqlite.readonly import make_read_only
 from archive.web.json_api import context_dict
 
 T = TypeVar("T")
@@ -43,7 +42,7 @@ def _call(fn: Callable[[], T]) -> T:
 
 def build_mcp_server(archive: Archive) -> MCPServer:
     """An MCP server whose tools read ``archive`` (which the caller keeps open, and closes)."""
-    make_read_only(archive.engine)
+    archive.store().query_only()
     server: MCPServer = MCPServer("conflict-archive", instructions=INSTRUCTIONS)
 
     @server.tool()

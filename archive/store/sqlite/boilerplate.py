@@ -3,39 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from archive.store.interface import in_batches
 from archive.store.models import OutletSentence, Source
+from archive.store.records import LearnedSentence, SentenceSeen
 from archive.text.boilerplate import is_boilerplate
-
-
-@dataclass(frozen=True)
-class SentenceSeen:
-    """One sentence of one new story, to be counted."""
-
-    source_id: int
-    key: int
-    published: str | None
-    text: str
-
-
-@dataclass(frozen=True)
-class LearnedSentence:
-    """A sentence learned as an outlet's furniture, with the stories and dates it was seen in."""
-
-    outlet: str
-    text: str
-    stories: int
-    first_published: str | None
-    last_published: str | None
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
 
 _UPSERT = (
     "INSERT INTO outlet_sentences (source_id, sentence_key, stories, first_published, last_published, boilerplate) "

@@ -7,36 +7,14 @@ metadata; bucketing and counting happen in ``archive.search.coverage``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.store.interface import in_batches
 from archive.store.models import Article, Source
+from archive.store.records import ArticleMeta, OutletRow
 from archive.store.sqlite.vtables import FTS_TABLE
-
-
-@dataclass(frozen=True)
-class OutletRow:
-    name: str
-    articles: int
-    first_published: str | None
-    last_published: str | None
-
-
-@dataclass(frozen=True)
-class ArticleMeta:
-    """What a timeline needs of one article."""
-
-    id: int
-    outlet: str | None
-    source_id: int | None
-    title: str
-    url: str | None
-    published: str | None
-    duplicate_kind: str | None
-    language: str | None = None
 
 
 def outlet_rows(session: Session) -> list[OutletRow]:

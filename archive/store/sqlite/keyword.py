@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from archive.store.interface import Filters, KeywordQuery, in_batches
 from archive.store.sqlite.vtables import ARTICLE_FTS_TABLE, FTS_TABLE
+from archive.text.dates import key_to_iso
 
 # bm25() column weights of fts_articles (title, text): a word in the headline counts as much as
 # several in the body, as a reader scanning headlines would weigh it.
@@ -77,10 +78,10 @@ def _bm25(
     params: list[object] = [match]
     if filters.since is not None:
         clauses.append("a.published_at >= ?")
-        params.append(_key_to_iso(filters.since))
+        params.append(key_to_iso(filters.since))
     if filters.until is not None:
         clauses.append("substr(a.published_at, 1, 10) <= ?")
-        params.append(_key_to_iso(filters.until))
+        params.append(key_to_iso(filters.until))
     if filters.source_ids is not None:
         clauses.append(f"a.source_id IN ({','.join('?' * len(filters.source_ids))})")
         params.extend(int(s) for s in filters.source_ids)
@@ -95,7 +96,3 @@ def _bm25(
     sql = f"SELECT f.rowid, {score} AS score FROM {table} f {join}WHERE {' AND '.join(clauses)} ORDER BY score LIMIT ?"
     params.append(int(limit))
     return [(int(r[0]), float(r[1])) for r in session.connection().exec_driver_sql(sql, tuple(params))]
-
-
-def _key_to_iso(key: int) -> str:
-    return f"{key // 10000:04d}-{key // 100 % 100:02d}-{key % 100:02d}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
@@ -11,17 +10,9 @@ from sqlalchemy.orm import Session
 
 from archive.store.interface import in_batches
 from archive.store.models import Article, ArticleBand, Chunk, Source
+from archive.store.records import Candidate, StoredCopy
 from archive.store.sqlite.knn import vectors_for_chunks
 from archive.store.sqlite.vtables import VEC_TABLE
-
-
-@dataclass(frozen=True)
-class StoredCopy:
-    id: int
-    content_hash: str
-    canonical_url: str | None
-    source_id: int | None
-    has_text: bool
 
 
 def copies_by_hash(session: Session, content_hashes: Sequence[str]) -> dict[str, list[StoredCopy]]:
@@ -38,15 +29,6 @@ def copies_by_hash(session: Session, content_hashes: Sequence[str]) -> dict[str,
         for row in session.execute(stmt):
             found.setdefault(row[1], []).append(StoredCopy(row[0], row[1], row[2], row[3], bool(row[4])))
     return found
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A stored article sharing an LSH band key with a new one."""
-
-    id: int
-    link_to: int  # a near-duplicate's canonical, so copies of copies point at the first article
-    minhash: bytes
 
 
 def band_candidates(session: Session, band_keys: Sequence[int]) -> dict[int, list[Candidate]]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.store.interface import Carrier, Filters, KeywordQuery, Passage, Vector, in_batches
@@ -155,17 +154,3 @@ def _carrier(row: Any) -> Carrier:
         duplicate_kind=row.duplicate_kind,
         canonical_id=row.canonical_id,
     )
-
-
-class SqliteStore:
-    """:class:`archive.store.interface.Store` for one SQLite archive file."""
-
-    def __init__(self, engine: Engine, vector_table: str = VEC_TABLE, *, prefilter_min_rows: int | None = None) -> None:
-        self.engine = engine
-        self.vector_table = vector_table
-        self.prefilter_min_rows = prefilter_min_rows
-
-    @contextmanager
-    def reader(self) -> Iterator[SqliteSearchReader]:
-        with Session(self.engine) as session:
-            yield SqliteSearchReader(session, self.vector_table, prefilter_min_rows=self.prefilter_min_rows)

@@ -7,25 +7,14 @@ rolls back) as one transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from archive.store.models import Article, ArticleBand, Chunk, Feed, FeedItem, IngestRun, Source, utcnow
+from archive.store.records import ChunkRow
 from archive.store.sqlite.vtables import FTS_TABLE, VEC_TABLE, existing_bits_table
-
-
-@dataclass(frozen=True)
-class ChunkRow:
-    ordinal: int
-    text: str
-    char_start: int
-    char_end: int
-    token_count: int
-    text_hash: str
-    group_id: int | None
 
 
 def source_id_for(session: Session, name: str | None, domain: str | None = None) -> int | None:

@@ -1,0 +1,30 @@
+"""The one place that picks a storage backend for an archive's location."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from archive.store.interface import Store
+from archive.store.records import Health
+from archive.store.sqlite.errors import translate_errors as sqlite_errors
+from archive.store.sqlite.health import diagnose as sqlite_health
+from archive.store.sqlite.store import SqliteStore
+
+
+def open_store(location: Path | str, *, create: bool = True, prefilter_min_rows: int | None = None) -> Store:
+    """The store of the archive at ``location`` (a SQLite file path).
+
+    ``create=False`` raises ArchiveNotFoundError for a missing file instead of creating it.
+    """
+    return SqliteStore.open(location, create=create, prefilter_min_rows=prefilter_min_rows)
+
+
+def location_errors(location: Path | str) -> AbstractContextManager[None]:
+    """Typed ArchiveErrors for failures of the archive at ``location`` before its store is open."""
+    return sqlite_errors(location)
+
+
+def store_health(location: Path | str, *, prefilter_min_rows: int | None) -> Health:
+    """The backend's checks for ``archive doctor`` (they run even when the archive cannot be opened)."""
+    return sqlite_health(Path(location), prefilter_min_rows=prefilter_min_rows)

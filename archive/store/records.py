@@ -1,0 +1,123 @@
+"""Plain values that cross the store interface (no ORM rows, no sessions)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class SentenceSeen:
+    """One sentence of one new story, to be counted."""
+
+    source_id: int
+    key: int
+    published: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class LearnedSentence:
+    """A sentence learned as an outlet's furniture, with the stories and dates it was seen in."""
+
+    outlet: str
+    text: str
+    stories: int
+    first_published: str | None
+    last_published: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StoredCopy:
+    id: int
+    content_hash: str
+    canonical_url: str | None
+    source_id: int | None
+    has_text: bool
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored article sharing an LSH band key with a new one."""
+
+    id: int
+    link_to: int  # a near-duplicate's canonical, so copies of copies point at the first article
+    minhash: bytes
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    ordinal: int
+    text: str
+    char_start: int
+    char_end: int
+    token_count: int
+    text_hash: str
+    group_id: int | None
+
+
+@dataclass(frozen=True)
+class OutletRow:
+    name: str
+    articles: int
+    first_published: str | None
+    last_published: str | None
+
+
+@dataclass(frozen=True)
+class ArticleMeta:
+    """What a timeline needs of one article."""
+
+    id: int
+    outlet: str | None
+    source_id: int | None
+    title: str
+    url: str | None
+    published: str | None
+    duplicate_kind: str | None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """One stored article's own row (its text is None when it is an exact copy)."""
+
+    id: int
+    title: str
+    text: str | None
+    outlet: str | None
+    url: str | None
+    published_at: str | None
+    canonical_id: int | None
+    duplicate_kind: str | None
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """The embedding model whose vectors (of ``passage_format`` inputs) fill ``vector_table``."""
+
+    name: str
+    dimension: int
+    vector_table: str
+    passage_format: str
+    fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One health check: ``status`` is ok, warn or fail; ``fix`` says what to do when it is not ok."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class Health:
+    """A backend's doctor checks, and the active model's name when one is recorded."""
+
+    checks: list[Check] = field(default_factory=list)
+    model: str | None = None
