@@ -303,7 +303,7 @@ def eval_known(data_dir: Path, home: Path, *, with_txtai: bool) -> None:
         if with_txtai:
             import eval_txtai
 
-            queries = [q["query"] for q in json.loads(eval_known.KNOWN_ITEMS.read_text())]
+            queries = [q["query"] for q in eval_known.all_items()]
             txtai = eval_txtai.run_txtai(queries, data_dir, home, max_tokens=256)  # the model's own 256 tokens
         rows = eval_known.evaluate(archive, id_by_url, copies, topics, txtai=txtai)
         share = eval_known.furniture_share(archive)

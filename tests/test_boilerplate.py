@@ -70,3 +70,19 @@ def test_removing_a_learned_segment_keeps_the_prose_it_was_glued_to() -> None:
         "Russia is already beginning to talk constructively,\u201d In more good news for peace talks, "
         "US officials said Russia was willing."
     )
+
+
+def test_a_learned_promo_running_on_into_the_next_sentence_is_removed_by_its_opening() -> None:
+    promo = "Sign up to our World News Bulletin here"
+    text = f"The Kremlin has not commented. {promo} Gerasimov, a deputy commander, was killed in the fighting."
+    cleaned, removed = remove_sentences(text, {sentence_key(promo) or 0})
+    assert (cleaned, removed) == (
+        "The Kremlin has not commented. Gerasimov, a deputy commander, was killed in the fighting.",
+        1,
+    )
+
+
+def test_a_learned_sentence_of_plain_reporting_is_not_cut_out_of_a_longer_one() -> None:
+    learned = "The Kremlin has not commented"
+    text = "The Kremlin has not commented on the strike near Kherson, officials said."
+    assert remove_sentences(text, {sentence_key(learned) or 0}) == (text, 0)

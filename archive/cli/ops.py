@@ -172,13 +172,26 @@ def _print_articles(articles: tuple[Source, ...]) -> None:
 
 @cli.command()
 @_db_and_home
-@click.option("--model", required=True, help="The model to move to: a name, a local path, or fake:<dim> for tests.")
+@click.option("--model", help="The model to move to: a name, a local path, or fake:<dim> for tests.")
+@click.option(
+    "--articles",
+    "articles_only",
+    is_flag=True,
+    help="Only give articles stored without an article vector theirs, with the archive's own model.",
+)
 @click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True, help="Texts per model call.")
 @wait_option
 @_json_option
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def reembed(
-    db: str | None, home: str | None, model: str, batch_size: int, wait: float, as_json: bool, quiet: bool
+    db: str | None,
+    home: str | None,
+    model: str | None,
+    articles_only: bool,
+    batch_size: int,
+    wait: float,
+    as_json: bool,
+    quiet: bool,
 ) -> None:
     """Embed every passage with another model and switch the archive to it.
 
@@ -186,10 +199,31 @@ def reembed(
     switch is one transaction. If it is interrupted, the old model stays active
     and the next reembed starts over.
 
+    With --articles, only the article vectors (headline and lead, one per
+    article) that an archive stored before they existed lacks are embedded,
+    with the archive's own model (ARCHIVE_MODEL names it if needed);
+    search ranks by them once every article has one. Rerunning goes on where
+    an interrupted run stopped.
+
     \b
-    Example:
+    Examples:
       archive reembed --model sentence-transformers/all-mpnet-base-v2 -d news.db
+      archive reembed --articles -d news.db
     """
+    if (model is None) == (not articles_only):
+        raise click.UsageError("give either --model MODEL (move to another model) or --articles")
+    if articles_only:
+        with opened(db, None, home) as archive, progress_bar("embedding articles", quiet or as_json) as bar:
+            filled = archive.embed_articles(batch_size=batch_size, progress=bar, wait=wait)
+        if as_json:
+            click.echo(json.dumps(filled.to_dict(), indent=2))
+        else:
+            click.echo(
+                f"embedded {filled.embedded} article vector(s) with {filled.model} into {filled.table}; "
+                f"{filled.already} article(s) already had one"
+            )
+        return
+    assert model is not None
     from archive.ops import reembed_database
 
     settings = Settings.resolve(db=db, home=home)

@@ -19,7 +19,7 @@ from archive.ingest.prepare import IngestOptions, Prepared
 from archive.results import IngestReport
 from archive.store.interface import ArchiveWriter, Store
 from archive.store.records import ChunkRow, SentenceSeen
-from archive.text.context import passage_input
+from archive.text.context import article_input, passage_input
 from archive.text.dates import date_key
 
 ProgressFn = Callable[[int], None]
@@ -80,8 +80,9 @@ class BatchWriter:
             decide_batch(reader, items, self.hasher, self.options.near_threshold)
         kept = [p for p in items if p.decision != "skip"]
         vectors = self._vectors([p for p in kept if p.keeps_text])
+        article_vectors = self._article_vectors([p for p in kept if p.keeps_text])
         with self.store.writer() as writer:
-            _BatchWrite(self, writer, vectors).write(kept)
+            _BatchWrite(self, writer, vectors, article_vectors).write(kept)
             self.report.skipped += len(items) - len(kept)
             for item in kept:
                 self._count(item)
@@ -118,14 +119,30 @@ class BatchWriter:
             known.update(zip(todo, matrix))
         return known
 
+    def _article_vectors(self, items: list[Prepared]) -> dict[int, np.ndarray]:
+        """One article vector (headline and lead) per article that keeps its text, by ``id(item)``."""
+        if not items:
+            return {}
+        inputs = [article_input(item.cleaned.title, item.cleaned.text) for item in items]
+        matrix = self.embedder.embed(inputs, batch_size=self.options.embed_batch_size)
+        return {id(item): vector for item, vector in zip(items, matrix, strict=True)}
+
 
 class _BatchWrite:
     """The write phase of one batch: articles, chunks and their groups, vectors, band keys."""
 
-    def __init__(self, owner: BatchWriter, writer: ArchiveWriter, vectors: dict[VectorKey, np.ndarray]) -> None:
+    def __init__(
+        self,
+        owner: BatchWriter,
+        writer: ArchiveWriter,
+        vectors: dict[VectorKey, np.ndarray],
+        article_vectors: dict[int, np.ndarray],
+    ) -> None:
         self.owner = owner
         self.writer = writer
         self.vectors = vectors
+        self.article_vectors = article_vectors
+        self.article_rows: list[tuple[int, bytes, int, int, str]] = []
         self.groups: dict[str, int] = {}
         self.chunk_group: dict[int, int] = {}
         self.group_updates: list[tuple[int, int]] = []
@@ -142,6 +159,7 @@ class _BatchWrite:
         self._count_sentences(items, source_ids)
         self.writer.set_groups(self.group_updates)
         self.writer.add_vector_rows(self.vector_rows)
+        self.writer.add_article_vectors(self.article_rows)
         self.writer.add_band_rows(self.band_rows)
 
     def _count_sentences(self, items: list[Prepared], source_ids: dict[str | None, int | None]) -> None:
@@ -186,6 +204,8 @@ class _BatchWrite:
         for chunk_id, digest in zip(chunk_ids, item.chunk_hashes):
             vector = self.vectors[self.owner.input_key(item, digest)]
             self.vector_rows.append((chunk_id, vector.astype(np.float32).tobytes(), *meta))
+        article_vector = self.article_vectors[id(item)]
+        self.article_rows.append((item.stored_id, article_vector.astype(np.float32).tobytes(), *meta))
         self.band_rows.extend((key, item.stored_id) for key in item.band_keys)
 
     def _assign_groups(self, item: Prepared, chunk_ids: list[int], canonical: int | None) -> None:

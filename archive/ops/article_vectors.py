@@ -12,11 +12,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from archive.embedding.base import Embedder
-from archive.store.sqlite import article_vectors
+from archive.errors import OperationError
+from archive.store.interface import Store
 from archive.text.context import article_input
 from archive.text.dates import date_key
 
@@ -27,6 +26,7 @@ ARTICLES_PER_BATCH = 256
 class ArticleVectorReport:
     """What filling article vectors did."""
 
+    model: str
     table: str
     embedded: int  # articles embedded now
     already: int  # articles that had their vector
@@ -36,7 +36,7 @@ class ArticleVectorReport:
 
 
 def fill_article_vectors(
-    writer: Engine,
+    store: Store,
     embedder: Embedder,
     table: str,
     *,
@@ -44,12 +44,12 @@ def fill_article_vectors(
     progress: Callable[[int], None] | None = None,
 ) -> ArticleVectorReport:
     """Embed every article holding text that has no vector beside ``table``; the caller holds the writer lock."""
-    with Session(writer) as session:
-        have = article_vectors.stored_ids(session, table)
+    with store.reader() as reader:
+        have = reader.article_vector_ids(table)
     embedded, already, last_id = 0, 0, 0
     while True:
-        with Session(writer.execution_options(sqlite_begin="DEFERRED")) as session:
-            rows = article_vectors.articles_after(session, last_id, ARTICLES_PER_BATCH)
+        with store.reader() as reader:
+            rows = reader.articles_for_vectors(last_id, ARTICLES_PER_BATCH)
         if not rows:
             break
         last_id = rows[-1].id
@@ -67,11 +67,31 @@ def fill_article_vectors(
                 )
                 for r, v in zip(todo, matrix, strict=True)
             ]
-            with Session(writer) as session, session.begin():
-                article_vectors.add(session, vectors, table)
+            with store.writer() as writer:
+                writer.add_article_vectors(vectors, table=table)
             embedded += len(todo)
         if progress is not None:
             progress(len(rows))
-    with Session(writer) as session, session.begin():
-        article_vectors.mark_complete(session, table)
-    return ArticleVectorReport(table, embedded, already)
+    with store.writer() as writer:
+        writer.mark_article_vectors(True, table=table)
+    return ArticleVectorReport(embedder.name, table, embedded, already)
+
+
+def embed_articles(
+    store: Store,
+    embedder: Embedder,
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int], None] | None = None,
+    wait: float = 0,
+) -> ArticleVectorReport:
+    """Give every article its article vector in the active model's table, under the writer lock.
+
+    ``embedder`` must be the model the archive records (the caller checked it, as opening does).
+    """
+    with store.writer_lock(wait=wait, command="reembed --articles"):
+        with store.reader() as reader:
+            active = reader.active_model()
+        if active is None:
+            raise OperationError("this archive records no embedding model: ingest something first")
+        return fill_article_vectors(store, embedder, active.vector_table, batch_size=batch_size, progress=progress)

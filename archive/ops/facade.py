@@ -12,6 +12,7 @@ from archive.config import Settings
 from archive.embedding.base import Embedder
 from archive.embedding.loader import load_embedder
 from archive.errors import NotFoundError
+from archive.ops.article_vectors import ArticleVectorReport, embed_articles
 from archive.ops.doctor import DoctorReport, diagnose
 from archive.ops.maintenance import BackupReport, VacuumReport, backup, delete_articles, select_for_delete, vacuum
 from archive.ops.reclean import CleanReport, reclean
@@ -118,6 +119,14 @@ class MaintenanceMethods:
         report = reembed(self._store, embedder, batch_size=batch_size, progress=progress, wait=wait)
         self.embedder = embedder
         return report
+
+    @file_errors
+    def embed_articles(
+        self, *, batch_size: int = 32, progress: ProgressFn | None = None, wait: float = 0
+    ) -> ArticleVectorReport:
+        """Give articles stored without an article vector (before they existed) theirs; search then uses them."""
+        self._require_writable()
+        return embed_articles(self._store, self.embedder, batch_size=batch_size, progress=progress, wait=wait)
 
     @file_errors
     def vacuum(self, *, wait: float = 0) -> VacuumReport:

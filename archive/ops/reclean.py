@@ -20,7 +20,7 @@ from archive.store.interface import ArchiveWriter, Store
 from archive.store.records import ChunkRow, SentenceSeen
 from archive.text.boilerplate import remove_sentences, sentences
 from archive.text.chunk import chunk_text
-from archive.text.context import passage_input
+from archive.text.context import article_input, passage_input
 from archive.text.dates import date_key
 
 ARTICLES_PER_BATCH = 200
@@ -140,6 +140,9 @@ def _rewrite(
         vectors.update({i: matrix[n].tobytes() for n, i in enumerate(fresh)})
     meta = (row.source_id or 0, date_key(row.published_at), row.language or "")
     writer.add_vector_rows([(ids[i], vectors[i], *meta) for i in range(len(ids))])
+    if article_input(row.title, text) != article_input(row.title, row.text):  # furniture left the lead
+        vector = np.asarray(embedder.embed([article_input(row.title, text)]), dtype=np.float32)[0]
+        writer.add_article_vectors([(row.id, vector.tobytes(), *meta)])
     writer.set_groups([(ids[i], ids[i]) for i in fresh])
     signature = hasher.signature(text)
     writer.update_article_text(

@@ -1,6 +1,6 @@
 """`archive reembed`: move an archive to another embedding model.
 
-Every chunk is embedded into a new vec0 table, batch by batch, while the old
+Every chunk (and every article's headline and lead) is embedded into a new vec0 table, batch by batch, while the old
 table keeps serving searches. One last transaction makes the new model active
 and drops the old table, so a crash midway leaves the old model in charge; the
 half-built table is dropped by the next reembed (and reported by doctor).
@@ -19,6 +19,7 @@ import numpy as np
 from archive.embedding.base import Embedder
 from archive.embedding.loader import load_embedder
 from archive.errors import OperationError
+from archive.ops.article_vectors import fill_article_vectors
 from archive.store.interface import Store, VectorRow
 from archive.store.open import location_errors, open_store
 from archive.text.context import CURRENT_PASSAGE_FORMAT, passage_input
@@ -71,6 +72,7 @@ def reembed(
             table = writer.free_vector_table()
             writer.create_vector_table(table, embedder.dimension)
         chunks = _fill(store, embedder, table, batch_size, chunks_per_batch, progress)
+        fill_article_vectors(store, embedder, table, batch_size=batch_size)
         with store.writer() as writer:
             writer.record_model(embedder.name, embedder.dimension, getattr(embedder, "fingerprint", None), table)
             writer.drop_vector_table(old_table)

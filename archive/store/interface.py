@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from archive.store.models import Feed, IngestRun
 from archive.store.records import (
+    ArticleInput,
     ArticleMeta,
     Candidate,
     ChunkRow,
@@ -220,6 +221,15 @@ class ArchiveReader(SearchReader, Protocol):
     def articles_with_text(self, after_id: int, limit: int) -> list[Any]: ...
     def chunk_vectors(self, article_id: int) -> list[tuple[str, int | None, bytes]]: ...
 
+    # -- article vectors (headline and lead), beside the active vector table unless ``table`` is given
+    def article_vector_ids(self, table: str | None = None) -> set[int]:
+        """Ids of the articles whose vector is stored."""
+        ...
+
+    def articles_for_vectors(self, after_id: int, limit: int) -> list[ArticleInput]:
+        """Articles holding text with id > ``after_id``, by id, with what their vector is made of."""
+        ...
+
 
 class ArchiveWriter(ArchiveReader, Protocol):
     """One write transaction; vector rows go to the active vector table unless ``table`` is given."""
@@ -234,6 +244,14 @@ class ArchiveWriter(ArchiveReader, Protocol):
     def set_groups(self, updates: Sequence[tuple[int, int]]) -> None: ...
     def add_vector_rows(self, rows: Sequence[VectorRow], *, table: str | None = None) -> None: ...
     def add_band_rows(self, rows: Sequence[tuple[int, int]]) -> None: ...
+    def add_article_vectors(self, rows: Sequence[VectorRow], *, table: str | None = None) -> None:
+        """Store (or replace) article vector rows keyed by article id."""
+        ...
+
+    def mark_article_vectors(self, complete: bool, *, table: str | None = None) -> None:
+        """Record whether every article holding text has its vector (search uses them only then)."""
+        ...
+
     def count_sentences(self, seen: Sequence[SentenceSeen]) -> list[tuple[int, int]]:
         """Count each sentence once per story; (source id, key) of those that just became boilerplate."""
         ...

@@ -95,6 +95,18 @@ class StoredArticle:
 
 
 @dataclass(frozen=True)
+class ArticleInput:
+    """What an article's vector is made from (headline and text), and the metadata its row carries."""
+
+    id: int
+    title: str
+    text: str
+    source_id: int | None
+    published_at: str | None
+    language: str | None
+
+
+@dataclass(frozen=True)
 class ModelRecord:
     """The embedding model whose vectors (of ``passage_format`` inputs) fill ``vector_table``."""
 
@@ -103,6 +115,7 @@ class ModelRecord:
     vector_table: str
     passage_format: str
     fingerprint: str | None = None
+    article_vectors: bool = True  # every article holding text has its article vector
 
 
 @dataclass(frozen=True)

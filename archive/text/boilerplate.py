@@ -31,6 +31,7 @@ from datetime import date
 
 from archive.text.chunk import split_sentences
 
+MAX_OPENING_WORDS = 30  # longest learned segment looked for at the start of a run-on sentence
 MIN_WORDS = 4  # shorter sentences ("Photo: Reuters.", "Kyiv.") are left to the fixed list
 MIN_STORIES = 5  # distinct stories of one outlet holding the sentence
 MIN_SPAN_DAYS = 21  # between the first and the last of them: longer than one story's news cycle
@@ -90,24 +91,49 @@ def sentences(text: str) -> list[Sentence]:
     return found
 
 
-def _glued_segments(text: str, start: int, end: int) -> list[Sentence]:
-    """The reader-addressing segments of the sentence ``text[start:end]``, when it was glued from several."""
+def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The spans of the sentence ``text[start:end]`` cut where glued text joins (itself when nothing is)."""
     cuts = []
     for match in _GLUE.finditer(text, start, end):
         after = (match.group("after_link") and "after_link") or (match.group("after_caps") and "after_caps")
         cut_start = match.start(after) if after else match.start()
         if start < cut_start and match.end() < end:
             cuts.append((cut_start, match.end()))
-    if not cuts:
-        return []
     starts = [start, *(cut_end for _, cut_end in cuts)]
     ends = [*(cut_start for cut_start, _ in cuts), end]
+    return list(zip(starts, ends, strict=True))
+
+
+def _glued_segments(text: str, start: int, end: int) -> list[Sentence]:
+    """The reader-addressing segments of the sentence ``text[start:end]``, when it was glued from several."""
+    pieces = _pieces(text, start, end)
+    if len(pieces) < 2:
+        return []
     found = []
-    for piece_start, piece_end in zip(starts, ends, strict=True):
+    for piece_start, piece_end in pieces:
         piece = text[piece_start:piece_end]
         key = sentence_key(piece)
         if key is not None and _READER_CUE.search(piece):
             found.append(Sentence(piece_start, piece_end, key, piece))
+    return found
+
+
+def _learned_openings(text: str, drop: Collection[int]) -> list[Sentence]:
+    """Learned reader-addressing segments glued, with no mark at all, to the start of what follows them.
+
+    "Sign up to our World News Bulletin here Putin could..." runs on into whatever the next
+    sentence happens to be, so it is found by its learned opening words, not by a cut.
+    """
+    found = []
+    for start, end in split_sentences(text):
+        for piece_start, piece_end in _pieces(text, start, end):
+            words = list(_WORD.finditer(text, piece_start, piece_end))
+            best = None
+            for n in range(MIN_WORDS, min(len(words) - 1, MAX_OPENING_WORDS) + 1):
+                if sentence_key(text[piece_start : words[n - 1].end()]) in drop:
+                    best = words[n - 1].end()
+            if best is not None and _READER_CUE.search(text[piece_start:best]):
+                found.append(Sentence(piece_start, best, 0, text[piece_start:best]))
     return found
 
 
@@ -127,20 +153,21 @@ def remove_sentences(text: str, drop: Collection[int]) -> tuple[str, int]:
     """
     if not drop:
         return text, 0
-    doomed = sorted((s for s in sentences(text) if s.key in drop), key=lambda s: (s.start, -s.end))
+    learned = [s for s in sentences(text) if s.key in drop] + _learned_openings(text, drop)
+    doomed = sorted(learned, key=lambda s: (s.start, -s.end))
     if not doomed:
         return text, 0
-    pieces, position = [], 0
+    pieces, position, removed = [], 0, 0
     for sentence in doomed:
         if sentence.end <= position:
             continue  # a segment inside a sentence already removed
         pieces.append(text[position : max(position, sentence.start)])
-        position = sentence.end
+        position, removed = sentence.end, removed + 1
     pieces.append(text[position:])
     joined = "".join(pieces)
     lines = [_SPACE_RUNS.sub(" ", line).strip() for line in joined.split("\n")]
     cleaned = _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
-    return cleaned, len(doomed)
+    return cleaned, removed
 
 
 def _day(value: str) -> date | None:

@@ -8,7 +8,6 @@ search leaves article vectors out rather than rank some articles by them and oth
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select, update
@@ -16,21 +15,9 @@ from sqlalchemy.orm import Session
 
 from archive.store.interface import KNN_MAX_K, Filters
 from archive.store.models import Article, EmbeddingModel
+from archive.store.records import ArticleInput
 from archive.store.sqlite.knn import _vec_filters
 from archive.store.sqlite.vtables import article_table_for
-
-
-@dataclass(frozen=True)
-class ArticleInput:
-    """What an article's vector is made from, and the metadata its row carries."""
-
-    id: int
-    title: str
-    text: str
-    source_id: int | None
-    published_at: str | None
-    language: str | None
-
 
 VectorRow = tuple[int, bytes, int, int, str]  # article id, float32 bytes, source id, published YYYYMMDD, language
 

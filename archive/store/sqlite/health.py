@@ -21,10 +21,10 @@ from archive.errors import (
 )
 from archive.store import migrate
 from archive.store.records import Check, Health
-from archive.store.sqlite import knn, meta, reads
+from archive.store.sqlite import article_vectors, knn, meta, reads
 from archive.store.sqlite.engine import access_mode, create_archive_engine, engine_path, pick_driver, probe
 from archive.store.sqlite.errors import classify_error
-from archive.store.sqlite.vtables import vec_table_dimension
+from archive.store.sqlite.vtables import article_table_for, table_exists, vec_table_dimension
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 _SQLITE_HEADER = b"SQLite format 3\x00"
@@ -131,6 +131,7 @@ def _run_checks(engine: Engine, report: Health, prefilter_min_rows: int | None) 
         report.checks.append(_guard("duplicate links", lambda: _links(session), _RELINK))
         report.checks.append(_guard("vector tables", lambda: _leftovers(session), _REEMBED))
         if model.status != FAIL:
+            report.checks.append(_guard("article vectors", lambda: _article_vectors(session), _ARTICLES))
             report.checks.append(_guard("prefilter", lambda: _prefilter(session, prefilter_min_rows), _REEMBED))
 
 
@@ -139,6 +140,7 @@ _RESTORE = (
     "or try `sqlite3 DB .recover`"
 )
 _REEMBED = "rebuild the vectors with `archive reembed --model MODEL` (the model `archive stats` shows)"
+_ARTICLES = "run `archive reembed --articles` (embeds only what is missing; search ranks better once it has)"
 _RELINK = "delete the listed articles with `archive delete --article ID` and ingest their files again"
 
 
@@ -222,6 +224,21 @@ def _counts(session: Session) -> tuple[str, str] | tuple[str, str, str]:
             "rebuild the keyword index: sqlite3 DB \"INSERT INTO fts_chunks(fts_chunks) VALUES('rebuild')\"",
         )
     return OK, detail
+
+
+def _article_vectors(session: Session) -> tuple[str, str] | tuple[str, str, str]:
+    active = meta.active_model(session)
+    assert active is not None  # the model check passed
+    table = article_table_for(active.vector_table)
+    if not table_exists(session.connection(), table):
+        return FAIL, f"the article vector table {table} is missing", _REEMBED
+    stored = len(article_vectors.stored_ids(session, active.vector_table))
+    if not active.article_vectors:
+        return (
+            WARN,
+            f"{stored:,} article vectors; articles stored before they existed lack one, so search leaves them out",
+        )
+    return OK, f"{stored:,} article vectors in {table}"
 
 
 def _links(session: Session) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from archive.store.interface import Vector, VectorRow
 from archive.store.models import Article, EmbeddingModel, Feed, IngestRun
 from archive.store.records import (
+    ArticleInput,
     ArticleMeta,
     Candidate,
     ChunkRow,
@@ -24,12 +25,14 @@ from archive.store.records import (
     StoredArticle,
     StoredCopy,
 )
-from archive.store.sqlite import boilerplate, facets, keyword, lookups, meta, reads, vtables, writes
+from archive.store.sqlite import article_vectors, boilerplate, facets, keyword, lookups, meta, reads, vtables, writes
 from archive.store.sqlite.search import SqliteSearchReader
 
 
 def model_record(row: EmbeddingModel) -> ModelRecord:
-    return ModelRecord(row.name, row.dimension, row.vector_table, row.passage_format, row.fingerprint)
+    return ModelRecord(
+        row.name, row.dimension, row.vector_table, row.passage_format, row.fingerprint, row.article_vectors
+    )
 
 
 class SqliteReader(SqliteSearchReader):
@@ -162,6 +165,13 @@ class SqliteReader(SqliteSearchReader):
             self.session.expunge(row)
         return rows
 
+    # -- article vectors
+    def article_vector_ids(self, table: str | None = None) -> set[int]:
+        return article_vectors.stored_ids(self.session, table or self.table)
+
+    def articles_for_vectors(self, after_id: int, limit: int) -> list[ArticleInput]:
+        return article_vectors.articles_after(self.session, after_id, limit)
+
 
 class SqliteWriter(SqliteReader):
     """:class:`archive.store.interface.ArchiveWriter` over one session inside ``BEGIN IMMEDIATE``."""
@@ -193,6 +203,12 @@ class SqliteWriter(SqliteReader):
 
     def add_band_rows(self, rows: Sequence[tuple[int, int]]) -> None:
         writes.add_band_rows(self.session, rows)
+
+    def add_article_vectors(self, rows: Sequence[VectorRow], *, table: str | None = None) -> None:
+        article_vectors.add(self.session, rows, table or self.table)
+
+    def mark_article_vectors(self, complete: bool, *, table: str | None = None) -> None:
+        article_vectors.mark_complete(self.session, table or self.table, complete)
 
     def count_sentences(self, seen: Sequence[SentenceSeen]) -> list[tuple[int, int]]:
         return boilerplate.count_sentences(self.session, seen)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from archive.store.models import Article, ArticleBand, Chunk, Feed, FeedItem, IngestRun, Source, utcnow
 from archive.store.records import ChunkRow
-from archive.store.sqlite.vtables import FTS_TABLE, VEC_TABLE, existing_bits_table
+from archive.store.sqlite.vtables import FTS_TABLE, VEC_TABLE, article_table_for, existing_bits_table, table_exists
 
 
 def source_id_for(session: Session, name: str | None, domain: str | None = None) -> int | None:
@@ -96,6 +96,11 @@ def delete_articles(session: Session, article_ids: Sequence[int], *, table: str 
         for name in tables:
             conn.exec_driver_sql(f"DELETE FROM {name} WHERE chunk_id IN ({','.join('?' * len(part))})", part)
     session.execute(delete(Chunk).where(Chunk.article_id.in_(ids)))
+    article_table = article_table_for(table)
+    if table_exists(conn, article_table):
+        for start in range(0, len(ids), 500):
+            part = tuple(ids[start : start + 500])
+            conn.exec_driver_sql(f"DELETE FROM {article_table} WHERE article_id IN ({','.join('?' * len(part))})", part)
     session.execute(
         update(Article)
         .where(Article.canonical_id.in_(ids))
