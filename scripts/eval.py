@@ -130,10 +130,13 @@ def cached_archive(
 def open_current(db: Path, home: Path) -> Archive:
     """Open ``db``, first migrating it if the schema moved on since it was built."""
     try:
-        return Archive.open(db, home=home)
+        archive = Archive.open(db, home=home)
     except SchemaOutOfDateError:
         upgrade_path(str(db), home=str(home))
-        return Archive.open(db, home=home)
+        archive = Archive.open(db, home=home)
+    if archive.embed_articles().embedded:  # an archive built before article vectors: give it them once
+        print(f"  {db.name}: article vectors embedded", file=sys.stderr)
+    return archive
 
 
 class _Progress:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from archive.errors import InvalidQueryError
-from archive.text.dates import date_key, key_to_iso, normalize_published, parse_filter_date
+from archive.text.dates import date_key, key_to_iso, normalize_published, optional_key_to_iso, parse_filter_date
 
 
 @pytest.mark.parametrize(
@@ -47,3 +47,8 @@ def test_bad_filter_dates_raise_with_the_expected_format(bad: str) -> None:
 def test_key_to_iso_gives_the_day_a_date_key_names() -> None:
     assert key_to_iso(20220304) == "2022-03-04"
     assert key_to_iso(date_key("1999-12-31T23:00:00Z")) == "1999-12-31"
+
+
+def test_no_date_bound_stays_no_bound() -> None:
+    assert optional_key_to_iso(None) is None
+    assert optional_key_to_iso(19991231) == "1999-12-31"

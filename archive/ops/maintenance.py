@@ -19,7 +19,7 @@ from archive.errors import NotFoundError, OperationError
 from archive.results import Source
 from archive.store.interface import ArchiveReader, Store
 from archive.store.lockfile import pid_alive
-from archive.text.dates import key_to_iso, parse_filter_date
+from archive.text.dates import optional_key_to_iso, parse_filter_date
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,8 @@ def select_for_delete(
         rows = reader.select_articles(
             ids=list(ids) or None,
             source_ids=source_ids,
-            before=_key_to_iso(before_key),
-            after=_key_to_iso(after_key),
+            before=optional_key_to_iso(before_key),
+            after=optional_key_to_iso(after_key),
         )
     missing = sorted(set(ids) - {r.id for r in rows})
     if missing and not (outlets or before or after):
@@ -160,7 +160,3 @@ def _outlet_ids(reader: ArchiveReader, outlets: Sequence[str]) -> list[int]:
         hint = ", ".join(known[:10]) + (", …" if len(known) > 10 else "") if known else "none yet"
         raise NotFoundError(f"no outlet named {unknown[0]!r}; outlets in this archive: {hint}")
     return list(found.values())
-
-
-def _key_to_iso(key: int | None) -> str | None:
-    return None if key is None else key_to_iso(key)

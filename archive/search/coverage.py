@@ -29,7 +29,7 @@ from archive.search.query import parse_query
 from archive.search.variants import Variants
 from archive.store.interface import Store
 from archive.store.records import ArticleMeta, OutletRow
-from archive.text.dates import key_to_iso
+from archive.text.dates import optional_key_to_iso
 
 TimelineBy = Literal["day", "week", "month"]
 BY_CHOICES: tuple[TimelineBy, ...] = ("day", "week", "month")
@@ -152,7 +152,11 @@ def matching_articles(
         found = reader.article_meta(reader.with_exact_copies(ids))
     f = params.filters
     return filter_articles(
-        found, since=key_to_day(f.since), until=key_to_day(f.until), source_ids=f.source_ids, language=f.language
+        found,
+        since=optional_key_to_iso(f.since),
+        until=optional_key_to_iso(f.until),
+        source_ids=f.source_ids,
+        language=f.language,
     )
 
 
@@ -167,11 +171,6 @@ def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidQueryError(f"limit must be between 1 and {MAX_LIMIT} passages (got {limit})")
     return limit
-
-
-def key_to_day(key: int | None) -> str | None:
-    """A YYYYMMDD filter key as YYYY-MM-DD."""
-    return None if key is None else key_to_iso(key)
 
 
 def matching_note(mode: str, limit: int) -> str:

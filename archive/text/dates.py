@@ -97,3 +97,8 @@ def parse_filter_date(value: str | None, *, end: bool = False) -> int | None:
 def key_to_iso(key: int) -> str:
     """A YYYYMMDD date key as YYYY-MM-DD (the prefix of a stored ``published_at``)."""
     return f"{key // 10000:04d}-{key // 100 % 100:02d}-{key % 100:02d}"
+
+
+def optional_key_to_iso(key: int | None) -> str | None:
+    """:func:`key_to_iso`, passing None (no date bound) through."""
+    return None if key is None else key_to_iso(key)
