@@ -1,4 +1,6 @@
-"""RSS/Atom feeds: parse them, fetch them (with conditional GET), fetch their pages.
+"""RSS/Atom feeds over HTTP: fetch them (with conditional GET), fetch their pages.
+
+Parsing is :mod:`archive.ingest.feed_entries` (files on disk are read the same way).
 
 The HTTP itself (address checks, deadline, size cap) is :mod:`archive.feeds.fetch`;
 every failure is an :class:`IngestError` that names the URL.
@@ -6,121 +8,19 @@ every failure is an :class:`IngestError` that names the URL.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import re
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from archive.errors import IngestError
 from archive.feeds.fetch import MAX_RESPONSE_BYTES, FetchLimits, http_get
+from archive.ingest.feed_entries import FeedEntry, ParsedFeed, entry_to_article, parse_feed, parse_feed_data
 from archive.ingest.files import read_regular_file
-from archive.ingest.html import extract_article, html_to_text
+from archive.ingest.html import extract_article
 from archive.ingest.records import RawArticle
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class FeedEntry:
-    """One feed item; ``summary_text`` and ``content_text`` are plain text (HTML stripped)."""
-
-    guid: str
-    url: str | None
-    title: str | None
-    published: str | None  # as the feed wrote it
-    summary_text: str | None
-    content_text: str | None
-
-
-@dataclass(frozen=True)
-class ParsedFeed:
-    """A parsed feed plus the HTTP validators to send on the next fetch."""
-
-    title: str | None
-    entries: list[FeedEntry]
-    etag: str | None
-    modified: str | None
-    status: int | None
-    not_modified: bool
-
-
-def _detail_text(detail: Any, fallback: Any) -> str | None:
-    """Plain text of a feedparser text construct, stripping markup only when it is HTML."""
-    value = detail.get("value") if detail else fallback
-    if not isinstance(value, str):
-        return None
-    kind = str(detail.get("type") or "") if detail else "text/html"
-    text = html_to_text(value) if ("html" in kind or not kind) else value.strip()
-    return text or None
-
-
-def _content_text(entry: Any) -> str | None:
-    """All ``<content>`` blocks of an entry joined (RSS content:encoded, Atom content)."""
-    blocks = [_detail_text(block, None) for block in entry.get("content") or []]
-    text = "\n".join(block for block in blocks if block)
-    return text or None
-
-
-def _to_entry(entry: Any) -> FeedEntry:
-    title_text = _detail_text(entry.get("title_detail"), entry.get("title"))
-    title = " ".join(title_text.split()) if title_text else None
-    summary = _detail_text(entry.get("summary_detail"), entry.get("summary"))
-    url = entry.get("link") or None
-    guid = entry.get("id") or url
-    if not guid:
-        digest = hashlib.sha256(f"{title or ''}\n{summary or ''}".encode())
-        guid = digest.hexdigest()
-    return FeedEntry(
-        guid=guid,
-        url=url,
-        title=title,
-        published=entry.get("published") or entry.get("updated") or None,
-        summary_text=summary,
-        content_text=_content_text(entry),
-    )
-
-
-def _parse(data: bytes | str, *, origin: str, content_type: str | None) -> ParsedFeed:
-    import feedparser  # deferred: only feed ingestion needs it
-
-    if isinstance(data, str):
-        # Text is already decoded: tell feedparser so it ignores the XML declaration.
-        data, content_type = data.encode("utf-8"), "application/xml; charset=utf-8"
-    headers: dict[str, str] = {}
-    if content_type:
-        headers["content-type"] = content_type
-    if origin.startswith(("http://", "https://")):
-        headers["content-location"] = origin  # base for relative links
-    # Always a stream: feedparser treats a bare string as a URL or file name.
-    result = feedparser.parse(io.BytesIO(data), response_headers=headers)
-    if not result.entries and (result.get("bozo") or not result.get("version")):
-        problem = result.get("bozo_exception")
-        detail = f" ({problem})" if problem else ""
-        raise IngestError(f"not a valid RSS/Atom feed{detail}", path=origin or None)
-    return ParsedFeed(
-        title=result.feed.get("title") or None,
-        entries=[_to_entry(entry) for entry in result.entries],
-        etag=None,
-        modified=None,
-        status=None,
-        not_modified=False,
-    )
-
-
-def parse_feed(data: bytes | str, *, origin: str = "") -> ParsedFeed:
-    """Parse RSS or Atom from bytes (encoding detected) or already-decoded text.
-
-    Malformed feeds are accepted as long as entries can be recovered; missing
-    fields are ``None``, and an entry without id or link gets a guid hashed
-    from its title and summary. Raises :class:`IngestError` ("not a valid
-    RSS/Atom feed") when the data is not a feed. ``origin`` names the source
-    in errors.
-    """
-    return _parse(data, origin=origin, content_type=None)
 
 
 def _local_path(url: str) -> Path | None:
@@ -171,7 +71,7 @@ def fetch_feed(
     new_modified = response_headers.get("Last-Modified") or modified
     if status == 304:
         return ParsedFeed(None, [], new_etag, new_modified, 304, not_modified=True)
-    feed = _parse(body, origin=url, content_type=response_headers.get("Content-Type"))
+    feed = parse_feed_data(body, origin=url, content_type=response_headers.get("Content-Type"))
     return ParsedFeed(feed.title, feed.entries, new_etag, new_modified, status, not_modified=False)
 
 
@@ -216,24 +116,4 @@ def fetch_page(url: str, *, timeout: float = 20.0, allow_private: bool = False) 
     return extract_article(html, url=final_url)
 
 
-def entry_to_article(entry: FeedEntry, *, outlet: str | None, page: RawArticle | None = None) -> RawArticle:
-    """Turn a feed entry into an article.
-
-    The text is the fetched page's when ``page`` is given (feeds often carry
-    only a teaser), else the entry's full content, else its summary. Raises
-    :class:`IngestError` when the entry has no text at all.
-    """
-    page_text = page.text.strip() if page is not None else ""
-    text = page_text or entry.content_text or entry.summary_text
-    if not text:
-        raise IngestError("feed entry has no text (no content or summary)", path=entry.url or entry.guid)
-    return RawArticle(
-        text=text,
-        title=entry.title or (page.title if page else None),
-        url=entry.url or (page.url if page else None),
-        outlet=outlet or (page.outlet if page else None),
-        published=entry.published or (page.published if page else None),
-        language=page.language if page else None,
-        origin=entry.url or entry.guid,
-        extra={"guid": entry.guid},
-    )
+__all__ = ["FeedEntry", "ParsedFeed", "entry_to_article", "fetch_feed", "fetch_page", "parse_feed"]

@@ -11,20 +11,32 @@ so the next poll tries them again.
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from archive.config import Settings
 from archive.errors import ArchiveError, FeedError, IngestError, NotFoundError
 from archive.feeds.parse import FeedEntry, entry_to_article, fetch_feed, fetch_page
 from archive.ingest.records import RawArticle
 from archive.results import IngestReport
+from archive.store.interface import Store
 from archive.store.models import Feed
 
-if TYPE_CHECKING:
-    from archive.api import Archive
+
+class Archive(Protocol):
+    """What feed polling needs of :class:`archive.Archive` (named here so feeds never import the facade)."""
+
+    settings: Settings
+
+    def store(self) -> Store: ...
+
+    def ingest_records(
+        self, records: Iterable[RawArticle | IngestError], *, command: str = ..., report: IngestReport | None = ...
+    ) -> IngestReport: ...
+
 
 FETCH_TIMEOUT_S = 20.0
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import ConfigError, IngestError
-from archive.feeds.parse import entry_to_article, parse_feed
+from archive.ingest.feed_entries import entry_to_article, parse_feed
 from archive.ingest.fields import (
     FieldNames,
     Results,
