@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from archive.embedding.query_encoder import QueryEncoder, WordPieceCounter
 
+GPU_BATCH_SIZE = 256  # texts per forward pass on a GPU, at least (see device_batch_size)
 _REPAIR_HINT = (
     "pass --model PATH (or set ARCHIVE_MODEL) to a complete sentence-transformers model directory; "
     "for the default model, delete its folder under <home>/models or run "
@@ -114,9 +115,9 @@ class SentenceTransformerEmbedder:
         if not items:
             return np.empty((0, self.dimension), dtype=np.float32)
         model = self._load()
-        workers = default_workers(
-            str(model.device), workers=self.options.workers, torch_threads=self.options.torch_threads
-        )
+        device = str(model.device)
+        workers = default_workers(device, workers=self.options.workers, torch_threads=self.options.torch_threads)
+        batch_size = device_batch_size(device, batch_size)
         return encode_parallel(model, items, batch_size=batch_size, workers=workers, progress=progress)
 
     def embed_query(self, text: str) -> Vectors:
@@ -205,6 +206,16 @@ def _model_max_length(model: SentenceTransformer) -> int:
     if not isinstance(length, int):
         raise ModelNotFoundError(f"the model does not declare max_seq_length: {_REPAIR_HINT}")
     return length
+
+
+def device_batch_size(device: str, batch_size: int) -> int:
+    """Texts per forward pass on ``device``: on a GPU at least ``GPU_BATCH_SIZE``.
+
+    A CPU is busy with a few dozen texts; a GPU needs hundreds per pass to be. The
+    texts are sorted by length before they are cut into batches (``pool``), so large
+    batches pad little.
+    """
+    return batch_size if device.split(":")[0] == "cpu" else max(batch_size, GPU_BATCH_SIZE)
 
 
 def _pick_device(device: str) -> str:
