@@ -22,6 +22,8 @@ _PASSAGES_SQL = (
     "JOIN articles AS a ON a.id = c.article_id LEFT JOIN sources AS s ON s.id = a.source_id"
 )
 
+_STORY_IDS_SQL = "SELECT a.id, a.canonical_id FROM json_each(?) AS j CROSS JOIN articles AS a ON a.id = j.value"
+
 
 class SqliteSearchReader:
     """:class:`archive.store.interface.SearchReader` over one SQLAlchemy session."""
@@ -96,9 +98,10 @@ class SqliteSearchReader:
 
     def story_ids(self, article_ids: Sequence[int]) -> dict[int, int]:
         found: dict[int, int] = {}
-        for part in in_batches(list(dict.fromkeys(article_ids))):
-            for r in self.session.execute(select(Article.id, Article.canonical_id).where(Article.id.in_(part))):
-                found[int(r.id)] = int(r.canonical_id or r.id)
+        conn = self.session.connection()
+        for part in in_batches(list(dict.fromkeys(int(a) for a in article_ids))):
+            for article_id, canonical_id in conn.exec_driver_sql(_STORY_IDS_SQL, (json.dumps(part),)):
+                found[int(article_id)] = int(canonical_id or article_id)
         return found
 
     def story_passages(self, story_ids: Sequence[int]) -> dict[int, list[int]]:
