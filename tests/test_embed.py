@@ -426,3 +426,36 @@ def test_gpu_vectors_equal_cpu_vectors(model_home: Path) -> None:
     assert str(gpu_embedder._load().device).startswith("cuda")
     cosines = np.sum(cpu * gpu, axis=1) / (np.linalg.norm(cpu, axis=1) * np.linalg.norm(gpu, axis=1))
     assert cosines.min() >= 0.9999
+
+
+def test_embedding_hands_freed_memory_back_after_every_call_even_a_failed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class OnCpu:
+        device = "cpu"
+
+    released: list[int] = []
+    calls: list[int] = []
+
+    def fake_encode(model: object, items: list[str], **_: object) -> np.ndarray:
+        calls.append(len(items))
+        if len(calls) == 2:
+            raise RuntimeError("out of memory")
+        return np.zeros((len(items), 384), dtype=np.float32)
+
+    embedder = SentenceTransformerEmbedder(None, home=tmp_path)
+    monkeypatch.setattr(embedder, "_load", lambda: OnCpu())
+    monkeypatch.setattr(sentence, "encode_parallel", fake_encode)
+    monkeypatch.setattr(sentence, "release_freed_memory", lambda: released.append(1))
+    embedder.embed(["one passage", "another"])
+    with pytest.raises(RuntimeError):
+        embedder.embed(["a third"])
+    assert calls == [2, 1] and released == [1, 1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's")
+def test_freed_memory_is_released_through_glibc_on_linux() -> None:
+    from archive.embedding import pool
+
+    assert pool._malloc_trim() is not None
+    pool.release_freed_memory()  # and calling it is harmless

@@ -24,7 +24,7 @@ from archive.embedding.model_files import (
     resolve_model_path,
     set_offline_environment,
 )
-from archive.embedding.pool import default_workers, encode_parallel
+from archive.embedding.pool import default_workers, encode_parallel, release_freed_memory
 from archive.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -118,7 +118,10 @@ class SentenceTransformerEmbedder:
         device = str(model.device)
         workers = default_workers(device, workers=self.options.workers, torch_threads=self.options.torch_threads)
         batch_size = device_batch_size(device, batch_size)
-        return encode_parallel(model, items, batch_size=batch_size, workers=workers, progress=progress)
+        try:
+            return encode_parallel(model, items, batch_size=batch_size, workers=workers, progress=progress)
+        finally:
+            release_freed_memory()
 
     def embed_query(self, text: str) -> Vectors:
         """Embed one search query: in NumPy when the model allows it (no torch import), else with torch."""
