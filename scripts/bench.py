@@ -30,7 +30,6 @@ SCRIPTS = Path(__file__).resolve().parent
 REPO = SCRIPTS.parent
 sys.path[:0] = [str(REPO), str(SCRIPTS)]
 
-DATA = REPO.parent / "shared" / "data" / "ukraine_media" / "ukraine_media_r2nery.jsonl.gz"
 SECTIONS = ("ingest", "search", "tradeoff", "embed", "cold", "chroma", "serve")
 
 
@@ -68,9 +67,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def _child(args: argparse.Namespace) -> dict[str, Any]:
     if args.child == "ingest":
         import bench_ingest
+        import bench_synth
 
         result = bench_ingest.run(
-            DATA,
+            bench_synth.DATA,
             args.cache / f"ingest-{args.articles}.db",
             articles=args.articles,
             segments=args.segments,
@@ -86,7 +86,7 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
     if args.child == "search":
         import bench_search
 
-        return asdict(bench_search.measure_size(args.cache, args.size, queries=args.queries))
+        return asdict(bench_search.measure_size(args.cache, args.size, queries=args.queries, home=args.home))
     if args.child == "tradeoff":
         import bench_search
 

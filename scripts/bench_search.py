@@ -23,7 +23,41 @@ import numpy as np
 
 from archive import Archive
 from archive.config import Settings
+from archive.embedding.query_encoder import QueryEncoder
 from archive.store.sqlite import knn
+
+
+class EncodingEmbedder:
+    """Embeds each query with the NumPy query encoder of all-MiniLM-L6-v2, as ``archive search`` does."""
+
+    name = bench_synth.DEFAULT_MODEL
+    dimension = bench_synth.DIMENSION
+    max_tokens = 254
+
+    def __init__(self, encoder: QueryEncoder) -> None:
+        self.encoder = encoder
+        self.next = 0
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.encoder.encode(text)
+
+    def embed(self, texts: Sequence[str], **_: object) -> np.ndarray:
+        raise RuntimeError("search benchmarks never embed passages")
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def _encoder(home: Path | None) -> QueryEncoder | None:
+    from archive.embedding.model_files import resolve_model_path
+    from archive.embedding.query_encoder import load_query_encoder
+    from archive.errors import ArchiveError
+
+    try:
+        source = resolve_model_path(None, home) if home is not None else None
+    except ArchiveError:  # no model unpacked or packaged here: the embedded figures stay 0
+        return None
+    return load_query_encoder(source) if isinstance(source, Path) else None
 
 
 class ReplayEmbedder:
@@ -65,6 +99,11 @@ class SizeResult:
     db_mb_per_1k: float
     peak_rss_mb: float
     first_ms: float = 0.0  # the first (hybrid) search of a fresh process: reads the prefilter's bit blocks
+    keyword_p50: float = 0.0
+    keyword_p95: float = 0.0
+    # hybrid with each query embedded by the NumPy query encoder inside the timing (0: no model here)
+    embedded_hybrid_p50: float = 0.0
+    embedded_hybrid_p95: float = 0.0
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:
@@ -106,10 +145,14 @@ def _prefilter(archive: Archive, min_rows: int | None, candidates: int | None = 
         archive.settings, knn.NARROW_MIN, knn.NARROW_PER_K = saved
 
 
-def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
-    """Build (or reuse) a synthetic archive of ``chunks`` passages and time ``queries`` searches per mode."""
+def measure_size(cache: Path, chunks: int, *, queries: int, home: Path | None = None) -> SizeResult:
+    """Build (or reuse) a synthetic archive of ``chunks`` passages and time ``queries`` searches per mode.
+
+    With the model under ``home``, hybrid is also timed with each query embedded inside the timing.
+    """
     path = bench_synth.cached_db(cache, chunks)
     texts = bench_synth.query_texts(bench_synth.sentence_pool(300), queries, seed=11)
+    embedded = _embedded_hybrid(path, texts, _encoder(home))
     embedder = ReplayEmbedder(bench_synth.query_vectors(queries))
     threshold = Settings.resolve().prefilter_min_rows  # the default threshold, or ARCHIVE_PREFILTER_MIN_ROWS
     quantized = threshold is not None and chunks > threshold
@@ -117,6 +160,7 @@ def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
         first = _timed_searches(archive, texts[:3], "hybrid")[0][0]  # loads the bit blocks, warms caches
         semantic, found, similarity = _searches(archive, texts, "semantic")
         hybrid, _ = _timed_searches(archive, texts, "hybrid")
+        keyword, _ = _timed_searches(archive, texts, "keyword")
         recall = ratio = exact_p50 = None
         if quantized:
             with _prefilter(archive, None):
@@ -134,7 +178,19 @@ def measure_size(cache: Path, chunks: int, *, queries: int) -> SizeResult:
         size_mb / (chunks / 1000),
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         first * 1000,
+        *_percentiles(keyword),
+        *embedded,
     )
+
+
+def _embedded_hybrid(path: Path, texts: list[str], encoder: QueryEncoder | None) -> tuple[float, float]:
+    """p50 / p95 (ms) of hybrid searches that embed their query; (0, 0) without a model."""
+    if encoder is None:
+        return 0.0, 0.0
+    with Archive.open(path, embedder=EncodingEmbedder(encoder)) as archive:  # type: ignore[arg-type]
+        _timed_searches(archive, texts[:3], "hybrid")
+        latencies, _ = _timed_searches(archive, texts, "hybrid")
+    return _percentiles(latencies)
 
 
 def tradeoff(cache: Path, chunks: int, *, queries: int, candidates: Sequence[int]) -> list[dict[str, float]]:

@@ -32,7 +32,17 @@ from archive.store import migrate
 from archive.store.sqlite import writes
 from archive.store.sqlite.writes import ChunkRow
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ukraine_media" / "ukraine_media_r2nery.jsonl.gz"
+
+def _shared_data() -> Path:
+    """``shared/data`` beside this checkout or beside a folder holding it (worktrees live one level deeper)."""
+    repo = Path(__file__).resolve().parents[1]
+    for parent in repo.parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return repo.parent / "shared" / "data"
+
+
+DATA = _shared_data() / "ukraine_media" / "ukraine_media_r2nery.jsonl.gz"
 DIMENSION = 384
 GENERATOR = "g4"  # bump when the vectors or texts change, so cached files are rebuilt
 FANOUT = (20, 10, 10, 10)  # topics, subtopics, stories, threads: fixed, so bigger archives are denser

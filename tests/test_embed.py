@@ -15,15 +15,16 @@ import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from archive.embedding import model_files
+from archive.embedding import model_files, sentence
 from archive.embedding.fake import FakeEmbedder
 from archive.embedding.loader import load_embedder
 from archive.embedding.model_files import DEFAULT_MODEL, DEFAULT_MODEL_SHA256, resolve_model_path, verify_model_checksum
-from archive.embedding.sentence import SentenceTransformerEmbedder
+from archive.embedding.sentence import GPU_BATCH_SIZE, SentenceTransformerEmbedder, device_batch_size
 from archive.errors import ConfigError, ModelChecksumError, ModelNotFoundError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -376,3 +377,85 @@ def test_load_embedder_names_real_models_without_touching_disk(tmp_path: Path) -
     local.mkdir(parents=True)
     assert load_embedder(str(tmp_path / "models" / ".." / "models" / "mine"), home=home).name == str(local)
     assert not home.exists()
+
+
+# --- GPU ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("device", "asked", "expected"),
+    [
+        ("cpu", 32, 32),
+        ("cpu", 500, 500),
+        ("cuda", 32, GPU_BATCH_SIZE),
+        ("cuda:1", 32, GPU_BATCH_SIZE),
+        ("cuda", 1024, 1024),
+    ],
+)
+def test_gpu_passes_take_large_batches_and_cpu_ones_the_size_asked(device: str, asked: int, expected: int) -> None:
+    assert device_batch_size(device, asked) == expected
+
+
+def test_embedding_on_a_gpu_sends_large_batches_to_the_pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class OnGpu:
+        device = "cuda:0"
+
+    seen: dict[str, Any] = {}
+
+    def fake_encode(model: object, items: list[str], *, batch_size: int, workers: int, progress: object) -> np.ndarray:
+        seen.update(batch_size=batch_size, workers=workers)
+        return np.zeros((len(items), 384), dtype=np.float32)
+
+    embedder = SentenceTransformerEmbedder(None, home=tmp_path, device="cuda")
+    monkeypatch.setattr(embedder, "_load", lambda: OnGpu())
+    monkeypatch.setattr(sentence, "encode_parallel", fake_encode)
+    assert embedder.embed(["a passage"] * 3, batch_size=32).shape == (3, 384)
+    assert seen == {"batch_size": GPU_BATCH_SIZE, "workers": 1}
+
+
+@pytest.mark.model
+@needs_package
+def test_gpu_vectors_equal_cpu_vectors(model_home: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU visible to torch: run this on a GPU machine (ARCHIVE_DEVICE=cuda)")
+    texts = [f"Report {i}: shelling near Kharkiv " + "and the front line " * (i % 9) for i in range(600)]
+    cpu = SentenceTransformerEmbedder(None, home=model_home, device="cpu").embed(texts)
+    gpu_embedder = SentenceTransformerEmbedder(None, home=model_home, device="cuda")
+    gpu = gpu_embedder.embed(texts)
+    assert str(gpu_embedder._load().device).startswith("cuda")
+    cosines = np.sum(cpu * gpu, axis=1) / (np.linalg.norm(cpu, axis=1) * np.linalg.norm(gpu, axis=1))
+    assert cosines.min() >= 0.9999
+
+
+def test_embedding_hands_freed_memory_back_after_every_call_even_a_failed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class OnCpu:
+        device = "cpu"
+
+    released: list[int] = []
+    calls: list[int] = []
+
+    def fake_encode(model: object, items: list[str], **_: object) -> np.ndarray:
+        calls.append(len(items))
+        if len(calls) == 2:
+            raise RuntimeError("out of memory")
+        return np.zeros((len(items), 384), dtype=np.float32)
+
+    embedder = SentenceTransformerEmbedder(None, home=tmp_path)
+    monkeypatch.setattr(embedder, "_load", lambda: OnCpu())
+    monkeypatch.setattr(sentence, "encode_parallel", fake_encode)
+    monkeypatch.setattr(sentence, "release_freed_memory", lambda: released.append(1))
+    embedder.embed(["one passage", "another"])
+    with pytest.raises(RuntimeError):
+        embedder.embed(["a third"])
+    assert calls == [2, 1] and released == [1, 1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="malloc_trim is glibc's")
+def test_freed_memory_is_released_through_glibc_on_linux() -> None:
+    from archive.embedding import pool
+
+    assert pool._malloc_trim() is not None
+    pool.release_freed_memory()  # and calling it is harmless

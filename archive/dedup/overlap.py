@@ -20,7 +20,7 @@ def spans(text: str, n: int = SPAN_WORDS) -> frozenset[int]:
     words = _WORD.findall(text.lower())
     if len(words) < n:
         return frozenset({hash(tuple(words))}) if words else frozenset()
-    return frozenset(hash(tuple(words[i : i + n])) for i in range(len(words) - n + 1))
+    return frozenset(map(hash, zip(*(words[i:] for i in range(n)))))  # the n-grams as tuples, built in C
 
 
 def containment(a: frozenset[int], b: frozenset[int]) -> float:

@@ -24,7 +24,7 @@ from archive.embedding.model_files import (
     resolve_model_path,
     set_offline_environment,
 )
-from archive.embedding.pool import default_workers, encode_parallel
+from archive.embedding.pool import default_workers, encode_parallel, release_freed_memory
 from archive.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from archive.embedding.query_encoder import QueryEncoder, WordPieceCounter
 
+GPU_BATCH_SIZE = 256  # texts per forward pass on a GPU, at least (see device_batch_size)
 _REPAIR_HINT = (
     "pass --model PATH (or set ARCHIVE_MODEL) to a complete sentence-transformers model directory; "
     "for the default model, delete its folder under <home>/models or run "
@@ -114,10 +115,13 @@ class SentenceTransformerEmbedder:
         if not items:
             return np.empty((0, self.dimension), dtype=np.float32)
         model = self._load()
-        workers = default_workers(
-            str(model.device), workers=self.options.workers, torch_threads=self.options.torch_threads
-        )
-        return encode_parallel(model, items, batch_size=batch_size, workers=workers, progress=progress)
+        device = str(model.device)
+        workers = default_workers(device, workers=self.options.workers, torch_threads=self.options.torch_threads)
+        batch_size = device_batch_size(device, batch_size)
+        try:
+            return encode_parallel(model, items, batch_size=batch_size, workers=workers, progress=progress)
+        finally:
+            release_freed_memory()
 
     def embed_query(self, text: str) -> Vectors:
         """Embed one search query: in NumPy when the model allows it (no torch import), else with torch."""
@@ -205,6 +209,16 @@ def _model_max_length(model: SentenceTransformer) -> int:
     if not isinstance(length, int):
         raise ModelNotFoundError(f"the model does not declare max_seq_length: {_REPAIR_HINT}")
     return length
+
+
+def device_batch_size(device: str, batch_size: int) -> int:
+    """Texts per forward pass on ``device``: on a GPU at least ``GPU_BATCH_SIZE``.
+
+    A CPU is busy with a few dozen texts; a GPU needs hundreds per pass to be. The
+    texts are sorted by length before they are cut into batches (``pool``), so large
+    batches pad little.
+    """
+    return batch_size if device.split(":")[0] == "cpu" else max(batch_size, GPU_BATCH_SIZE)
 
 
 def _pick_device(device: str) -> str:

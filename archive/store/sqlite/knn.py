@@ -1,4 +1,9 @@
-"""Nearest passages in sqlite-vec: the exact vec0 scan, or the sign-bit prefilter on large archives."""
+"""Nearest passages: an exact scan of the cached vector matrix, or the sign-bit prefilter on large archives.
+
+Archives above ``MATRIX_MAX_ROWS`` passages that the prefilter cannot serve (a language
+filter, a very large k, the prefilter switched off) use sqlite-vec's exact vec0 scan,
+which holds nothing in memory.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,16 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from archive.store.interface import KNN_MAX_K, Filters
-from archive.store.sqlite import prefilter
+from archive.store.sqlite import matrix, prefilter
 from archive.store.sqlite.vtables import VEC_TABLE, existing_bits_table, vec_table_dimension
 
-# whose float vectors are then read (one point lookup each, ~15-30 us). Above NARROW_MAX the exact
+# The prefilter keeps the WIDE best passages by Hamming distance, then the NARROW best of those by the
+# float query against their signs, whose float vectors are then read (one point lookup each, ~15-30 us). Above NARROW_MAX the exact
 # scan is cheaper, so large windows (deep duplicate collapse) go exact.
 WIDE_PER_K, WIDE_MIN = 100, 4096
 NARROW_PER_K, NARROW_MIN, NARROW_MAX = 20, 800, 8192
+# Float vectors held in memory per connection for the exact scan, at most (1,536 bytes a passage at 384-d).
+MATRIX_MAX_ROWS = 100_000
 
 
 def knn(
@@ -32,21 +40,44 @@ def knn(
 
     Distances are always exact float cosine distances. Archives above
     ``prefilter_min_rows`` passages (None: never) choose the chunks to score through the
-    sign-bit prefilter; smaller
-    ones, language filters and very large k use sqlite-vec's exact scan.
+    sign-bit prefilter; smaller ones, language filters and very large k scan every
+    vector exactly (the cached matrix up to ``MATRIX_MAX_ROWS`` passages, else vec0).
     """
     vector = np.asarray(query, dtype=np.float32)
     k = int(min(k, KNN_MAX_K))
     conn = session.connection()
     narrow = max(NARROW_MIN, NARROW_PER_K * k)
     threshold = prefilter_min_rows
-    if threshold is not None and not filters.language and narrow <= NARROW_MAX and approx_passages(session) > threshold:
+    passages = approx_passages(session)
+    if threshold is not None and not filters.language and narrow <= NARROW_MAX and passages > threshold:
         bits = existing_bits_table(conn, table)
         if bits is not None:
             try:
                 return _knn_prefiltered(conn, bits, table, vector, k, narrow, filters)
             except prefilter.LayoutError:
                 pass  # not the vec0 layout this release reads: the exact scan below still answers
+    if passages <= MATRIX_MAX_ROWS:
+        found = _knn_matrix(conn, table, vector, k, filters)
+        if found is not None:
+            return found
+    return _knn_vec0(conn, table, vector, k, filters)
+
+
+def _knn_matrix(
+    conn: Connection, table: str, vector: np.ndarray, k: int, filters: Filters
+) -> list[tuple[int, float]] | None:
+    """The exact scan over the cached matrix; None when the table's layout cannot be read."""
+    dimension = vec_table_dimension(conn, table)
+    if dimension is None or dimension != len(vector):
+        return None
+    try:
+        held = matrix.cached_matrix(conn, table, dimension)
+        return held.nearest(vector, k, held.mask(filters))
+    except prefilter.LayoutError:
+        return None
+
+
+def _knn_vec0(conn: Connection, table: str, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
     where, params = _vec_filters(filters)
     # MATERIALIZED keeps SQLite from pushing later joins into the vec0 scan.
     sql = (
@@ -120,6 +151,10 @@ def vectors_for_chunks(session: Session, chunk_ids: Sequence[int], table: str = 
     """
     found: dict[int, np.ndarray] = {}
     if not chunk_ids:
+        return found
+    held = matrix.valid_cached_matrix(session.connection(), table)
+    if held is not None:
+        found.update(held.lookup(sorted({int(c) for c in chunk_ids})))
         return found
     sql = f"SELECT v.chunk_id, v.embedding FROM json_each(?) AS j CROSS JOIN {table} AS v ON v.chunk_id = j.value"
     ids = json.dumps(sorted({int(c) for c in chunk_ids}))

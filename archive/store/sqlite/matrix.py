@@ -1,0 +1,202 @@
+"""The exact KNN scan in NumPy: every float vector of a table, held in memory as one matrix.
+
+sqlite-vec's exact ``MATCH`` reads every vector through the virtual-table machinery
+on each query. Here the float vectors are read once per connection straight from
+the vec0 shadow tables (the layout ``prefilter`` documents: ``<t>_chunks`` with a
+validity bitmap and the row ids per block of slots, ``<t>_vector_chunks00`` with
+the block's packed float32 vectors, ``<t>_metadatachunksNN`` per metadata column),
+kept with the connection beside the metadata used as filters (outlet, date key,
+language), and scanned with one matrix-vector product per query.
+
+The matrix is reused until that connection, or another one, changes the database
+(``PRAGMA data_version``, ``total_changes()`` and the block count, checked on every
+query). Distances are sqlite-vec's cosine distance, ``1 - a.b / (|a| |b|)``; an
+unexpected layout raises :class:`~archive.store.sqlite.prefilter.LayoutError` and
+the caller falls back to the vec0 scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import Connection
+
+from archive.blas import single_threaded
+from archive.store.interface import Filters
+from archive.store.sqlite.prefilter import LayoutError
+
+_CACHE_KEY = "archive_vector_matrix"
+# Metadata columns of vec tables in DDL order (vtables.vec_table_ddl): source_id, published, language.
+_SOURCE_COLUMN, _PUBLISHED_COLUMN, _LANGUAGE_COLUMN = 0, 1, 2
+# sqlite-vec keeps a TEXT metadata value as 16 bytes a slot: its int32 length, then its first 12 bytes.
+_TEXT_SLOT, _TEXT_PREFIX = 16, 12
+
+
+@dataclass(frozen=True)
+class VectorMatrix:
+    """Every live vector of one table, row ``i`` being passage ``ids[i]``."""
+
+    ids: npt.NDArray[np.int64]
+    vectors: npt.NDArray[np.float32]  # (rows, dimension)
+    inverse_norms: npt.NDArray[np.float32]  # 1 / |vector|, 0 for a zero vector
+    source_ids: npt.NDArray[np.int64]
+    published: npt.NDArray[np.int64]  # YYYYMMDD, 0 when unknown
+    languages: npt.NDArray[np.void]  # the 16-byte TEXT slots, compared whole
+    order: npt.NDArray[np.intp]  # rows sorted by id, for lookups by id
+
+    @property
+    def rows(self) -> int:
+        return len(self.ids)
+
+    def mask(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
+        """Rows passing the filters; None when every row does."""
+        mask: npt.NDArray[np.bool_] | None = None
+
+        def narrow(condition: npt.NDArray[np.bool_]) -> None:
+            nonlocal mask
+            mask = condition if mask is None else mask & condition
+
+        if filters.since is not None:
+            narrow(self.published >= int(filters.since))
+        if filters.until is not None:
+            narrow(self.published <= int(filters.until))
+        if filters.source_ids is not None:
+            narrow(np.isin(self.source_ids, np.asarray(filters.source_ids, dtype=np.int64)))
+        if filters.language:
+            narrow(self.languages == text_slot(filters.language))
+        return mask
+
+    def nearest(
+        self, query: npt.NDArray[np.float32], k: int, mask: npt.NDArray[np.bool_] | None
+    ) -> list[tuple[int, float]]:
+        """(id, cosine distance) of the ``k`` nearest rows in ``mask``, nearest first (ties by id)."""
+        if k <= 0 or not self.rows:
+            return []
+        query = np.asarray(query, dtype=np.float32)
+        norm = float(np.linalg.norm(query))
+        with single_threaded():
+            products = self.vectors @ query
+        distance: npt.NDArray[np.float32] = 1.0 - products * self.inverse_norms / np.float32(max(norm, 1e-30))
+        if mask is not None:
+            allowed = np.flatnonzero(mask)
+            picked = allowed if len(allowed) <= k else allowed[np.argpartition(distance[allowed], k - 1)[:k]]
+        else:
+            picked = np.arange(self.rows) if self.rows <= k else np.argpartition(distance, k - 1)[:k]
+        picked = picked[np.lexsort((self.ids[picked], distance[picked]))]
+        return [(int(i), float(d)) for i, d in zip(self.ids[picked], distance[picked])]
+
+    def lookup(self, ids: list[int]) -> dict[int, npt.NDArray[np.float32]]:
+        """Stored vectors of those ``ids`` the matrix holds."""
+        wanted = np.asarray(ids, dtype=np.int64)
+        sorted_ids = self.ids[self.order]
+        at = np.minimum(np.searchsorted(sorted_ids, wanted), max(self.rows - 1, 0))
+        found: dict[int, npt.NDArray[np.float32]] = {}
+        if not self.rows:
+            return found
+        for chunk_id, slot in zip(wanted.tolist(), at.tolist()):
+            if sorted_ids[slot] == chunk_id:
+                found[chunk_id] = self.vectors[self.order[slot]]
+        return found
+
+
+def text_slot(value: str) -> npt.NDArray[np.void]:
+    """``value`` as sqlite-vec stores a short TEXT metadata value (raises LayoutError past 12 bytes)."""
+    raw = value.encode("utf-8")
+    if len(raw) > _TEXT_PREFIX:
+        raise LayoutError("TEXT metadata over 12 bytes lives in another table: not read here")
+    slot = len(raw).to_bytes(4, "little") + raw.ljust(_TEXT_PREFIX, b"\0")
+    return np.frombuffer(slot, dtype=f"V{_TEXT_SLOT}")
+
+
+def cached_matrix(conn: Connection, table: str, dimension: int) -> VectorMatrix:
+    """:func:`load_matrix`, reused while nobody has changed the database since."""
+    state = _db_state(conn, table)
+    cache: dict[str, tuple[tuple[int, ...], VectorMatrix]] = conn.connection.info.setdefault(_CACHE_KEY, {})
+    entry = cache.get(table)
+    if entry is not None and entry[0] == state:
+        return entry[1]
+    cache.clear()  # one table per connection (a reembed switches tables); let old arrays go first
+    matrix = load_matrix(conn, table, dimension)
+    cache[table] = (state, matrix)
+    return matrix
+
+
+def valid_cached_matrix(conn: Connection, table: str) -> VectorMatrix | None:
+    """The matrix this connection already holds for ``table``, if still current; never loads one."""
+    cache: dict[str, tuple[tuple[int, ...], VectorMatrix]] | None = conn.connection.info.get(_CACHE_KEY)
+    entry = cache.get(table) if cache else None
+    if entry is None or entry[0] != _db_state(conn, table):
+        return None
+    return entry[1]
+
+
+def _db_state(conn: Connection, table: str) -> tuple[int, ...]:
+    """What moves when the database changes (see ``prefilter._db_state``); the block count opens the snapshot."""
+    blocks = conn.exec_driver_sql(f"SELECT count(*), max(chunk_id), total_changes() FROM {table}_chunks").one()
+    version = int(conn.exec_driver_sql("PRAGMA data_version").scalar() or 0)
+    return version, int(blocks[2]), int(blocks[0]), int(blocks[1] or 0)
+
+
+def load_matrix(conn: Connection, table: str, dimension: int) -> VectorMatrix:
+    """Read every live vector of vec0 table ``table`` (``float[dimension]``) and its filter columns."""
+    blocks = conn.exec_driver_sql(
+        f"SELECT chunk_id, size, validity, rowids FROM {table}_chunks ORDER BY chunk_id"
+    ).all()
+    valid_per_block: list[npt.NDArray[np.bool_]] = []
+    ids: list[npt.NDArray[np.int64]] = []
+    for _, size, validity, rowids in blocks:
+        if size <= 0 or size % 8 or len(validity) != size // 8 or len(rowids) != size * 8:
+            raise LayoutError(f"{table}: unexpected block layout")
+        valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little").astype(bool)
+        valid_per_block.append(valid)
+        ids.append(np.frombuffer(rowids, dtype=np.int64)[valid])
+    rows = sum(int(v.sum()) for v in valid_per_block)
+    vectors = np.empty((rows, dimension), dtype=np.float32)
+    start = 0
+    sql = f"SELECT rowid, vectors FROM {table}_vector_chunks00 ORDER BY rowid"
+    for (block_id, size, _, _), valid, (rowid, blob) in zip(blocks, valid_per_block, conn.exec_driver_sql(sql)):
+        if rowid != block_id or len(blob) != size * dimension * 4:
+            raise LayoutError(f"{table}: vector blocks do not match the slot blocks")
+        count = int(valid.sum())
+        vectors[start : start + count] = np.frombuffer(blob, dtype=np.float32).reshape(size, dimension)[valid]
+        start += count
+    if start != rows:
+        raise LayoutError(f"{table}: {start} vectors where {rows} slots are live")
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
+    all_ids = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
+    return VectorMatrix(
+        ids=all_ids,
+        vectors=vectors,
+        inverse_norms=inverse,
+        source_ids=_metadata(conn, table, _SOURCE_COLUMN, blocks, valid_per_block, "<i8"),
+        published=_metadata(conn, table, _PUBLISHED_COLUMN, blocks, valid_per_block, "<i8"),
+        languages=_metadata(conn, table, _LANGUAGE_COLUMN, blocks, valid_per_block, f"V{_TEXT_SLOT}"),
+        order=np.argsort(all_ids, kind="stable"),
+    )
+
+
+def _metadata(
+    conn: Connection,
+    table: str,
+    column: int,
+    blocks: Sequence[Sequence[Any]],
+    valid_per_block: list[npt.NDArray[np.bool_]],
+    dtype: str,
+) -> npt.NDArray[Any]:
+    """The live slots' values of metadata column ``column`` (int64, or raw 16-byte TEXT slots)."""
+    sql = f"SELECT rowid, data FROM {table}_metadatachunks{column:02d} ORDER BY rowid"
+    rows = conn.exec_driver_sql(sql).all()
+    if [int(r[0]) for r in rows] != [int(b[0]) for b in blocks]:
+        raise LayoutError(f"{table}: metadata blocks do not match the vector blocks")
+    width = np.dtype(dtype).itemsize
+    parts = []
+    for (_, data), valid in zip(rows, valid_per_block):
+        if len(data) != len(valid) * width:
+            raise LayoutError(f"{table}: metadata column {column}: {len(data)} bytes for {len(valid)} slots")
+        parts.append(np.frombuffer(data, dtype=dtype)[valid])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)

@@ -1,0 +1,190 @@
+"""The in-memory vector matrix answers KNN exactly as sqlite-vec's vec0 scan does, and follows every change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy.orm import Session
+
+from archive import Archive, RawArticle
+from archive.store.interface import Filters
+from archive.store.sqlite import knn, matrix
+from archive.store.sqlite.prefilter import LayoutError
+from archive.store.sqlite.vtables import VEC_TABLE
+
+CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv", "Izium", "Bucha"]
+EVENTS = ["shelling", "grain ships", "drone strike", "peace talks", "evacuation", "blackout", "prisoner swap"]
+QUERIES = ["shelling in Kharkiv", "grain ships leaving Odesa", "peace talks detail3", "blackout in Lviv"]
+
+
+def _articles(first: int, count: int) -> list[RawArticle]:
+    return [
+        RawArticle(
+            title=f"Report {i}",
+            text=(
+                f"{EVENTS[i % 7].capitalize()} in {CITIES[i % 10]} on day {i}. Witnesses near {CITIES[(i * 3) % 10]} "
+                f"described {EVENTS[(i * 5) % 7]} and code{i}.\n\nA second paragraph about {EVENTS[(i + 2) % 7]} "
+                f"with detail{i} from {CITIES[(i + 4) % 10]}."
+            ),
+            outlet=f"Outlet {i % 4}",
+            published=f"2022-{1 + i % 12:02d}-{1 + i % 27:02d}",
+            language="uk" if i % 5 == 0 else "en",
+            url=f"https://example.org/{i}",
+        )
+        for i in range(first, first + count)
+    ]
+
+
+@pytest.fixture
+def filled(archive: Archive) -> Archive:
+    archive.ingest_records(_articles(0, 80))
+    return archive
+
+
+def _source_ids(archive: Archive) -> tuple[int, ...]:
+    with archive.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id FROM sources ORDER BY id LIMIT 2").all()
+    return tuple(int(r[0]) for r in rows)
+
+
+Neighbours = list[tuple[int, float]]
+
+
+def _both(session: Session, archive: Archive, query: str, k: int, filters: Filters) -> tuple[Neighbours, Neighbours]:
+    vector = np.asarray(archive.embedder.embed_query(query), dtype=np.float32)
+    conn = session.connection()
+    found = knn._knn_matrix(conn, VEC_TABLE, vector, k, filters)
+    assert found is not None, "the matrix should read this archive's layout"
+    return found, knn._knn_vec0(conn, VEC_TABLE, vector, k, filters)
+
+
+def _assert_same(found: Neighbours, expected: Neighbours) -> None:
+    assert len(found) == len(expected)
+    # distances in the same (ascending) order, so the ids differ at most inside ties
+    assert np.allclose([d for _, d in found], [d for _, d in expected], atol=1e-5)
+    if expected:  # equal distances may come in any order: compare ids before the last tie
+        last = expected[-1][1] - 1e-5
+        assert {c for c, d in found if d < last} == {c for c, d in expected if d < last}
+
+
+@pytest.mark.parametrize("k", [1, 10, 500])
+def test_matrix_knn_equals_the_vec0_scan(filled: Archive, k: int) -> None:
+    with Session(filled.engine) as session:
+        for query in QUERIES:
+            found, expected = _both(session, filled, query, k, Filters())
+            assert found
+            _assert_same(found, expected)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(since=20220601),
+        Filters(until=20220315),
+        Filters(since=20220301, until=20220930),
+        Filters(language="uk"),
+        Filters(language="en"),
+        Filters(language="fr"),  # nothing matches
+        "two outlets",
+    ],
+)
+def test_matrix_knn_applies_each_filter_as_the_vec0_scan_does(filled: Archive, filters: Filters | str) -> None:
+    wanted = Filters(source_ids=_source_ids(filled)) if filters == "two outlets" else filters
+    assert isinstance(wanted, Filters)
+    with Session(filled.engine) as session:
+        for query in QUERIES:
+            found, expected = _both(session, filled, query, 20, wanted)
+            _assert_same(found, expected)
+    if wanted.language == "fr":
+        assert found == []
+    else:
+        assert found
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows of every matrix loaded from now on, in order."""
+    seen: list[int] = []
+    original = matrix.load_matrix
+
+    def counting(*args: object, **kwargs: object) -> matrix.VectorMatrix:
+        loaded = original(*args, **kwargs)  # type: ignore[arg-type]
+        seen.append(loaded.rows)
+        return loaded
+
+    monkeypatch.setattr(matrix, "load_matrix", counting)
+    return seen
+
+
+def _live_passages(archive: Archive) -> set[int]:
+    with archive.engine.connect() as conn:
+        return {int(r[0]) for r in conn.exec_driver_sql("SELECT chunk_id FROM vec_chunks")}
+
+
+def test_the_matrix_is_loaded_once_and_reloaded_after_another_connection_ingests(
+    filled: Archive, loads: list[int]
+) -> None:
+    with filled.engine.connect() as conn:  # one SQLite connection throughout, as a long-running server holds
+        with Session(bind=conn) as session:
+            for query in QUERIES:
+                _assert_same(*_both(session, filled, query, 10, Filters()))
+        conn.rollback()
+        assert len(loads) == 1
+        filled.ingest_records(_articles(80, 40))  # through the archive's own connections
+        with Session(bind=conn) as session:
+            found, expected = _both(session, filled, "code100 and detail100", 1000, Filters())
+            _assert_same(found, expected)
+            _assert_same(*_both(session, filled, "code100 and detail100", 1000, Filters()))
+    assert len(loads) == 2 and loads[1] > loads[0]
+    assert {c for c, _ in found} == _live_passages(filled)
+
+
+def test_deleted_passages_leave_the_matrix(filled: Archive, loads: list[int]) -> None:
+    with filled.engine.connect() as conn:
+        with Session(bind=conn) as session:
+            before, _ = _both(session, filled, "drone strike in Kharkiv", 5, Filters())
+        conn.rollback()
+        gone = {h.article_id for h in filled.search("drone strike in Kharkiv", k=3, mode="semantic")}
+        filled.delete_articles(sorted(gone))
+        with Session(bind=conn) as session:
+            found, expected = _both(session, filled, "drone strike in Kharkiv", 1000, Filters())
+    _assert_same(found, expected)
+    remaining = _live_passages(filled)
+    assert {c for c, _ in found} == remaining
+    assert {c for c, _ in before} - remaining, "the deleted articles held some of the nearest passages"
+    assert len(loads) >= 2 and loads[-1] == len(remaining)
+
+
+def test_stored_vectors_come_from_the_matrix_once_it_is_loaded(filled: Archive) -> None:
+    with filled.engine.connect() as conn:
+        ids = [int(r[0]) for r in conn.exec_driver_sql("SELECT id FROM chunks ORDER BY id DESC LIMIT 7")]
+    with Session(filled.engine) as session:
+        from_vec0 = knn.vectors_for_chunks(session, [*ids, 10**9])
+        _both(session, filled, QUERIES[0], 10, Filters())  # loads the matrix for this connection
+        assert matrix.valid_cached_matrix(session.connection(), VEC_TABLE) is not None
+        from_matrix = knn.vectors_for_chunks(session, [*ids, 10**9])
+    assert sorted(from_matrix) == sorted(from_vec0) == sorted(ids)
+    for chunk_id in ids:
+        assert np.array_equal(from_matrix[chunk_id], from_vec0[chunk_id])
+
+
+def test_knn_falls_back_to_the_vec0_scan_when_the_layout_is_unreadable(
+    filled: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(*args: object, **kwargs: object) -> matrix.VectorMatrix:
+        raise LayoutError("not the layout this release reads")
+
+    with Session(filled.engine) as session:
+        vector = np.asarray(filled.embedder.embed_query(QUERIES[1]), dtype=np.float32)
+        expected = knn._knn_vec0(session.connection(), VEC_TABLE, vector, 10, Filters())
+        monkeypatch.setattr(matrix, "load_matrix", unreadable)
+        found = knn.knn(session, vector, 10, Filters())
+    assert found and found == expected
+
+
+def test_a_language_longer_than_the_stored_prefix_is_filtered_by_vec0(filled: Archive) -> None:
+    with pytest.raises(LayoutError):
+        matrix.text_slot("a-language-tag-too-long")
+    with Session(filled.engine) as session:
+        vector = np.asarray(filled.embedder.embed_query(QUERIES[2]), dtype=np.float32)
+        assert knn.knn(session, vector, 10, Filters(language="a-language-tag-too-long")) == []
