@@ -95,8 +95,8 @@ class Archive(MaintenanceMethods):
         if embedder is not None and not callable(getattr(embedder, "embed", None)):
             raise InvalidArgumentError(f"embedder must be an Embedder (with .embed), not {type(embedder).__name__}")
         settings = Settings.resolve(db=db, model=model, home=home)
-        with location_errors(settings.db_path):
-            store = open_store(settings.db_path, create=create, prefilter_min_rows=settings.prefilter_min_rows)
+        with location_errors(settings.db_location):
+            store = open_store(settings.db_location, create=create, prefilter_min_rows=settings.prefilter_min_rows)
             try:
                 with store.errors():
                     embedder, active = prepare_store(settings, store, embedder, create)

@@ -71,8 +71,8 @@ def doctor(db: str | None, home: str | None, as_json: bool) -> None:
 
     with friendly_errors():
         settings = Settings.resolve(db=db, home=home)
-        report = diagnose(settings.db_path, home=settings.home)
-    missing = not settings.db_path.is_file()
+        report = diagnose(settings.db_location, home=settings.home)
+    missing = not settings.db_exists
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     elif missing:  # exit 2 like every reading command pointed at a missing file
@@ -195,7 +195,7 @@ def reembed(
     settings = Settings.resolve(db=db, home=home)
     with friendly_errors(), progress_bar("reembedding", quiet or as_json) as bar:
         report = reembed_database(
-            settings.db_path, model, home=settings.home, batch_size=batch_size, progress=bar, wait=wait
+            settings.db_location, model, home=settings.home, batch_size=batch_size, progress=bar, wait=wait
         )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import context, op
 
+from archive.store.postgres import ddl as pg
 from archive.store.sqlite import vtables
 
 revision: str = "0001"
@@ -167,6 +168,11 @@ def upgrade() -> None:
     )
     # ### end Alembic commands ###
     dimension = _dimension()
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(pg.EXTENSION_DDL)
+        for statement in (*pg.vector_table_ddl(vtables.VEC_TABLE, dimension), *pg.CHUNKS_SEARCH_DDL):
+            op.execute(statement)
+        return
     op.execute(vtables.vec_table_ddl(vtables.VEC_TABLE, dimension))
     op.execute(vtables.FTS_DDL)
     for trigger in vtables.FTS_TRIGGERS:
@@ -174,6 +180,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TABLE IF EXISTS {vtables.VEC_TABLE}")
+        op.execute(f"ALTER TABLE chunks DROP COLUMN IF EXISTS {pg.SEARCH_COLUMN}")
     for name in ("chunks_fts_ai", "chunks_fts_ad", "chunks_fts_au"):
         op.execute(f"DROP TRIGGER IF EXISTS {name}")
     op.execute(f"DROP TABLE IF EXISTS {vtables.FTS_TABLE}")
