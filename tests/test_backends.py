@@ -1,0 +1,175 @@
+"""The same archive on every backend: SQLite and PostgreSQL + pgvector give the same answers.
+
+Each test runs once per backend (the ``location`` fixture: a SQLite file, or a fresh database on
+the session's PostgreSQL server; the postgres runs are marked ``postgres``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archive import Archive, NotFoundError
+from archive.cli import cli
+from archive.embedding.fake import FakeEmbedder
+from archive.errors import LockedError
+from tests.conftest import SAMPLE
+
+OUTLETS = ("Wire", "Daily", "Gazette")
+PLACES = ("Kharkiv", "Odesa", "Sumy", "Kherson", "Mariupol", "Bakhmut", "Izium", "Lyman")
+EVENTS = ("shelling", "drone strike", "evacuation", "aid delivery", "power outage", "prisoner exchange")
+
+
+def _synthetic(path: Path, count: int = 60) -> Path:
+    """``count`` distinct articles over three outlets, two languages and two years."""
+    rng = random.Random(7)
+    lines = []
+    for n in range(count):
+        place, event = PLACES[n % len(PLACES)], EVENTS[n % len(EVENTS)]
+        words = " ".join(
+            rng.choice(("residents", "officials", "reported", "overnight", "district", "city")) for _ in range(30)
+        )
+        lines.append(
+            {
+                "title": f"{event.title()} in {place}, report {n}",
+                "text": f"Article {n}: a {event} in {place} was reported. {words}. Story number {n} ends here.",
+                "outlet": OUTLETS[n % 3],
+                "url": f"https://example.org/{n}",
+                "published": f"{2022 + n // 30}-{1 + n % 12:02d}-{1 + n % 27:02d}",
+                "language": "uk" if n % 5 == 0 else "en",
+            }
+        )
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def filled(location: str) -> Archive:
+    archive = Archive.open(location, embedder=FakeEmbedder())
+    archive.ingest([SAMPLE])
+    return archive
+
+
+def test_ingest_counts_and_reingest_are_the_same_on_every_backend(location: str) -> None:
+    with Archive.open(location, embedder=FakeEmbedder()) as archive:
+        first = archive.ingest([SAMPLE])
+        again = archive.ingest([SAMPLE])
+        stats = archive.stats()
+    assert (first.added, first.duplicates, first.near_duplicates) == (7, 1, 1)
+    assert again.added == 0 and again.skipped == first.added + first.duplicates
+    assert stats["articles"] == 8 and stats["exact_duplicates"] == 1 and stats["outlets"] == 3
+    assert stats["chunks"] == first.chunks and stats["model"] == "fake-embedder"
+
+
+@pytest.mark.parametrize("mode", ["semantic", "keyword", "hybrid"])
+def test_every_search_mode_finds_the_aleppo_convoy(filled: Archive, mode: str) -> None:
+    hits = filled.search("aid convoy Aleppo", k=3, mode=mode)
+    assert hits and hits[0].title.startswith("Aid convoy")
+    assert hits[0].text in filled.article(hits[0].article_id).text
+
+
+def test_keyword_phrases_and_exclusions_are_never_syntax(filled: Archive) -> None:
+    assert filled.search('"aid convoy"', k=5, mode="keyword")[0].title.startswith("Aid convoy")
+    assert not [h for h in filled.search("convoy -Aleppo", k=5, mode="keyword") if "Aleppo" in h.title]
+    for hostile in ("U.S. AND (", "*:* OR ''", "!! & | <->", 'a"b'):
+        filled.search(hostile, k=3, mode="keyword")  # no syntax error, whatever it matches
+
+
+def test_filters_apply_on_every_backend(location: str, tmp_path: Path) -> None:
+    with Archive.open(location, embedder=FakeEmbedder()) as archive:
+        archive.ingest([_synthetic(tmp_path / "synthetic.jsonl")])
+        for mode in ("semantic", "keyword", "hybrid"):
+            dated = archive.search("shelling Kharkiv", k=10, mode=mode, since="2023-01", until="2023-06")
+            assert dated and all("2023-01-01" <= (h.published or "")[:10] <= "2023-06-30" for h in dated)
+            daily = archive.search("shelling Kharkiv", k=10, mode=mode, outlets=["Daily"])
+            assert daily and {h.outlet for h in daily} == {"Daily"}
+            ukrainian = archive.search("shelling Kharkiv", k=10, mode=mode, language="uk")
+            assert ukrainian and all(int(h.url.rsplit("/", 1)[1]) % 5 == 0 for h in ukrainian if h.url)
+
+
+def test_a_filtered_semantic_search_still_returns_k_results(location: str, tmp_path: Path) -> None:
+    with Archive.open(location, embedder=FakeEmbedder()) as archive:
+        archive.ingest([_synthetic(tmp_path / "synthetic.jsonl")])
+        hits = archive.search("evacuation", k=15, mode="semantic", outlets=["Gazette"], dedup=False)
+    assert len(hits) == 15 and {h.outlet for h in hits} == {"Gazette"}
+
+
+def test_exact_copies_collapse_into_one_result_with_every_source(filled: Archive) -> None:
+    hits = filled.search("drones hit the Odesa power grid", k=5)
+    odesa = [h for h in hits if h.title.startswith("Drones hit Odesa")]
+    assert len(odesa) == 1
+    assert {"Example Wire", "Example Daily"} <= {s.outlet for s in odesa[0].sources}
+
+
+def test_show_duplicates_and_spans_agree(filled: Archive) -> None:
+    hit = filled.search("IAEA inspectors mines", k=1)[0]
+    view = filled.article(hit.article_id)
+    assert view.title.startswith("IAEA") and view.outlet == "Example Daily"
+    assert filled.chunk_span(hit.chunk_id, article_id=hit.article_id) == (hit.char_start, hit.char_end)
+    groups = filled.duplicates()
+    assert groups and any(len(g.copies) >= 1 for g in groups)
+    with pytest.raises(NotFoundError):
+        filled.article(10**6)
+
+
+def test_delete_removes_articles_with_their_copies_and_vectors(filled: Archive) -> None:
+    doomed = filled.select_for_delete(outlets=["Example Wire"])
+    assert doomed
+    deleted = filled.delete_articles([a.article_id for a in doomed])
+    stats = filled.stats()
+    assert deleted == len(doomed) and stats["articles"] == 8 - len(doomed)
+    assert not [h for h in filled.search("Odesa drones", k=10, mode="semantic") if h.outlet == "Example Wire"]
+    assert filled.doctor().ok
+
+
+def test_doctor_runs_and_feeds_list_on_every_backend(filled: Archive) -> None:
+    report = filled.doctor()
+    assert report.ok and {"model", "index counts"} <= {c.name for c in report.checks}
+    assert [r.status for r in filled.runs()] == ["ok"]
+    assert filled.feeds() == []
+
+
+def test_reembed_switches_the_model_on_every_backend(filled: Archive) -> None:
+    report = filled.reembed(FakeEmbedder(32, name="fake-embedder:32"))
+    assert report.dimension == 32 and report.chunks == filled.stats()["chunks"]
+    assert filled.search("aid convoy Aleppo", k=1, mode="semantic")[0].title.startswith("Aid convoy")
+    assert filled.doctor().ok
+
+
+@pytest.mark.postgres
+def test_sqlite_and_postgres_give_the_same_top_10(pg_url: str, tmp_path: Path) -> None:
+    synthetic = _synthetic(tmp_path / "synthetic.jsonl")
+    queries = ["shelling Kharkiv", "aid delivery Odesa", "prisoner exchange", "power outage Sumy", "evacuation"]
+    found: dict[str, list[list[int]]] = {}
+    for name, where in (("sqlite", str(tmp_path / "a.db")), ("postgres", pg_url)):
+        with Archive.open(where, embedder=FakeEmbedder()) as archive:
+            archive.ingest([SAMPLE, synthetic])
+            found[name] = [[h.chunk_id for h in archive.search(q, k=10, mode="semantic")] for q in queries]
+    overlaps = [len(set(a) & set(b)) / 10 for a, b in zip(found["sqlite"], found["postgres"])]
+    assert all(len(ids) == 10 for ids in found["sqlite"])
+    assert sum(overlaps) / len(overlaps) >= 0.9
+
+
+@pytest.mark.postgres
+def test_a_second_writer_on_postgres_exits_75_and_wait_gives_up(pg_url: str) -> None:
+    with Archive.open(pg_url, embedder=FakeEmbedder()) as holder, holder.store().writer_lock():
+        result = CliRunner().invoke(cli, ["ingest", "-d", pg_url, "--model", "fake", str(SAMPLE)])
+        assert result.exit_code == 75, result.output
+        with Archive.open(pg_url, embedder=FakeEmbedder()) as other, pytest.raises(LockedError):
+            other.ingest([SAMPLE], wait=0.3)
+
+
+@pytest.mark.postgres
+def test_the_cli_reads_a_postgres_url_from_db_and_archive_db(pg_url: str) -> None:
+    runner = CliRunner()
+    ingest = runner.invoke(cli, ["--db", pg_url, "ingest", "--model", "fake", str(SAMPLE)])
+    assert ingest.exit_code == 0, ingest.output
+    stats = runner.invoke(cli, ["stats", "--json"], env={"ARCHIVE_DB": pg_url})
+    assert stats.exit_code == 0 and json.loads(stats.output)["articles"] == 8
+    search = runner.invoke(cli, ["search", "-d", pg_url, "aid convoy", "--json"])
+    assert search.exit_code == 0 and "Aleppo" in search.output
+    assert "Traceback" not in search.output + stats.output
