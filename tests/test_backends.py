@@ -173,3 +173,45 @@ def test_the_cli_reads_a_postgres_url_from_db_and_archive_db(pg_url: str) -> Non
     search = runner.invoke(cli, ["search", "-d", pg_url, "aid convoy", "--json"])
     assert search.exit_code == 0 and "Aleppo" in search.output
     assert "Traceback" not in search.output + stats.output
+
+
+@pytest.mark.postgres
+def test_copy_sqlite_to_postgres_and_back_keeps_counts_vectors_and_search(pg_url: str, tmp_path: Path) -> None:
+    from archive.ops.copy import copy_archive
+
+    original = tmp_path / "original.db"
+    with Archive.open(original, embedder=FakeEmbedder()) as archive:
+        archive.ingest([SAMPLE, _synthetic(tmp_path / "synthetic.jsonl")])
+        expected = {k: v for k, v in archive.stats().items() if k not in ("db_path", "db_bytes", "driver")}
+        top = [h.chunk_id for h in archive.search("aid delivery Odesa", k=10, mode="semantic")]
+    there = copy_archive(original, pg_url)
+    assert there.rows["articles"] == expected["articles"] and there.vectors == expected["chunks"]
+    back = tmp_path / "back.db"
+    result = CliRunner().invoke(cli, ["copy", pg_url, str(back), "--json"])
+    assert result.exit_code == 0, result.output
+    fresh = tmp_path / "fresh.jsonl"
+    fresh.write_text(
+        json.dumps({"title": "Ferry resumes", "text": "A ferry service resumed on the Dnipro today."}) + "\n"
+    )
+    for where in (pg_url, str(back)):
+        with Archive.open(where, create=False) as copied:  # the recorded fake model, no embedder given
+            stats = {k: v for k, v in copied.stats().items() if k not in ("db_path", "db_bytes", "driver")}
+            assert stats == expected
+            assert [h.chunk_id for h in copied.search("aid delivery Odesa", k=10, mode="semantic")] == top
+            assert copied.doctor().ok
+            assert copied.ingest([fresh]).added == 1  # new ids continue after the copied ones
+    with Archive.open(back) as reopened:
+        assert reopened.stats()["articles"] == expected["articles"] + 1
+
+
+@pytest.mark.postgres
+def test_copy_refuses_a_target_that_is_not_empty(pg_url: str, tmp_path: Path) -> None:
+    from archive.errors import OperationError
+    from archive.ops.copy import copy_archive
+
+    with Archive.open(pg_url, embedder=FakeEmbedder()) as target:
+        target.ingest([SAMPLE])
+    with Archive.open(tmp_path / "a.db", embedder=FakeEmbedder()) as source:
+        source.ingest([SAMPLE])
+    with pytest.raises(OperationError, match="not empty"):
+        copy_archive(tmp_path / "a.db", pg_url)

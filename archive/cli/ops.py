@@ -248,5 +248,33 @@ def backup(path: str, db: str | None, model: str | None, home: str | None, force
         click.echo(f"backed up to {report.path} ({_mb(report.bytes)})")
 
 
+@cli.command()
+@click.argument("source")
+@click.argument("target")
+@_json_option
+def copy(source: str, target: str, as_json: bool) -> None:
+    """Copy an archive into a new one on another backend (SQLite <-> PostgreSQL), vectors included.
+
+    SOURCE and TARGET are SQLite files or postgresql:// URLs; TARGET must be new or empty.
+    Ids, duplicates, runs and feeds are kept; no passage is embedded again.
+
+    \b
+    Examples:
+      archive copy news.db postgresql://archive@db.example.org/news
+      archive copy postgresql://archive@db.example.org/news news-copy.db
+    """
+    from archive.ops.copy import copy_archive
+
+    with friendly_errors():
+        report = copy_archive(source, target)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(
+            f"copied {report.rows.get('articles', 0)} articles, {report.rows.get('chunks', 0)} passages and "
+            f"{report.vectors} vectors to {report.target}"
+        )
+
+
 def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB"

@@ -215,6 +215,15 @@ class ArchiveReader(SearchReader, Protocol):
     def articles_with_text(self, after_id: int, limit: int) -> list[Any]: ...
     def chunk_vectors(self, article_id: int) -> list[tuple[str, int | None, bytes]]: ...
 
+    # -- copying a whole archive (archive copy)
+    def table_rows(self, table: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        """Rows of one of the ORM tables (``archive.store.models``) as column dicts, in primary-key order."""
+        ...
+
+    def vector_rows(self, after_id: int, limit: int) -> list[VectorRow]:
+        """The active table's vector rows with chunk id above ``after_id``, by chunk id."""
+        ...
+
 
 class ArchiveWriter(ArchiveReader, Protocol):
     """One write transaction; vector rows go to the active vector table unless ``table`` is given."""
@@ -251,6 +260,14 @@ class ArchiveWriter(ArchiveReader, Protocol):
 
     def create_vector_table(self, table: str, dimension: int) -> None: ...
     def drop_vector_table(self, table: str) -> None: ...
+    def insert_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert column dicts (ids included) into one of the ORM tables."""
+        ...
+
+    def ids_inserted(self) -> None:
+        """Rows came in with their own ids: let new ids continue after the highest (sequences)."""
+        ...
+
     def integrity_problems(self) -> list[str]:
         """The backend's quick integrity check: empty when the storage is sound."""
         ...

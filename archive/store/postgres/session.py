@@ -79,6 +79,14 @@ class PostgresReader(SqliteReader):
         vectors = search.vectors_for_chunks(self.session, [r.id for r in rows], self.table)
         return [(r.text_hash, r.group_id, vectors[r.id].tobytes()) for r in rows if r.id in vectors]
 
+    def vector_rows(self, after_id: int, limit: int) -> list[VectorRow]:
+        sql = (
+            f"SELECT chunk_id, embedding::real[], source_id, published, language FROM {check_ident(self.table)} "
+            "WHERE chunk_id > :after ORDER BY chunk_id LIMIT :limit"
+        )
+        rows = self.session.execute(text(sql), {"after": int(after_id), "limit": int(limit)})
+        return [(int(r[0]), search.parse_vector(r[1]).tobytes(), int(r[2]), int(r[3]), str(r[4])) for r in rows]
+
     def vector_dimension(self, table: str) -> int | None:
         value = self.session.execute(text(_DIMENSION), {"table": check_ident(table)}).scalar()
         return int(value) if value is not None and int(value) > 0 else None
@@ -191,6 +199,15 @@ class PostgresWriter(PostgresReader, SqliteWriter):
 
     def drop_vector_table(self, table: str) -> None:
         self.session.connection().exec_driver_sql(f"DROP TABLE IF EXISTS {check_ident(table)}")
+
+    def ids_inserted(self) -> None:
+        for table in ("sources", "articles", "chunks", "ingest_runs", "feeds", "embedding_models"):
+            self.session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)"
+                )
+            )
 
     def integrity_problems(self) -> list[str]:
         return []  # the server checks its own pages; there is no quick_check to run
