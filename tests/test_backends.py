@@ -215,3 +215,16 @@ def test_copy_refuses_a_target_that_is_not_empty(pg_url: str, tmp_path: Path) ->
         source.ingest([SAMPLE])
     with pytest.raises(OperationError, match="not empty"):
         copy_archive(tmp_path / "a.db", pg_url)
+
+
+def test_a_postgres_url_without_the_driver_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archive.errors import ConfigError
+    from archive.store.postgres import engine
+
+    real = engine.importlib.util.find_spec
+    monkeypatch.setattr(engine.importlib.util, "find_spec", lambda name: None if name == "psycopg" else real(name))
+    with pytest.raises(ConfigError, match=r"pip install 'conflict-archive\[postgres\]'"):
+        Archive.open("postgresql://archive@db.example.org/news", embedder=FakeEmbedder())
+    result = CliRunner().invoke(cli, ["stats", "-d", "postgresql://archive@db.example.org/news"])
+    assert result.exit_code != 0 and "conflict-archive[postgres]" in result.output
+    assert "Traceback" not in result.output

@@ -17,7 +17,6 @@ from archive.errors import OperationError
 from archive.store import migrate
 from archive.store.interface import Store
 from archive.store.open import location_errors, open_store
-from archive.store.sqlite.vtables import VEC_TABLE
 
 ROWS_PER_BATCH = 2000
 # Parents before children, so foreign keys hold at every step.
@@ -74,9 +73,10 @@ def _copy(src: Store, dest: Store, progress: Callable[[str, int], None] | None) 
     src.vector_table = active.vector_table
     _prepare_target(dest, active.dimension)
     rows: dict[str, int] = {}
+    target_table = dest.vector_table
     with dest.writer_lock(command="archive copy"):
         for table in TABLES:
-            rows[table] = _copy_table(src, dest, table, active.vector_table)
+            rows[table] = _copy_table(src, dest, table, active.vector_table, target_table)
             if progress is not None:
                 progress(table, rows[table])
         vectors = _copy_vectors(src, dest)
@@ -96,22 +96,21 @@ def _prepare_target(dest: Store, dimension: int) -> None:
     with dest.reader() as reader:
         if reader.counts()["articles"] or reader.active_model() is not None:
             raise OperationError(f"{dest.location} is not empty: copy into a new file or an empty database")
-        dimension_there = reader.vector_dimension(VEC_TABLE)
+        dimension_there = reader.vector_dimension(dest.vector_table)  # a new store's own vector table
     if dimension_there != dimension:
         raise OperationError(f"{dest.location} has {dimension_there}-d vectors, the source {dimension}-d")
-    dest.vector_table = VEC_TABLE
 
 
-def _copy_table(src: Store, dest: Store, table: str, active_table: str) -> int:
+def _copy_table(src: Store, dest: Store, table: str, active_table: str, target_table: str) -> int:
     copied, offset = 0, 0
     while True:
         with src.reader() as reader:
             batch = reader.table_rows(table, offset, ROWS_PER_BATCH)
         if not batch:
             return copied
-        if table == "embedding_models":  # the active vectors land in the target's vec_chunks
+        if table == "embedding_models":  # the active vectors land in the target's own vector table
             batch = [
-                {**r, "vector_table": VEC_TABLE if r["vector_table"] == active_table else r["vector_table"]}
+                {**r, "vector_table": target_table if r["vector_table"] == active_table else r["vector_table"]}
                 for r in batch
             ]
         with dest.writer() as writer:

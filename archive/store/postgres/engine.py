@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -30,7 +31,20 @@ def create_pg_engine(url: str) -> Engine:
     require_driver()
     parsed = make_url(url.replace("postgres://", "postgresql://", 1))
     parsed = parsed.set(drivername="postgresql+psycopg")
-    return create_engine(parsed, pool_pre_ping=True)
+    engine = create_engine(parsed, pool_pre_ping=True)
+    event.listen(engine, "connect", _register_vector)
+    return engine
+
+
+def _register_vector(dbapi_conn: Any, _record: Any) -> None:
+    """Send and read vectors as numpy arrays in pgvector's binary format (once the extension exists)."""
+    from pgvector.psycopg.vector import register_vector_info
+    from psycopg.types import TypeInfo
+
+    info = TypeInfo.fetch(dbapi_conn, "vector")
+    if info is not None:
+        register_vector_info(dbapi_conn, info)
+    dbapi_conn.rollback()  # the lookup opened a transaction: leave the connection idle
 
 
 @contextmanager

@@ -99,8 +99,10 @@ class PostgresWriter(PostgresReader, SqliteWriter):
     """:class:`archive.store.interface.ArchiveWriter`: one transaction of a PostgreSQL archive."""
 
     def set_groups(self, updates: Sequence[tuple[int, int]]) -> None:
-        for group_id, chunk_id in updates:
-            self.session.execute(update(Chunk).where(Chunk.id == chunk_id).values(group_id=group_id))
+        if updates:
+            sql = "UPDATE chunks SET group_id = v.g FROM unnest(:groups, :chunks) AS v(g, c) WHERE chunks.id = v.c"
+            params = {"groups": [int(g) for g, _ in updates], "chunks": [int(c) for _, c in updates]}
+            self.session.execute(text(sql), params)
 
     def add_vector_rows(self, rows: Sequence[VectorRow], *, table: str | None = None) -> None:
         if not rows:
@@ -114,7 +116,7 @@ class PostgresWriter(PostgresReader, SqliteWriter):
         params = [
             {
                 "id": r[0],
-                "v": search.vector_literal(np.frombuffer(r[1], dtype=np.float32)),
+                "v": np.frombuffer(r[1], dtype=np.float32),
                 "s": r[2],
                 "p": r[3],
                 "l": r[4],
