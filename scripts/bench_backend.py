@@ -105,6 +105,9 @@ def measure(store: Store, size: int, queries: int) -> dict[str, Any]:
         only, only_times = _timed([lambda q=q: reader.knn(q, 10, Filters(source_ids=(outlet,))) for q in query_vectors])
         keyword_query = [KeywordQuery(tuple((w,) for w in t.split())) for t in texts]
         _, keyword_times = _timed([lambda k=k: reader.passage_keyword(k, 300, Filters()) for k in keyword_query])
+        _, every_times = _timed(
+            [lambda k=k: reader.passage_keyword(k.with_every(True), 300, Filters()) for k in keyword_query]
+        )
         _, hybrid_times = _timed(
             [
                 lambda q=q, k=k: rrf(
@@ -130,7 +133,8 @@ def measure(store: Store, size: int, queries: int) -> dict[str, Any]:
         "write_passages_per_s": round(rate, 1),
         "knn": knn_times,
         "knn_one_outlet": {**only_times, "results_min": min(len(r) for r in only)},
-        "keyword": keyword_times,
+        "keyword_any_word": keyword_times,
+        "keyword_every_word": every_times,
         "hybrid_candidates": hybrid_times,
         "recall_at_10": round(recall, 4),
         "recall_at_10_one_outlet": round(recall_filtered, 4),

@@ -228,3 +228,73 @@ def test_a_postgres_url_without_the_driver_names_the_extra_to_install(monkeypatc
     result = CliRunner().invoke(cli, ["stats", "-d", "postgresql://archive@db.example.org/news"])
     assert result.exit_code != 0 and "conflict-archive[postgres]" in result.output
     assert "Traceback" not in result.output
+
+
+def test_the_web_api_serves_search_read_only_on_every_backend(location: str) -> None:
+    from starlette.testclient import TestClient
+
+    from archive.web.app import create_app, open_read_only
+
+    with Archive.open(location, embedder=FakeEmbedder()) as archive:
+        archive.ingest([SAMPLE])
+    served = open_read_only(location)
+    try:
+        response = TestClient(create_app(served)).get("/api/search", params={"q": "aid convoy Aleppo", "k": 2})
+        assert response.status_code == 200 and response.json()["results"][0]["title"].startswith("Aid convoy")
+        with pytest.raises(Exception, match=r"(?i)read-only"):
+            served.ingest([SAMPLE])
+    finally:
+        served.close()
+
+
+@pytest.mark.postgres
+def test_an_ingest_killed_on_postgres_keeps_its_committed_batches_and_a_rerun_finishes(
+    pg_url: str, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import create_engine
+
+    corpus = _synthetic(tmp_path / "corpus.jsonl", count=300)
+    Archive.open(pg_url, embedder=FakeEmbedder()).close()
+    env = {
+        **os.environ,
+        "ARCHIVE_MODEL": "fake",
+        "ARCHIVE_HOME": str(tmp_path / "home"),
+        "PYTHONPATH": str(SAMPLE.parents[1]),
+    }
+    args = [sys.executable, "-m", "archive", "ingest", str(corpus), "-d", pg_url, "-q", "--batch-chunks", "20"]
+    monitor = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+
+    def added() -> int:
+        with monitor.connect() as conn:
+            return int(conn.exec_driver_sql("SELECT coalesce(max(added), 0) FROM ingest_runs").scalar() or 0)
+
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while added() == 0:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the ingest never committed a batch"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    kept = added()
+    assert 0 < kept < 300
+    with Archive.open(pg_url, embedder=FakeEmbedder()) as archive:
+        assert archive.stats()["articles"] >= kept
+        assert archive.runs()[0].status == "interrupted"  # the advisory lock died with the process
+    rerun = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    monitor.dispose()
+    with Archive.open(pg_url, embedder=FakeEmbedder()) as archive:
+        stats = archive.stats()
+        assert stats["articles"] == 300 and archive.doctor().ok

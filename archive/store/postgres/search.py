@@ -19,6 +19,12 @@ from archive.store.postgres.ddl import SEARCH_COLUMN, TEXT_CONFIG, check_ident
 from archive.text.dates import key_to_iso
 
 EF_SEARCH_MAX = 1000  # pgvector's cap on hnsw.ef_search
+EF_SEARCH_MIN, EF_SEARCH_PER_K = 100, 4  # pgvector's default 40 gave recall@10 0.81 at 100k (scripts/bench_backend.py)
+
+
+def ef_search(k: int) -> int:
+    """The HNSW candidate list for ``k`` neighbours: wider than pgvector's default, for recall."""
+    return min(EF_SEARCH_MAX, max(EF_SEARCH_MIN, EF_SEARCH_PER_K * k))
 
 
 def vector_literal(vector: Vector | Sequence[float]) -> str:
@@ -42,7 +48,7 @@ def knn(session: Session, vector: Vector, k: int, filters: Filters, table: str) 
     k = int(min(k, KNN_MAX_K))
     conn = session.connection()
     conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
-    conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {min(EF_SEARCH_MAX, max(40, k))}")
+    conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {ef_search(k)}")
     where, params = _vector_filters(filters)
     sql = (
         f"WITH nearest AS MATERIALIZED (SELECT chunk_id, embedding <=> CAST(:q AS vector) AS distance "
