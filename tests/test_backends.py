@@ -298,3 +298,30 @@ def test_an_ingest_killed_on_postgres_keeps_its_committed_batches_and_a_rerun_fi
     with Archive.open(pg_url, embedder=FakeEmbedder()) as archive:
         stats = archive.stats()
         assert stats["articles"] == 300 and archive.doctor().ok
+
+
+@pytest.mark.postgres
+def test_alembic_upgrade_check_and_downgrade_on_postgres(pg_url: str) -> None:
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine, inspect
+
+    def alembic(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "alembic", "-x", f"db={pg_url}", *args]
+        return subprocess.run(command, cwd=SAMPLE.parents[1], capture_output=True, text=True, timeout=120)
+
+    assert alembic("upgrade", "head").returncode == 0
+    check = alembic("check")
+    assert check.returncode == 0 and "No new upgrade operations detected" in check.stdout + check.stderr
+    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as conn:
+        indexes = {i["name"] for i in inspect(conn).get_indexes("vec_chunks")}
+        kinds = conn.exec_driver_sql("SELECT indexdef FROM pg_indexes WHERE indexname = 'vec_chunks_hnsw'").scalar()
+    assert "vec_chunks_hnsw" in indexes and "hnsw" in str(kinds) and "vector_cosine_ops" in str(kinds)
+    down = alembic("downgrade", "base")
+    assert down.returncode == 0, down.stderr
+    with engine.connect() as conn:
+        left = set(inspect(conn).get_table_names())
+    engine.dispose()
+    assert left <= {"alembic_version"}
