@@ -7,6 +7,7 @@ receive the values. A bad value raises ConfigError naming the variable and its v
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -139,6 +140,14 @@ SERVER_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
 def is_server_url(value: str) -> bool:
     """Whether ``value`` names a database server (PostgreSQL) rather than a SQLite file."""
     return value.strip().lower().startswith(SERVER_SCHEMES)
+
+
+_URL_PASSWORD = re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@\s]+):[^@\s]*@", re.IGNORECASE)
+
+
+def redact_passwords(text: str) -> str:
+    """``text`` (a command line) with the password of every server URL in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
 
 
 def redact_url(url: str) -> str:
