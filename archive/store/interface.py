@@ -1,6 +1,6 @@
 """What the archive needs from a storage backend, independent of SQL dialect.
 
-A backend (``archive.store.sqlite``; PostgreSQL next) implements :class:`Store`
+A backend (``archive.store.sqlite``, ``archive.store.postgres``) implements :class:`Store`
 (``archive.store.open.open_store`` picks it). :meth:`Store.reader` opens one consistent read
 snapshot (an :class:`ArchiveReader`, whose search half is :class:`SearchReader`);
 :meth:`Store.writer` one write transaction (an :class:`ArchiveWriter`, committed when its

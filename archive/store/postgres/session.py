@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, text, update
+import numpy as np
+from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from archive.store.interface import Filters, KeywordQuery, Vector, VectorRow, in_batches
-from archive.store.models import ArticleBand, Chunk, FeedItem, OutletSentence, utcnow
+from archive.store.models import Article, ArticleBand, Chunk, FeedItem, OutletSentence, utcnow
 from archive.store.postgres import search
 from archive.store.postgres.ddl import check_ident, vector_table_ddl
 from archive.store.records import ChunkRow, SentenceSeen
 from archive.store.sqlite import boilerplate
 from archive.store.sqlite.session import SqliteReader, SqliteWriter
+from archive.store.sqlite.writes import _rowcount
 
 _VECTOR_TABLES = (
     "SELECT c.relname FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid "
@@ -57,8 +59,6 @@ class PostgresReader(SqliteReader):
     def vectors_for_hashes(self, text_hashes: Sequence[str], *, with_titles: bool) -> dict[tuple[str, str], Vector]:
         if not text_hashes:
             return {}
-        from archive.store.models import Article
-
         stmt = (
             select(Chunk.text_hash, Chunk.id, Article.title)
             .join(Article, Article.id == Chunk.article_id)
@@ -107,8 +107,6 @@ class PostgresWriter(PostgresReader, SqliteWriter):
     def add_vector_rows(self, rows: Sequence[VectorRow], *, table: str | None = None) -> None:
         if not rows:
             return
-        import numpy as np
-
         sql = text(
             f"INSERT INTO {check_ident(table or self.table)} (chunk_id, embedding, source_id, published, language) "
             "VALUES (:id, CAST(:v AS vector), :s, :p, :l)"
@@ -146,8 +144,6 @@ class PostgresWriter(PostgresReader, SqliteWriter):
             )
             first, last = table.c.first_published, table.c.last_published
             new_first, new_last = stmt.excluded.first_published, stmt.excluded.last_published
-            from sqlalchemy import case, func
-
             stmt = stmt.on_conflict_do_update(
                 index_elements=["source_id", "sentence_key"],
                 set_={
@@ -166,9 +162,6 @@ class PostgresWriter(PostgresReader, SqliteWriter):
     def delete_articles(self, article_ids: Sequence[int]) -> int:
         # Vector rows go with their chunks (ON DELETE CASCADE), so the shared ORM delete suffices
         # once no vec0-style table needs explicit deletes.
-        from archive.store.models import Article
-        from archive.store.sqlite.writes import _rowcount
-
         ids = [int(i) for i in article_ids]
         if not ids:
             return 0
