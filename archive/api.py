@@ -10,7 +10,7 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from archive.arguments import check_search, require, require_path, require_paths
-from archive.config import Settings
+from archive.config import Settings, redact_passwords
 from archive.dedup.minhash import MinHasher
 from archive.embedding.base import Embedder
 from archive.errors import ArchiveError, ConfigError, IngestError, InvalidArgumentError
@@ -95,8 +95,8 @@ class Archive(MaintenanceMethods):
         if embedder is not None and not callable(getattr(embedder, "embed", None)):
             raise InvalidArgumentError(f"embedder must be an Embedder (with .embed), not {type(embedder).__name__}")
         settings = Settings.resolve(db=db, model=model, home=home)
-        with location_errors(settings.db_path):
-            store = open_store(settings.db_path, create=create, prefilter_min_rows=settings.prefilter_min_rows)
+        with location_errors(settings.db_location):
+            store = open_store(settings.db_location, create=create, prefilter_min_rows=settings.prefilter_min_rows)
             try:
                 with store.errors():
                     embedder, active = prepare_store(settings, store, embedder, create)
@@ -189,7 +189,7 @@ class Archive(MaintenanceMethods):
         """Ingest already-read records (what feeds and the library's callers use), under the writer lock."""
         self._require_writable()
         with self._store.writer_lock(wait=wait, command=command):
-            command = command.encode("utf-8", "replace").decode("utf-8")  # undecodable argv bytes
+            command = redact_passwords(command.encode("utf-8", "replace").decode("utf-8"))  # runs keep no secrets
             target = IngestTarget(self._store, self.embedder, self.hasher, self.passage_format)
             return run_ingest(target, records, options or IngestOptions(), progress, command, report or IngestReport())
 

@@ -7,6 +7,7 @@ receive the values. A bad value raises ConfigError naming the variable and its v
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -67,7 +68,7 @@ class EmbeddingSettings:
 class Settings:
     """Every knob the archive reads from its environment, frozen after start-up."""
 
-    db_path: Path
+    db_path: Path  # the SQLite file (for a server URL: a name for messages, never a file)
     home: Path
     model: str | None  # None means: the model recorded in the db, else the default
     prefilter_min_rows: int | None = DEFAULT_PREFILTER_MIN_ROWS  # None: every search exact
@@ -75,6 +76,17 @@ class Settings:
     variants_file: str | None = None  # extra spelling variants, added to the shipped table
     allow_private_networks: bool = False
     max_input_bytes: int = DEFAULT_MAX_INPUT_MB * 1024 * 1024
+    db_url: str | None = None  # a postgresql:// URL: the archive lives on a server, not in db_path
+
+    @property
+    def db_location(self) -> str:
+        """Where the archive is, as it should be opened: the server URL, else the file path."""
+        return self.db_url or str(self.db_path)
+
+    @property
+    def db_exists(self) -> bool:
+        """Whether there is something to read at the location (a server is asked when opened)."""
+        return self.db_url is not None or self.db_path.is_file()
 
     @classmethod
     def resolve(
@@ -89,9 +101,14 @@ class Settings:
         env = os.environ if env is None else env
         home_path = Path(home).expanduser() if home else default_home(env)
         db_value = db or env.get(ENV_DB)
-        db_path = Path(db_value).expanduser() if db_value else home_path / "archive.db"
+        db_url = str(db_value) if db_value and is_server_url(str(db_value)) else None
+        if db_url is not None:
+            db_path = Path(redact_url(db_url))
+        else:
+            db_path = Path(db_value).expanduser() if db_value else home_path / "archive.db"
         return cls(
             db_path=db_path,
+            db_url=db_url,
             home=home_path,
             model=model or env.get(ENV_MODEL) or None,
             prefilter_min_rows=parse_prefilter(env.get(ENV_PREFILTER, "")),
@@ -111,8 +128,35 @@ class Settings:
         )
 
     def with_db(self, db: str | Path) -> Settings:
-        """The same settings for another database file."""
-        return replace(self, db_path=Path(db).expanduser())
+        """The same settings for another database file or server URL."""
+        if is_server_url(str(db)):
+            return replace(self, db_path=Path(redact_url(str(db))), db_url=str(db))
+        return replace(self, db_path=Path(db).expanduser(), db_url=None)
+
+
+SERVER_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def is_server_url(value: str) -> bool:
+    """Whether ``value`` names a database server (PostgreSQL) rather than a SQLite file."""
+    return value.strip().lower().startswith(SERVER_SCHEMES)
+
+
+_URL_PASSWORD = re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@\s]+):[^@\s]*@", re.IGNORECASE)
+
+
+def redact_passwords(text: str) -> str:
+    """``text`` (a command line) with the password of every server URL in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def parse_prefilter(raw: str) -> int | None:

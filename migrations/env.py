@@ -1,4 +1,5 @@
-"""Alembic environment: our engine (sqlite-vec loaded), batch mode, virtual tables excluded."""
+"""Alembic environment: our engine for a SQLite path or a postgresql:// URL, batch mode, vector and
+keyword-index tables (vec0/FTS5 on SQLite, pgvector tables and tsvector columns on PostgreSQL) excluded."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 from alembic import context
 
 from archive.config import Settings
-from archive.store.sqlite.engine import create_archive_engine
 from archive.store.models import Base
+from archive.store.open import create_engine_for
+from archive.store.postgres.ddl import SEARCH_COLUMN, is_search_index
 from archive.store.sqlite.vtables import is_virtual_or_shadow
 
 config = context.config
@@ -20,6 +22,10 @@ def include_name(name: str | None, type_: str, _parent: Any) -> bool:
     # migrations; autogenerate must neither drop nor "discover" them.
     if type_ == "table" and name is not None:
         return not is_virtual_or_shadow(name)
+    if type_ == "column" and name == SEARCH_COLUMN:  # generated tsvector columns (PostgreSQL)
+        return False
+    if type_ == "index" and name is not None:
+        return not is_search_index(name)
     return True
 
 
@@ -41,7 +47,7 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     db = context.get_x_argument(as_dictionary=True).get("db")
-    engine = create_archive_engine(Settings.resolve(db=db).db_path)
+    engine: Any = create_engine_for(Settings.resolve(db=db).db_location)
     with engine.connect() as conn:
         _configure(conn)
         with context.begin_transaction():

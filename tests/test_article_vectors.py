@@ -4,8 +4,10 @@ one vector per article (headline and lead), stored at ingest, filled for older a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from alembic import command
 from click.testing import CliRunner
 
@@ -37,6 +39,13 @@ STORIES = [
 ]
 
 
+@pytest.fixture
+def on_any(location: str) -> Iterator[Archive]:
+    """An empty archive on each backend (SQLite file, PostgreSQL database)."""
+    with Archive.open(location, embedder=FakeEmbedder()) as opened:
+        yield opened
+
+
 def _ids_with_text(archive: Archive) -> set[int]:
     with archive._store.reader() as reader:
         return {row.id for row in reader.articles_for_vectors(0, 100)}
@@ -49,52 +58,52 @@ def _forget_article_vectors(archive: Archive) -> None:
         writer.mark_article_vectors(False)
 
 
-def test_ingest_stores_one_article_vector_per_article_holding_text(archive: Archive) -> None:
+def test_ingest_stores_one_article_vector_per_article_holding_text(on_any: Archive) -> None:
     copy = RawArticle(text=STORIES[0].text, title=STORIES[0].title, outlet="Other", published="2022-08-02")
-    archive.ingest_records([*STORIES, copy])
-    with archive._store.reader() as reader:
+    on_any.ingest_records([*STORIES, copy])
+    with on_any._store.reader() as reader:
         stored = reader.article_vector_ids()
         nearest = reader.article_knn(FakeEmbedder().embed_query("Nordic states seek NATO entry"), 3, _no_filters())
-    assert len(stored) == 3 and stored == _ids_with_text(archive)  # the exact copy holds no text of its own
-    assert archive.article(nearest[0][0]).title == "Nordic states seek NATO entry"
+    assert len(stored) == 3 and stored == _ids_with_text(on_any)  # the exact copy holds no text of its own
+    assert on_any.article(nearest[0][0]).title == "Nordic states seek NATO entry"
 
 
-def test_article_vectors_are_left_out_until_every_article_has_one(archive: Archive) -> None:
-    archive.ingest_records(STORIES)
-    _forget_article_vectors(archive)
+def test_article_vectors_are_left_out_until_every_article_has_one(on_any: Archive) -> None:
+    on_any.ingest_records(STORIES)
+    _forget_article_vectors(on_any)
     query = FakeEmbedder().embed_query("Grain corridor opens")
-    with archive._store.reader() as reader:
+    with on_any._store.reader() as reader:
         assert reader.article_knn(query, 3, _no_filters()) == []
-    assert _check(archive, "article vectors").status == "warn"
-    report = archive.embed_articles()
+    assert _check(on_any, "article vectors").status == "warn"
+    report = on_any.embed_articles()
     assert (report.embedded, report.already) == (3, 0)
-    with archive._store.reader() as reader:
-        assert [a for a, _ in reader.article_knn(query, 3, _no_filters())][:1] == [min(_ids_with_text(archive))]
-    assert _check(archive, "article vectors").status == "ok"
-    assert archive.embed_articles().embedded == 0  # a rerun has nothing to do
+    with on_any._store.reader() as reader:
+        assert [a for a, _ in reader.article_knn(query, 3, _no_filters())][:1] == [min(_ids_with_text(on_any))]
+    assert _check(on_any, "article vectors").status == "ok"
+    assert on_any.embed_articles().embedded == 0  # a rerun has nothing to do
 
 
-def test_filters_apply_to_article_vectors(archive: Archive) -> None:
-    archive.ingest_records(STORIES)
-    hits = archive.search("Grain corridor opens", k=5, mode="semantic", outlets=["Daily"])
+def test_filters_apply_to_article_vectors(on_any: Archive) -> None:
+    on_any.ingest_records(STORIES)
+    hits = on_any.search("Grain corridor opens", k=5, mode="semantic", outlets=["Daily"])
     assert hits and {h.outlet for h in hits} == {"Daily"}
 
 
-def test_deleting_an_article_drops_its_article_vector(archive: Archive) -> None:
-    archive.ingest_records(STORIES)
-    victim = min(_ids_with_text(archive))
-    assert archive.delete_articles([victim]) == 1
-    with archive._store.reader() as reader:
+def test_deleting_an_article_drops_its_article_vector(on_any: Archive) -> None:
+    on_any.ingest_records(STORIES)
+    victim = min(_ids_with_text(on_any))
+    assert on_any.delete_articles([victim]) == 1
+    with on_any._store.reader() as reader:
         assert victim not in reader.article_vector_ids() and len(reader.article_vector_ids()) == 2
 
 
-def test_reembed_fills_the_new_models_article_vectors(archive: Archive) -> None:
-    archive.ingest_records(STORIES)
-    report = archive.reembed(FakeEmbedder(dimension=64, name="fake-64"))
-    with archive._store.reader() as reader:
-        assert reader.article_vector_ids(report.table) == _ids_with_text(archive)
+def test_reembed_fills_the_new_models_article_vectors(on_any: Archive) -> None:
+    on_any.ingest_records(STORIES)
+    report = on_any.reembed(FakeEmbedder(dimension=64, name="fake-64"))
+    with on_any._store.reader() as reader:
+        assert reader.article_vector_ids(report.table) == _ids_with_text(on_any)
         assert reader.active_model().article_vectors  # type: ignore[union-attr]
-    assert archive.search("Nuclear plant back on the grid", k=1, mode="semantic")[0].title == (
+    assert on_any.search("Nuclear plant back on the grid", k=1, mode="semantic")[0].title == (
         "Nuclear plant back on the grid"
     )
 

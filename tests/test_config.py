@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archive.config import Settings
+from archive.config import Settings, redact_passwords
 from archive.errors import ConfigError
 
 
@@ -30,3 +30,13 @@ def test_bad_values_name_the_variable(name: str, raw: str) -> None:
 
 def test_the_input_cap_is_set_in_mib() -> None:
     assert Settings.resolve(db="x.db", env={"ARCHIVE_MAX_INPUT_MB": "2"}).max_input_bytes == 2 * 1024 * 1024
+
+
+def test_a_server_url_is_a_location_not_a_file_and_its_password_stays_out_of_messages() -> None:
+    settings = Settings.resolve(db="postgresql://archive:s3cret@db.example.org/news", env={})
+    assert settings.db_url == "postgresql://archive:s3cret@db.example.org/news" and settings.db_exists
+    assert "s3cret" not in str(settings.db_path)
+    assert redact_passwords("ingest -d postgresql://archive:s3cret@h/news x.jsonl") == (
+        "ingest -d postgresql://archive:***@h/news x.jsonl"
+    )
+    assert Settings.resolve(db="news.db", env={}).db_url is None

@@ -71,8 +71,8 @@ def doctor(db: str | None, home: str | None, as_json: bool) -> None:
 
     with friendly_errors():
         settings = Settings.resolve(db=db, home=home)
-        report = diagnose(settings.db_path, home=settings.home)
-    missing = not settings.db_path.is_file()
+        report = diagnose(settings.db_location, home=settings.home)
+    missing = not settings.db_exists
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     elif missing:  # exit 2 like every reading command pointed at a missing file
@@ -229,7 +229,7 @@ def reembed(
     settings = Settings.resolve(db=db, home=home)
     with friendly_errors(), progress_bar("reembedding", quiet or as_json) as bar:
         report = reembed_database(
-            settings.db_path, model, home=settings.home, batch_size=batch_size, progress=bar, wait=wait
+            settings.db_location, model, home=settings.home, batch_size=batch_size, progress=bar, wait=wait
         )
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
@@ -280,6 +280,34 @@ def backup(path: str, db: str | None, model: str | None, home: str | None, force
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(f"backed up to {report.path} ({_mb(report.bytes)})")
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("target")
+@_json_option
+def copy(source: str, target: str, as_json: bool) -> None:
+    """Copy an archive into a new one on another backend (SQLite <-> PostgreSQL), vectors included.
+
+    SOURCE and TARGET are SQLite files or postgresql:// URLs; TARGET must be new or empty.
+    Ids, duplicates, runs and feeds are kept; no passage is embedded again.
+
+    \b
+    Examples:
+      archive copy news.db postgresql://archive@db.example.org/news
+      archive copy postgresql://archive@db.example.org/news news-copy.db
+    """
+    from archive.ops.copy import copy_archive
+
+    with friendly_errors():
+        report = copy_archive(source, target)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        click.echo(
+            f"copied {report.rows.get('articles', 0)} articles, {report.rows.get('chunks', 0)} passages and "
+            f"{report.vectors} passage and {report.article_vectors} article vectors to {report.target}"
+        )
 
 
 def _mb(size: int) -> str:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.config import DEFAULT_PREFILTER_MIN_ROWS
+from archive.config import DEFAULT_PREFILTER_MIN_ROWS, redact_url
 from archive.embedding.model_files import DEFAULT_MODEL, is_default_model, verify_model_checksum
 from archive.store.open import store_health
 from archive.store.records import Check
@@ -44,7 +44,7 @@ def diagnose(
 ) -> DoctorReport:
     """Run every check on the archive at ``db``; ``home`` is where models are unpacked."""
     health = store_health(db, prefilter_min_rows=prefilter_min_rows)
-    report = DoctorReport(str(db), list(health.checks))
+    report = DoctorReport(redact_url(str(db)), list(health.checks))
     names = [c.name for c in report.checks]
     if "model" in names:
         report.checks.insert(names.index("model") + 1, _model_file(health.model, home))

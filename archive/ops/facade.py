@@ -85,7 +85,9 @@ class MaintenanceMethods:
     @file_errors
     def doctor(self) -> DoctorReport:
         """Health checks of this archive: driver, extension, schema, model, index counts, duplicate links."""
-        return diagnose(self.path, home=self.settings.home, prefilter_min_rows=self.settings.prefilter_min_rows)
+        return diagnose(
+            self.settings.db_location, home=self.settings.home, prefilter_min_rows=self.settings.prefilter_min_rows
+        )
 
     @file_errors
     def select_for_delete(

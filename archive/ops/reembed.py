@@ -81,7 +81,7 @@ def reembed(
 
 
 def reembed_database(
-    db_path: Path,
+    db_path: Path | str,
     model: str,
     *,
     home: Path,

@@ -26,8 +26,8 @@ class SchemaCheck:
 def upgrade_path(db: str | None, *, model: str | None = None, home: str | None = None) -> str | None:
     """``archive db upgrade``: migrate the file at ``db`` to head; returns the new revision."""
     settings = Settings.resolve(db=db, model=model, home=home)
-    with location_errors(settings.db_path):
-        store = open_store(settings.db_path)
+    with location_errors(settings.db_location):
+        store = open_store(settings.db_location)
         try:
             current = store.revision()
             check_not_newer(current, settings.db_path)
@@ -45,11 +45,11 @@ def upgrade_path(db: str | None, *, model: str | None = None, home: str | None =
 def check_path(db: str | None, *, home: str | None = None) -> SchemaCheck:
     """``archive db check``: alembic's drift check of the file at ``db`` against the installed migrations."""
     settings = Settings.resolve(db=db, home=home)
-    if not settings.db_path.is_file():  # checking must not create the file it checks
+    if not settings.db_exists:  # checking must not create the file it checks
         raise ArchiveNotFoundError(
             f"no archive at {settings.db_path} (create it with: archive ingest -d {settings.db_path} FILES)"
         )
-    store = open_store(settings.db_path)
+    store = open_store(settings.db_location)
     try:
         differences = store.schema_drift()
         return SchemaCheck(revision=store.revision(), differences=differences)

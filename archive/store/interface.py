@@ -1,6 +1,6 @@
 """What the archive needs from a storage backend, independent of SQL dialect.
 
-A backend (``archive.store.sqlite``; PostgreSQL next) implements :class:`Store`
+A backend (``archive.store.sqlite``, ``archive.store.postgres``) implements :class:`Store`
 (``archive.store.open.open_store`` picks it). :meth:`Store.reader` opens one consistent read
 snapshot (an :class:`ArchiveReader`, whose search half is :class:`SearchReader`);
 :meth:`Store.writer` one write transaction (an :class:`ArchiveWriter`, committed when its
@@ -230,6 +230,19 @@ class ArchiveReader(SearchReader, Protocol):
         """Articles holding text with id > ``after_id``, by id, with what their vector is made of."""
         ...
 
+    # -- copying a whole archive (archive copy)
+    def table_rows(self, table: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        """Rows of one of the ORM tables (``archive.store.models``) as column dicts, in primary-key order."""
+        ...
+
+    def vector_rows(self, after_id: int, limit: int) -> list[VectorRow]:
+        """The active table's vector rows with chunk id above ``after_id``, by chunk id."""
+        ...
+
+    def article_vector_rows(self, after_id: int, limit: int) -> list[VectorRow]:
+        """The active model's article vector rows with article id above ``after_id``, by article id."""
+        ...
+
 
 class ArchiveWriter(ArchiveReader, Protocol):
     """One write transaction; vector rows go to the active vector table unless ``table`` is given."""
@@ -274,6 +287,14 @@ class ArchiveWriter(ArchiveReader, Protocol):
 
     def create_vector_table(self, table: str, dimension: int) -> None: ...
     def drop_vector_table(self, table: str) -> None: ...
+    def insert_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert column dicts (ids included) into one of the ORM tables."""
+        ...
+
+    def ids_inserted(self) -> None:
+        """Rows came in with their own ids: let new ids continue after the highest (sequences)."""
+        ...
+
     def integrity_problems(self) -> list[str]:
         """The backend's quick integrity check: empty when the storage is sound."""
         ...

@@ -8,10 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from archive.errors import ArchiveError, SchemaOutOfDateError, SchemaTooNewError
-from archive.store.sqlite.engine import engine_path
+from archive.store.sqlite.engine import engine_path as sqlite_path
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -116,8 +116,13 @@ def check_not_newer(current: str | None, path: object = None) -> None:
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None for a new file)."""
     with engine.connect() as conn:
-        table = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'")
-        if table.first() is None:
+        if conn.dialect.name == "sqlite":
+            table = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            )
+            if table.first() is None:
+                return None
+        elif not inspect(conn).has_table("alembic_version"):
             return None
         rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
         if len(rows) == 1:
@@ -168,3 +173,10 @@ def schema_drift(engine: Engine) -> list[str]:
             # .diffs arrived in alembic 1.14; older ones only put them in the message
             return [str(diff) for diff in getattr(exc, "diffs", None) or [exc]]
     return []
+
+
+def engine_path(engine: Engine) -> str:
+    """Where ``engine`` points, for messages: the SQLite file, or the server URL without its password."""
+    if engine.dialect.name == "sqlite":
+        return sqlite_path(engine)
+    return engine.url.render_as_string(hide_password=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from archive.config import is_server_url
 from archive.store.interface import Store
 from archive.store.records import Health
 from archive.store.sqlite.errors import translate_errors as sqlite_errors
@@ -13,18 +14,42 @@ from archive.store.sqlite.store import SqliteStore
 
 
 def open_store(location: Path | str, *, create: bool = True, prefilter_min_rows: int | None = None) -> Store:
-    """The store of the archive at ``location`` (a SQLite file path).
+    """The store of the archive at ``location``: a SQLite file path, or a ``postgresql://`` URL.
 
-    ``create=False`` raises ArchiveNotFoundError for a missing file instead of creating it.
+    ``create=False`` raises ArchiveNotFoundError for a missing file instead of creating it
+    (a PostgreSQL database must exist; a new one gets its tables on first ingest).
     """
+    if is_server_url(str(location)):
+        from archive.store.postgres.store import PostgresStore
+
+        return PostgresStore.open(str(location))
     return SqliteStore.open(location, create=create, prefilter_min_rows=prefilter_min_rows)
 
 
 def location_errors(location: Path | str) -> AbstractContextManager[None]:
     """Typed ArchiveErrors for failures of the archive at ``location`` before its store is open."""
+    if is_server_url(str(location)):
+        from archive.store.postgres.engine import translate_errors
+
+        return translate_errors(str(location))
     return sqlite_errors(location)
 
 
 def store_health(location: Path | str, *, prefilter_min_rows: int | None) -> Health:
     """The backend's checks for ``archive doctor`` (they run even when the archive cannot be opened)."""
+    if is_server_url(str(location)):
+        from archive.store.postgres.health import diagnose
+
+        return diagnose(str(location))
     return sqlite_health(Path(location), prefilter_min_rows=prefilter_min_rows)
+
+
+def create_engine_for(location: str) -> object:
+    """A SQLAlchemy engine for ``location`` (what alembic's env.py migrates)."""
+    if is_server_url(location):
+        from archive.store.postgres.engine import create_pg_engine
+
+        return create_pg_engine(location)
+    from archive.store.sqlite.engine import create_archive_engine
+
+    return create_archive_engine(location)

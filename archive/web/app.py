@@ -33,10 +33,11 @@ log = logging.getLogger(__name__)
 
 def open_read_only(db: str | Path | None, *, model: str | None = None, home: str | Path | None = None) -> Archive:
     """Open an existing archive for serving; a missing file is an error, never a new archive."""
-    path = Settings.resolve(db=db, model=model, home=home).db_path
-    if not path.is_file():
+    settings = Settings.resolve(db=db, model=model, home=home)
+    path = settings.db_path
+    if not settings.db_exists:
         raise NotFoundError(f"no archive at {path} (create it with: archive ingest -d {path} FILES)")
-    archive = Archive.open(path, model=model, home=home)
+    archive = Archive.open(settings.db_location, model=model, home=home)
     archive.store().query_only()
     return archive
 

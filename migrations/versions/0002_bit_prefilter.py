@@ -33,12 +33,16 @@ def _vec0_tables() -> list[str]:
 
 def upgrade() -> None:
     conn = op.get_bind()
+    if conn.dialect.name != "sqlite":  # pgvector searches through its HNSW index: no prefilter table
+        return
     for table in _vec0_tables():
         if not vtables.is_bits_table(table):
             vtables.ensure_bits_table(conn, table)
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
     for table in _vec0_tables():
         if vtables.is_bits_table(table):
             op.execute(f"DROP TABLE IF EXISTS {table}")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from archive.store.postgres import ddl as pg
 from archive.store.sqlite import vtables
 
 revision: str = "0003"
@@ -30,6 +31,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("embedding_models", schema=None) as batch_op:
         batch_op.add_column(sa.Column("passage_format", sa.String(length=16), server_default="text", nullable=False))
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in pg.ARTICLES_SEARCH_DDL:
+            op.execute(statement)
+        return
     op.execute(vtables.ARTICLE_FTS_DDL)
     for trigger in vtables.ARTICLE_FTS_TRIGGERS:
         op.execute(trigger)
@@ -37,8 +42,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in vtables.ARTICLE_FTS_TRIGGER_NAMES:
-        op.execute(f"DROP TRIGGER IF EXISTS {name}")
-    op.execute(f"DROP TABLE IF EXISTS {vtables.ARTICLE_FTS_TABLE}")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"ALTER TABLE articles DROP COLUMN IF EXISTS {pg.SEARCH_COLUMN}")
+    else:
+        for name in vtables.ARTICLE_FTS_TRIGGER_NAMES:
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute(f"DROP TABLE IF EXISTS {vtables.ARTICLE_FTS_TABLE}")
     with op.batch_alter_table("embedding_models", schema=None) as batch_op:
         batch_op.drop_column("passage_format")

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from archive.store.postgres import ddl as pg
 from archive.store.sqlite import vtables
 
 revision: str = "0005"
@@ -34,22 +35,40 @@ def _passage_tables() -> list[str]:
     return [n for n in names if n.startswith(vtables.VEC_TABLE) and not vtables.is_bits_table(n)]
 
 
+# PostgreSQL: vector tables are the plain tables with an ``embedding`` vector column.
+_PG_TABLES = (
+    "SELECT c.relname, t.atttypmod FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.attname = 'embedding' AND c.relkind = 'r' "
+    "AND n.nspname = current_schema() AND c.relname LIKE 'vec\\_chunks%'"
+)
+
+
+def _pg_passage_tables() -> dict[str, int]:
+    return {str(r[0]): int(r[1]) for r in op.get_bind().execute(sa.text(_PG_TABLES))}
+
+
 def upgrade() -> None:
     conn = op.get_bind()
     with op.batch_alter_table("embedding_models", schema=None) as batch_op:
         batch_op.add_column(sa.Column("article_vectors", sa.Boolean(), server_default=sa.false(), nullable=False))
-    for table in _passage_tables():
-        dimension = vtables.vec_table_dimension(conn, table)
-        if dimension is not None and not vtables.table_exists(conn, vtables.article_table_for(table)):
-            op.execute(vtables.article_table_ddl(table, dimension))
+    if conn.dialect.name == "postgresql":
+        for table, dimension in _pg_passage_tables().items():
+            for statement in pg.article_table_ddl(table, dimension):
+                op.execute(statement)
+    else:
+        for table in _passage_tables():
+            dimension = vtables.vec_table_dimension(conn, table)
+            if dimension is not None and not vtables.table_exists(conn, vtables.article_table_for(table)):
+                op.execute(vtables.article_table_ddl(table, dimension))
     op.execute(
-        "UPDATE embedding_models SET article_vectors = 1 "
+        "UPDATE embedding_models SET article_vectors = TRUE "
         "WHERE NOT EXISTS (SELECT 1 FROM articles WHERE text IS NOT NULL)"
     )
 
 
 def downgrade() -> None:
-    for table in _passage_tables():
+    tables = _pg_passage_tables() if op.get_bind().dialect.name == "postgresql" else _passage_tables()
+    for table in tables:
         op.execute(f"DROP TABLE IF EXISTS {vtables.article_table_for(table)}")
     with op.batch_alter_table("embedding_models", schema=None) as batch_op:
         batch_op.drop_column("article_vectors")

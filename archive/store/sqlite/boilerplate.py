@@ -47,6 +47,11 @@ def count_sentences(session: Session, seen: Sequence[SentenceSeen]) -> list[tupl
         return []
     conn = session.connection()
     conn.exec_driver_sql(_UPSERT, [(s.source_id, s.key, s.published, s.published) for s in seen])
+    return promote_counted(session, seen)
+
+
+def promote_counted(session: Session, seen: Sequence[SentenceSeen]) -> list[tuple[int, int]]:
+    """Mark the just-counted sentences that now pass the boilerplate rule; their (source id, key)."""
     text_of = {(s.source_id, s.key): s.text for s in seen}
     promoted: list[tuple[int, int]] = []
     by_source: dict[int, list[int]] = {}

@@ -27,6 +27,11 @@ _STORY_IDS_SQL = "SELECT a.id, a.canonical_id FROM json_each(?) AS j CROSS JOIN 
 class SqliteSearchReader:
     """:class:`archive.store.interface.SearchReader` over one SQLAlchemy session."""
 
+    # Plain statements over a list of ids (the ORM's row handling cost more than the queries);
+    # another dialect gives its own statements and :meth:`_by_ids`.
+    PASSAGES_SQL = _PASSAGES_SQL
+    STORY_IDS_SQL = _STORY_IDS_SQL
+
     def __init__(self, session: Session, table: str = VEC_TABLE, *, prefilter_min_rows: int | None = None) -> None:
         self.session = session
         self.table = table
@@ -61,9 +66,8 @@ class SqliteSearchReader:
     def passages(self, passage_ids: Sequence[int]) -> dict[int, Passage]:
         # One plain statement, the ids as one JSON array: the ORM's row handling cost more than the query.
         found: dict[int, Passage] = {}
-        conn = self.session.connection()
         for part in in_batches(list(dict.fromkeys(int(i) for i in passage_ids))):
-            for r in conn.exec_driver_sql(_PASSAGES_SQL, (json.dumps(part),)):
+            for r in self._by_ids(self.PASSAGES_SQL, part):
                 found[r[0]] = Passage(
                     id=r[0],
                     text=r[1],
@@ -78,6 +82,10 @@ class SqliteSearchReader:
                     outlet=r[10],
                 )
         return found
+
+    def _by_ids(self, sql: str, ids: list[int]) -> Any:
+        """Rows of ``sql`` for ``ids``, bound as one JSON array (``json_each(?)``)."""
+        return self.session.connection().exec_driver_sql(sql, (json.dumps(ids),))
 
     def group_carriers(self, group_ids: Sequence[int]) -> dict[int, list[Carrier]]:
         if not group_ids:
@@ -103,9 +111,8 @@ class SqliteSearchReader:
 
     def story_ids(self, article_ids: Sequence[int]) -> dict[int, int]:
         found: dict[int, int] = {}
-        conn = self.session.connection()
         for part in in_batches(list(dict.fromkeys(int(a) for a in article_ids))):
-            for article_id, canonical_id in conn.exec_driver_sql(_STORY_IDS_SQL, (json.dumps(part),)):
+            for article_id, canonical_id in self._by_ids(self.STORY_IDS_SQL, part):
                 found[int(article_id)] = int(canonical_id or article_id)
         return found
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from archive.store.interface import Vector, VectorRow
-from archive.store.models import Article, EmbeddingModel, Feed, IngestRun
+from archive.store.models import Article, Base, EmbeddingModel, Feed, IngestRun
 from archive.store.records import (
     ArticleInput,
     ArticleMeta,
@@ -159,6 +159,27 @@ class SqliteReader(SqliteSearchReader):
     def chunk_vectors(self, article_id: int) -> list[tuple[str, int | None, bytes]]:
         return reads.chunk_vectors(self.session, article_id, self.table)
 
+    def table_rows(self, table: str, offset: int, limit: int) -> list[dict[str, Any]]:
+        orm = Base.metadata.tables[table]
+        stmt = select(orm).order_by(*orm.primary_key.columns).offset(offset).limit(limit)
+        return [dict(r._mapping) for r in self.session.execute(stmt)]
+
+    def vector_rows(self, after_id: int, limit: int) -> list[VectorRow]:
+        sql = (
+            f"SELECT chunk_id, embedding, source_id, published, language FROM {vtables.check_ident(self.table)} "
+            "WHERE chunk_id > ? ORDER BY chunk_id LIMIT ?"
+        )
+        rows = self.session.connection().exec_driver_sql(sql, (int(after_id), int(limit)))
+        return [(int(r[0]), bytes(r[1]), int(r[2] or 0), int(r[3] or 0), str(r[4] or "")) for r in rows]
+
+    def article_vector_rows(self, after_id: int, limit: int) -> list[VectorRow]:
+        sql = (
+            f"SELECT article_id, embedding, source_id, published, language FROM {vtables.article_table_for(self.table)} "
+            "WHERE article_id > ? ORDER BY article_id LIMIT ?"
+        )
+        rows = self.session.connection().exec_driver_sql(sql, (int(after_id), int(limit)))
+        return [(int(r[0]), bytes(r[1]), int(r[2] or 0), int(r[3] or 0), str(r[4] or "")) for r in rows]
+
     def _detached(self, rows: list[Any]) -> list[Any]:
         """ORM rows usable after the session closes (loaded, then expunged)."""
         for row in rows:
@@ -262,6 +283,13 @@ class SqliteWriter(SqliteReader):
 
     def drop_vector_table(self, table: str) -> None:
         vtables.drop_vec_table(self.session.connection(), table)
+
+    def insert_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self.session.execute(insert(Base.metadata.tables[table]), list(rows))
+
+    def ids_inserted(self) -> None:
+        pass  # SQLite's INTEGER PRIMARY KEY continues after the highest id by itself
 
     def integrity_problems(self) -> list[str]:
         problems = reads.quick_check(self.session)

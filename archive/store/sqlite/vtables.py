@@ -18,7 +18,7 @@ FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
-def _check_ident(name: str) -> str:
+def check_ident(name: str) -> str:
     if not _IDENT.match(name):
         raise ValueError(f"invalid table name {name!r}")
     return name
@@ -32,7 +32,7 @@ def vec_table_ddl(table: str, dimension: int) -> str:
     if dimension < 1:
         raise ValueError("dimension must be positive")
     return (
-        f"CREATE VIRTUAL TABLE {_check_ident(table)} USING vec0("
+        f"CREATE VIRTUAL TABLE {check_ident(table)} USING vec0("
         f"chunk_id INTEGER PRIMARY KEY, "
         f"embedding float[{int(dimension)}] distance_metric=cosine, "
         f"source_id INTEGER, published INTEGER, language TEXT)"
@@ -48,7 +48,7 @@ def article_table_for(table: str) -> str:
     """Name of the article vector table that goes with passage vector table ``table``."""
     if not table.startswith(VEC_TABLE):
         raise ValueError(f"not a passage vector table: {table!r}")
-    return _check_ident(ARTICLE_VEC_TABLE + table[len(VEC_TABLE) :])
+    return check_ident(ARTICLE_VEC_TABLE + table[len(VEC_TABLE) :])
 
 
 def is_article_table(name: str) -> bool:
@@ -119,7 +119,7 @@ def is_virtual_or_shadow(name: str) -> bool:
 def vec_table_dimension(conn: Connection, table: str) -> int | None:
     """Read the vector dimension from the table's DDL; None if the table is missing."""
     row = conn.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (_check_ident(table),)
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (check_ident(table),)
     ).fetchone()
     if row is None or row[0] is None:
         return None
@@ -138,7 +138,7 @@ def drop_vec_table(conn: Connection, table: str) -> None:
     """Drop a float vector table, its prefilter table and its article vector table."""
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {bits_table_for(table)}")
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {article_table_for(table)}")
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_check_ident(table)}")
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {check_ident(table)}")
 
 
 # -- binary-quantized prefilter tables ---------------------------------------
@@ -150,7 +150,7 @@ BITS_SUFFIX = "_bits"
 
 def bits_table_for(table: str) -> str:
     """Name of the bit[N] prefilter table that goes with float vector table ``table``."""
-    return _check_ident(f"{table}{BITS_SUFFIX}")
+    return check_ident(f"{table}{BITS_SUFFIX}")
 
 
 def is_bits_table(name: str) -> bool:
@@ -172,7 +172,7 @@ def bits_table_ddl(table: str, dimension: int) -> str:
 def table_exists(conn: Connection, name: str) -> bool:
     """True when a table (virtual or not) called ``name`` exists."""
     sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-    return conn.exec_driver_sql(sql, (_check_ident(name),)).first() is not None
+    return conn.exec_driver_sql(sql, (check_ident(name),)).first() is not None
 
 
 def ensure_bits_table(conn: Connection, table: str) -> str | None:
@@ -191,7 +191,7 @@ def ensure_bits_table(conn: Connection, table: str) -> str | None:
     quantized = "v.chunk_id, vec_quantize_binary(v.embedding), v.source_id, v.published, v.language"
     if not table_exists(conn, bits):
         conn.exec_driver_sql(bits_table_ddl(table, dimension))
-        conn.exec_driver_sql(f"INSERT INTO {bits}({columns}) SELECT {quantized} FROM {_check_ident(table)} AS v")
+        conn.exec_driver_sql(f"INSERT INTO {bits}({columns}) SELECT {quantized} FROM {check_ident(table)} AS v")
         return bits
     # Reading the target inside INSERT ... SELECT would stage rows in a temp table, which drops the
     # "bit vector" subtype vec_quantize_binary() sets: look up the missing ids first instead.
