@@ -123,24 +123,21 @@ def _copy_table(src: Store, dest: Store, table: str, active_table: str, target_t
 
 
 def _copy_vectors(src: Store, dest: Store) -> int:
-    copied, last = 0, 0
-    while True:
-        with src.reader() as reader:
-            batch = reader.vector_rows(last, ROWS_PER_BATCH)
-        if not batch:
-            return copied
-        with dest.writer() as writer:
-            writer.add_vector_rows(batch)
-        copied, last = copied + len(batch), batch[-1][0]
+    return _copy_vector_rows(src, dest, articles=False)
 
 
 def _copy_article_vectors(src: Store, dest: Store) -> int:
+    return _copy_vector_rows(src, dest, articles=True)
+
+
+def _copy_vector_rows(src: Store, dest: Store, *, articles: bool) -> int:
+    """Passage (or article) vector rows in key order, one committed batch at a time."""
     copied, last = 0, 0
     while True:
         with src.reader() as reader:
-            batch = reader.article_vector_rows(last, ROWS_PER_BATCH)
+            batch = (reader.article_vector_rows if articles else reader.vector_rows)(last, ROWS_PER_BATCH)
         if not batch:
             return copied
         with dest.writer() as writer:
-            writer.add_article_vectors(batch)
+            (writer.add_article_vectors if articles else writer.add_vector_rows)(batch)
         copied, last = copied + len(batch), batch[-1][0]

@@ -91,10 +91,10 @@ class PostgresReader(SqliteReader):
         vectors = search.vectors_for_chunks(self.session, [r.id for r in rows], self.table)
         return [(r.text_hash, r.group_id, vectors[r.id].tobytes()) for r in rows if r.id in vectors]
 
-    def vector_rows(self, after_id: int, limit: int) -> list[VectorRow]:
+    def _rows_after(self, table: str, key: str, after_id: int, limit: int) -> list[VectorRow]:
         sql = (
-            f"SELECT chunk_id, embedding::real[], source_id, published, language FROM {check_ident(self.table)} "
-            "WHERE chunk_id > :after ORDER BY chunk_id LIMIT :limit"
+            f"SELECT {key}, embedding::real[], source_id, published, language FROM {check_ident(table)} "
+            f"WHERE {key} > :after ORDER BY {key} LIMIT :limit"
         )
         rows = self.session.execute(text(sql), {"after": int(after_id), "limit": int(limit)})
         return [(int(r[0]), search.parse_vector(r[1]).tobytes(), int(r[2]), int(r[3]), str(r[4])) for r in rows]
@@ -118,15 +118,6 @@ class PostgresReader(SqliteReader):
         sql = f"SELECT article_id FROM {check_ident(article_table_for(table or self.table))}"
         return {int(r[0]) for r in self.session.execute(text(sql))}
 
-    def article_vector_rows(self, after_id: int, limit: int) -> list[VectorRow]:
-        sql = (
-            f"SELECT article_id, embedding::real[], source_id, published, language "
-            f"FROM {check_ident(article_table_for(self.table))} "
-            "WHERE article_id > :after ORDER BY article_id LIMIT :limit"
-        )
-        rows = self.session.execute(text(sql), {"after": int(after_id), "limit": int(limit)})
-        return [(int(r[0]), search.parse_vector(r[1]).tobytes(), int(r[2]), int(r[3]), str(r[4])) for r in rows]
-
 
 class PostgresWriter(PostgresReader, SqliteWriter):
     """:class:`archive.store.interface.ArchiveWriter`: one transaction of a PostgreSQL archive."""
@@ -138,32 +129,23 @@ class PostgresWriter(PostgresReader, SqliteWriter):
             self.session.execute(text(sql), params)
 
     def add_vector_rows(self, rows: Sequence[VectorRow], *, table: str | None = None) -> None:
-        if not rows:
-            return
-        sql = text(
-            f"INSERT INTO {check_ident(table or self.table)} (chunk_id, embedding, source_id, published, language) "
-            "VALUES (:id, CAST(:v AS vector), :s, :p, :l)"
-        )
-        params = [
-            {
-                "id": r[0],
-                "v": np.frombuffer(r[1], dtype=np.float32),
-                "s": r[2],
-                "p": r[3],
-                "l": r[4],
-            }
-            for r in rows
-        ]
-        self.session.connection().execute(sql, params)
+        self._insert_vectors(check_ident(table or self.table), "chunk_id", rows, upsert=False)
 
     def add_article_vectors(self, rows: Sequence[VectorRow], *, table: str | None = None) -> None:
+        self._insert_vectors(check_ident(article_table_for(table or self.table)), "article_id", rows, upsert=True)
+
+    def _insert_vectors(self, table: str, key: str, rows: Sequence[VectorRow], *, upsert: bool) -> None:
         if not rows:
             return
-        sql = text(
-            f"INSERT INTO {check_ident(article_table_for(table or self.table))} "
-            "(article_id, embedding, source_id, published, language) VALUES (:id, CAST(:v AS vector), :s, :p, :l) "
-            "ON CONFLICT (article_id) DO UPDATE SET embedding = EXCLUDED.embedding, source_id = EXCLUDED.source_id, "
+        conflict = (
+            f" ON CONFLICT ({key}) DO UPDATE SET embedding = EXCLUDED.embedding, source_id = EXCLUDED.source_id, "
             "published = EXCLUDED.published, language = EXCLUDED.language"
+            if upsert
+            else ""
+        )
+        sql = text(
+            f"INSERT INTO {table} ({key}, embedding, source_id, published, language) "
+            f"VALUES (:id, CAST(:v AS vector), :s, :p, :l){conflict}"
         )
         params = [
             {"id": r[0], "v": np.frombuffer(r[1], dtype=np.float32), "s": r[2], "p": r[3], "l": r[4]} for r in rows

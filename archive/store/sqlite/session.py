@@ -165,17 +165,15 @@ class SqliteReader(SqliteSearchReader):
         return [dict(r._mapping) for r in self.session.execute(stmt)]
 
     def vector_rows(self, after_id: int, limit: int) -> list[VectorRow]:
-        sql = (
-            f"SELECT chunk_id, embedding, source_id, published, language FROM {vtables.check_ident(self.table)} "
-            "WHERE chunk_id > ? ORDER BY chunk_id LIMIT ?"
-        )
-        rows = self.session.connection().exec_driver_sql(sql, (int(after_id), int(limit)))
-        return [(int(r[0]), bytes(r[1]), int(r[2] or 0), int(r[3] or 0), str(r[4] or "")) for r in rows]
+        return self._rows_after(vtables.check_ident(self.table), "chunk_id", after_id, limit)
 
     def article_vector_rows(self, after_id: int, limit: int) -> list[VectorRow]:
+        return self._rows_after(vtables.article_table_for(self.table), "article_id", after_id, limit)
+
+    def _rows_after(self, table: str, key: str, after_id: int, limit: int) -> list[VectorRow]:
         sql = (
-            f"SELECT article_id, embedding, source_id, published, language FROM {vtables.article_table_for(self.table)} "
-            "WHERE article_id > ? ORDER BY article_id LIMIT ?"
+            f"SELECT {key}, embedding, source_id, published, language FROM {table} "
+            f"WHERE {key} > ? ORDER BY {key} LIMIT ?"
         )
         rows = self.session.connection().exec_driver_sql(sql, (int(after_id), int(limit)))
         return [(int(r[0]), bytes(r[1]), int(r[2] or 0), int(r[3] or 0), str(r[4] or "")) for r in rows]
