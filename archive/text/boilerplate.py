@@ -18,7 +18,9 @@ glued: after a closing quote, where a lowercase word runs into a capitalised sen
 around a run of capitals and after a link. Only segments that address the reader or name the
 outlet's own products (``_READER_CUE``: you, sign up, newsletter, app, podcast, e-mail us, a
 question...) are counted; the formulaic pieces of reporting such cuts also produce ("Zelensky
-said in his nightly address") are not, so they can never be learned as furniture.
+said in his nightly address") are not, so they can never be learned as furniture. A learned
+promo glued with no mark at all to the sentence after it is removed by its opening words
+(:func:`remove_sentences`).
 """
 
 from __future__ import annotations
