@@ -8,7 +8,7 @@ import click
 
 from archive.cli import cli
 from archive.cli.common import db_options, friendly_errors, opened
-from archive.cli.render import print_boilerplate, progress_bar
+from archive.cli.render import echo_report, print_boilerplate, progress_bar
 
 
 @cli.command()
@@ -32,13 +32,12 @@ def clean(
     """
     with opened(db, model, home) as archive, progress_bar("re-cleaning", quiet or as_json) as bar, friendly_errors():
         report = archive.clean(progress=bar, wait=wait, relearn=relearn)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        click.echo(
-            f"{report.articles} article(s) checked, {report.changed} changed, {report.sentences} sentence(s) removed; "
-            f"{report.passages_kept} passage(s) kept, {report.passages_embedded} embedded"
-        )
+    echo_report(
+        report,
+        as_json,
+        f"{report.articles} article(s) checked, {report.changed} changed, {report.sentences} sentence(s) removed; "
+        f"{report.passages_kept} passage(s) kept, {report.passages_embedded} embedded",
+    )
 
 
 @cli.command()

@@ -20,7 +20,7 @@ from archive.cli.common import (
     opened,
     to_click_error,
 )
-from archive.cli.render import progress_bar, wrap
+from archive.cli.render import echo_report, progress_bar, wrap
 from archive.config import Settings
 from archive.errors import ArchiveNotFoundError
 
@@ -215,13 +215,12 @@ def reembed(
     if articles_only:
         with opened(db, None, home) as archive, progress_bar("embedding articles", quiet or as_json) as bar:
             filled = archive.embed_articles(batch_size=batch_size, progress=bar, wait=wait)
-        if as_json:
-            click.echo(json.dumps(filled.to_dict(), indent=2))
-        else:
-            click.echo(
-                f"embedded {filled.embedded} article vector(s) with {filled.model} into {filled.table}; "
-                f"{filled.already} article(s) already had one"
-            )
+        echo_report(
+            filled,
+            as_json,
+            f"embedded {filled.embedded} article vector(s) with {filled.model} into {filled.table}; "
+            f"{filled.already} article(s) already had one",
+        )
         return
     assert model is not None
     from archive.ops import reembed_database
@@ -231,13 +230,12 @@ def reembed(
         report = reembed_database(
             settings.db_location, model, home=settings.home, batch_size=batch_size, progress=bar, wait=wait
         )
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        click.echo(
-            f"re-embedded {report.chunks} passage(s) with {report.model} ({report.dimension}-d) into "
-            f"{report.table}; replaced {report.old_model} ({report.old_table})"
-        )
+    echo_report(
+        report,
+        as_json,
+        f"re-embedded {report.chunks} passage(s) with {report.model} ({report.dimension}-d) into "
+        f"{report.table}; replaced {report.old_model} ({report.old_table})",
+    )
 
 
 @cli.command()
@@ -253,13 +251,12 @@ def vacuum(db: str | None, model: str | None, home: str | None, wait: float, as_
     """
     with opened(db, model, home) as archive, friendly_errors():
         report = archive.vacuum(wait=wait)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        click.echo(
-            f"{_mb(report.bytes_before)} -> {_mb(report.bytes_after)} "
-            f"({_mb(report.bytes_before - report.bytes_after)} freed)"
-        )
+    echo_report(
+        report,
+        as_json,
+        f"{_mb(report.bytes_before)} -> {_mb(report.bytes_after)} "
+        f"({_mb(report.bytes_before - report.bytes_after)} freed)",
+    )
 
 
 @cli.command()
@@ -276,10 +273,7 @@ def backup(path: str, db: str | None, model: str | None, home: str | None, force
     """
     with opened(db, model, home) as archive, friendly_errors():
         report = archive.backup(path, force=force)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        click.echo(f"backed up to {report.path} ({_mb(report.bytes)})")
+    echo_report(report, as_json, f"backed up to {report.path} ({_mb(report.bytes)})")
 
 
 @cli.command()
@@ -301,13 +295,12 @@ def copy(source: str, target: str, as_json: bool) -> None:
 
     with friendly_errors():
         report = copy_archive(source, target)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        click.echo(
-            f"copied {report.rows.get('articles', 0)} articles, {report.rows.get('chunks', 0)} passages and "
-            f"{report.vectors} passage and {report.article_vectors} article vectors to {report.target}"
-        )
+    echo_report(
+        report,
+        as_json,
+        f"copied {report.rows.get('articles', 0)} articles, {report.rows.get('chunks', 0)} passages, "
+        f"{report.vectors} passage vectors and {report.article_vectors} article vectors to {report.target}",
+    )
 
 
 def _mb(size: int) -> str:

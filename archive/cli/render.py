@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
 from archive.results import ArticleView, DuplicateGroup, SearchResult
+
+
+class _Report(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def echo_report(report: _Report, as_json: bool, line: str) -> None:
+    """A command's report: as JSON with ``--json``, else its one summary ``line``."""
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else line)
+
 
 NOT_A_TERMINAL_WIDTH = 80
 MIN_WIDTH = 40
