@@ -84,12 +84,24 @@ def sentence_key(sentence: str) -> int | None:
 def sentences(text: str) -> list[Sentence]:
     """The sentences of ``text`` long enough to be judged, with their keys, then the segments of
     glued sentences that address the reader (see the module docstring); spans may overlap."""
+    return _judged(text, _split(text))
+
+
+_Split = list[tuple[int, int, list[tuple[int, int]]]]  # (sentence start, end, its glued pieces)
+
+
+def _split(text: str) -> _Split:
+    """Every sentence of ``text`` with the pieces it is cut into where glued text joins."""
+    return [(start, end, _pieces(text, start, end)) for start, end in split_sentences(text)]
+
+
+def _judged(text: str, split: _Split) -> list[Sentence]:
     found = []
-    for start, end in split_sentences(text):
+    for start, end, pieces in split:
         key = sentence_key(text[start:end])
         if key is not None:
             found.append(Sentence(start, end, key, text[start:end]))
-        found.extend(_glued_segments(text, start, end))
+        found.extend(_glued_segments(text, pieces))
     return found
 
 
@@ -106,9 +118,8 @@ def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return list(zip(starts, ends, strict=True))
 
 
-def _glued_segments(text: str, start: int, end: int) -> list[Sentence]:
-    """The reader-addressing segments of the sentence ``text[start:end]``, when it was glued from several."""
-    pieces = _pieces(text, start, end)
+def _glued_segments(text: str, pieces: list[tuple[int, int]]) -> list[Sentence]:
+    """The reader-addressing ``pieces`` of a sentence, when it was glued from several."""
     if len(pieces) < 2:
         return []
     found = []
@@ -120,15 +131,15 @@ def _glued_segments(text: str, start: int, end: int) -> list[Sentence]:
     return found
 
 
-def _learned_openings(text: str, drop: Collection[int]) -> list[Sentence]:
+def _learned_openings(text: str, split: _Split, drop: Collection[int]) -> list[Sentence]:
     """Learned reader-addressing segments glued, with no mark at all, to the start of what follows them.
 
     "Sign up to our World News Bulletin here Putin could..." runs on into whatever the next
     sentence happens to be, so it is found by its learned opening words, not by a cut.
     """
     found = []
-    for start, end in split_sentences(text):
-        for piece_start, piece_end in _pieces(text, start, end):
+    for _, _, pieces in split:
+        for piece_start, piece_end in pieces:
             words = list(_WORD.finditer(text, piece_start, piece_end))
             best = None
             for n in range(MIN_WORDS, min(len(words) - 1, MAX_OPENING_WORDS) + 1):
@@ -155,7 +166,8 @@ def remove_sentences(text: str, drop: Collection[int]) -> tuple[str, int]:
     """
     if not drop:
         return text, 0
-    learned = [s for s in sentences(text) if s.key in drop] + _learned_openings(text, drop)
+    split = _split(text)
+    learned = [s for s in _judged(text, split) if s.key in drop] + _learned_openings(text, split, drop)
     doomed = sorted(learned, key=lambda s: (s.start, -s.end))
     if not doomed:
         return text, 0
