@@ -140,8 +140,9 @@ def _rewrite(
         vectors.update({i: matrix[n].tobytes() for n, i in enumerate(fresh)})
     meta = (row.source_id or 0, date_key(row.published_at), row.language or "")
     writer.add_vector_rows([(ids[i], vectors[i], *meta) for i in range(len(ids))])
-    if article_input(row.title, text) != article_input(row.title, row.text):  # furniture left the lead
-        vector = np.asarray(embedder.embed([article_input(row.title, text)]), dtype=np.float32)[0]
+    lead = article_input(row.title, text)
+    if lead != article_input(row.title, row.text):  # furniture left the lead: its article vector changes
+        vector = np.asarray(embedder.embed([lead]), dtype=np.float32)[0]
         writer.add_article_vectors([(row.id, vector.tobytes(), *meta)])
     writer.set_groups([(ids[i], ids[i]) for i in fresh])
     signature = hasher.signature(text)

@@ -11,8 +11,7 @@ from archive.store.models import Chunk
 from archive.store.postgres.ddl import check_ident
 from archive.store.postgres.engine import create_pg_engine
 from archive.store.records import Check, Health
-from archive.store.sqlite import meta, reads
-from archive.store.sqlite.vtables import article_table_for
+from archive.store.sqlite import article_vectors, meta, reads
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -68,8 +67,7 @@ def _model_checks(session: Session, report: Health) -> None:
     report.checks.append(
         Check("index counts", OK if chunks == vectors else FAIL, detail, "" if chunks == vectors else fix)
     )
-    articles = session.execute(text(f"SELECT count(*) FROM {check_ident(article_table_for(active.vector_table))}"))
-    stored = articles.scalar() or 0
+    stored = len(article_vectors.stored_ids(session, active.vector_table))
     if active.article_vectors:
         report.checks.append(Check("article vectors", OK, f"{stored:,} article vectors"))
     else:

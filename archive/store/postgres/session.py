@@ -19,7 +19,7 @@ from archive.store.models import Article, ArticleBand, Chunk, FeedItem, OutletSe
 from archive.store.postgres import search
 from archive.store.postgres.ddl import article_table_ddl, check_ident, vector_table_ddl
 from archive.store.records import ChunkRow, SentenceSeen
-from archive.store.sqlite import article_vectors, boilerplate
+from archive.store.sqlite import boilerplate
 from archive.store.sqlite.session import SqliteReader, SqliteWriter
 from archive.store.sqlite.vtables import article_table_for, is_article_table
 from archive.store.sqlite.writes import _rowcount
@@ -107,16 +107,8 @@ class PostgresReader(SqliteReader):
         return [str(r[0]) for r in self.session.execute(text(_VECTOR_TABLES)) if not is_article_table(str(r[0]))]
 
     # -- article vectors
-    def article_knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
-        if self._articles_complete is None:
-            self._articles_complete = article_vectors.complete(self.session, self.table)
-        if not self._articles_complete:
-            return []
+    def _nearest_articles(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         return search.knn(self.session, vector, k, filters, article_table_for(self.table), key="article_id")
-
-    def article_vector_ids(self, table: str | None = None) -> set[int]:
-        sql = f"SELECT article_id FROM {check_ident(article_table_for(table or self.table))}"
-        return {int(r[0]) for r in self.session.execute(text(sql))}
 
 
 class PostgresWriter(PostgresReader, SqliteWriter):

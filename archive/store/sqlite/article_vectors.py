@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from archive.store.interface import KNN_MAX_K, Filters
 from archive.store.models import Article, EmbeddingModel
 from archive.store.records import ArticleInput
-from archive.store.sqlite.knn import _vec_filters
+from archive.store.sqlite.knn import vec_filters
 from archive.store.sqlite.vtables import article_table_for
 
 VectorRow = tuple[int, bytes, int, int, str]  # article id, float32 bytes, source id, published YYYYMMDD, language
@@ -36,7 +36,7 @@ def mark_complete(session: Session, table: str, done: bool = True) -> None:
 def knn(session: Session, query: np.ndarray, k: int, filters: Filters, table: str) -> list[tuple[int, float]]:
     """(article id, cosine distance) of the ``k`` nearest article vectors passing the filters; exact scan."""
     vector = np.asarray(query, dtype=np.float32)
-    where, params = _vec_filters(filters)
+    where, params = vec_filters(filters)
     sql = (
         f"WITH knn AS MATERIALIZED (SELECT article_id, distance FROM {article_table_for(table)} "
         f"WHERE embedding MATCH ? AND k = ?{where}) SELECT article_id, distance FROM knn ORDER BY distance"
@@ -66,9 +66,9 @@ def remove(session: Session, article_ids: Sequence[int], table: str) -> None:
 
 
 def stored_ids(session: Session, table: str) -> set[int]:
-    """Ids of the articles whose vector is stored beside ``table``."""
+    """Ids of the articles whose vector is stored beside ``table`` (plain SQL: the PostgreSQL backend uses it too)."""
     sql = f"SELECT article_id FROM {article_table_for(table)}"
-    return {int(r[0]) for r in session.connection().exec_driver_sql(sql)}
+    return {int(r[0]) for r in session.execute(text(sql))}
 
 
 def articles_after(session: Session, after_id: int, limit: int) -> list[ArticleInput]:

@@ -78,7 +78,7 @@ def _knn_matrix(
 
 
 def _knn_vec0(conn: Connection, table: str, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
-    where, params = _vec_filters(filters)
+    where, params = vec_filters(filters)
     # MATERIALIZED keeps SQLite from pushing later joins into the vec0 scan.
     sql = (
         f"WITH knn AS MATERIALIZED (SELECT chunk_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
@@ -123,7 +123,7 @@ def approx_passages(session: Session) -> int:
     return int(session.connection().exec_driver_sql("SELECT max(id) FROM chunks").scalar() or 0)
 
 
-def _vec_filters(filters: Filters) -> tuple[str, list[object]]:
+def vec_filters(filters: Filters) -> tuple[str, list[object]]:
     """`` AND ...`` metadata pre-filters of a vec0 KNN query, and their parameters."""
     clauses: list[str] = []
     params: list[object] = []

@@ -50,7 +50,11 @@ class SqliteSearchReader:
     def article_knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         if self._articles_complete is None:
             self._articles_complete = article_vectors.complete(self.session, self.table)
-        return article_vectors.knn(self.session, vector, k, filters, self.table) if self._articles_complete else []
+        return self._nearest_articles(vector, k, filters) if self._articles_complete else []
+
+    def _nearest_articles(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
+        """This backend's KNN over the article vectors (vec0's exact scan here)."""
+        return article_vectors.knn(self.session, vector, k, filters, self.table)
 
     def passage_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
         match = keyword.match_expression(query)
