@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archive.text.boilerplate import is_boilerplate, remove_sentences, sentence_key, sentences
+from archive.text.boilerplate import is_boilerplate, longest_only, remove_sentences, sentence_key, sentences
 
 SIGNUP = "Sign up to our free Ukraine war bulletin for the latest updates every morning."
 
@@ -86,3 +86,42 @@ def test_a_learned_sentence_of_plain_reporting_is_not_cut_out_of_a_longer_one() 
     learned = "The Kremlin has not commented"
     text = "The Kremlin has not commented on the strike near Kherson, officials said."
     assert remove_sentences(text, {sentence_key(learned) or 0}) == (text, 0)
+
+
+def test_the_opening_of_a_promo_naming_the_outlets_furniture_is_counted() -> None:
+    text = "Sign up for the free Mirror newsletter Challenger tanks also arrived today in Estonia."
+    texts = {s.text for s in sentences(text)}
+    assert "Sign up for the free Mirror newsletter" in texts
+    assert "Sign up for the free Mirror newsletter Challenger tanks also arrived today in" in texts
+    assert "Sign up for the free" not in texts  # five words: quotes repeat openings that short
+
+
+def test_openings_of_quotes_addressing_the_reader_are_not_counted() -> None:
+    text = "Do you want to threaten them with such a prospect? Gentlemen, check those who generate them."
+    assert [s.text for s in sentences(text)] == [
+        "Do you want to threaten them with such a prospect?",
+        "Gentlemen, check those who generate them.",
+    ]
+
+
+def test_a_learned_opening_followed_by_a_new_sentence_is_cut_where_it_ends() -> None:
+    promo = "Sign up for the free Mirror newsletter"
+    text = f"Britain is bolstering NATO numbers. {promo} Challenger tanks also arrived today."
+    assert remove_sentences(text, {sentence_key(promo) or 0}) == (
+        "Britain is bolstering NATO numbers. Challenger tanks also arrived today.",
+        1,
+    )
+
+
+def test_a_learned_editorial_note_goes_with_the_rest_of_its_sentence() -> None:
+    opening = "CORRECTION: This story has been updated to"
+    text = (
+        "The budget is capped at $770 million. "
+        "CORRECTION: This story has been updated to reflect that the formula was agreed this week."
+    )
+    assert remove_sentences(text, {sentence_key(opening) or 0}) == ("The budget is capped at $770 million.", 1)
+
+
+def test_a_listing_keeps_a_learned_promo_once_not_again_by_its_openings() -> None:
+    texts = ["Sign up for the free Mirror newsletter", "Sign up for the free Mirror", "Sign up for the Daily"]
+    assert longest_only(texts) == [True, False, True]

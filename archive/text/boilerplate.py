@@ -21,19 +21,30 @@ question...) are counted; the formulaic pieces of reporting such cuts also produ
 said in his nightly address") are not, so they can never be learned as furniture. A learned
 promo glued with no mark at all to the sentence after it is removed by its opening words
 (:func:`remove_sentences`).
+
+Such a run-on promo never recurs whole, and neither does an editorial note that goes on
+differently each time ("CORRECTION: This story has been updated to reflect that ..."). So the
+*openings* of sentences and segments are counted too: their first :data:`MIN_OPENING_WORDS` to
+:data:`MAX_OPENING_WORDS` words, but only when those words already name the outlet's own furniture
+(``_PROMO_CUE``: sign up, newsletter, app, podcast, e-mail us, free trial, an editorial note) --
+not a bare "you" or question, which quotes repeated for weeks also hold. A learned opening is
+removed up to where it ends when capitalised text follows it (a run-on), and with the rest of its
+sentence when the sentence goes on in lowercase (the note's own words).
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from archive.text.chunk import split_sentences
 
 MAX_OPENING_WORDS = 30  # longest learned segment looked for at the start of a run-on sentence
+MIN_OPENING_WORDS = 6  # shortest opening counted: five-word openings of quotes recur for weeks
 MIN_WORDS = 4  # shorter sentences ("Photo: Reuters.", "Kyiv.") are left to the fixed list
 MIN_STORIES = 5  # distinct stories of one outlet holding the sentence
 MIN_SPAN_DAYS = 21  # between the first and the last of them: longer than one story's news cycle
@@ -53,11 +64,13 @@ _GLUE = re.compile(
     r"|\b(?:[A-Z]{2,}[ ,']+){2}[A-Z]{2,}(?P<after_caps> +)(?=[A-Z][a-z])"
     r"|https?://\S+(?P<after_link> +)"
 )
-_READER_CUE = re.compile(
-    r"\b(?:you|your|sign[- ]up|subscribe|newsletters?|bulletins?|inbox|download|app|podcasts?|"
-    r"click|e-?mail (?:us|me)|follow (?:us|me)|our (?:website|site|coverage|live|latest))\b|\?\s*$",
-    re.IGNORECASE,
+_PROMO = (
+    r"sign[- ]up|subscribe|newsletters?|bulletins?|inbox|download|app|podcasts?|click|e-?mail (?:us|me)|"
+    r"follow (?:us|me)|free trial|our (?:website|site|coverage|live|latest)|corrections?|editor'?s note|"
+    r"(?:this|the) (?:story|article|report) (?:has been|was) (?:updated|corrected|amended)"
 )
+_PROMO_CUE = re.compile(rf"\b(?:{_PROMO})\b", re.IGNORECASE)
+_READER_CUE = re.compile(rf"\b(?:you|your|{_PROMO})\b|\?\s*$", re.IGNORECASE)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _SPACE_RUNS = re.compile(r"[ \t]{2,}")
 
@@ -95,13 +108,31 @@ def _split(text: str) -> _Split:
     return [(start, end, _pieces(text, start, end)) for start, end in split_sentences(text)]
 
 
-def _judged(text: str, split: _Split) -> list[Sentence]:
+def _judged(text: str, split: _Split, *, openings: bool = True) -> list[Sentence]:
     found = []
     for start, end, pieces in split:
         key = sentence_key(text[start:end])
         if key is not None:
             found.append(Sentence(start, end, key, text[start:end]))
         found.extend(_glued_segments(text, pieces))
+        if openings:
+            found.extend(_openings(text, pieces))
+    return found
+
+
+def _openings(text: str, pieces: list[tuple[int, int]]) -> list[Sentence]:
+    """The openings of ``pieces`` that name the outlet's furniture (see the module docstring)."""
+    found = []
+    for piece_start, piece_end in pieces:
+        cue = _PROMO_CUE.search(text, piece_start, piece_end)
+        if cue is None:
+            continue
+        words = list(_WORD.finditer(text, piece_start, piece_end))
+        for n in range(MIN_OPENING_WORDS, min(len(words) - 1, MAX_OPENING_WORDS) + 1):
+            end = words[n - 1].end()
+            key = sentence_key(text[piece_start:end]) if end >= cue.end() else None
+            if key is not None:
+                found.append(Sentence(piece_start, end, key, text[piece_start:end]))
     return found
 
 
@@ -146,8 +177,29 @@ def _learned_openings(text: str, split: _Split, drop: Collection[int]) -> list[S
                 if sentence_key(text[piece_start : words[n - 1].end()]) in drop:
                     best = words[n - 1].end()
             if best is not None and _READER_CUE.search(text[piece_start:best]):
-                found.append(Sentence(piece_start, best, 0, text[piece_start:best]))
+                end = piece_end if _goes_on_in_lowercase(text, best, piece_end) else best
+                found.append(Sentence(piece_start, end, 0, text[piece_start:end]))
     return found
+
+
+def _goes_on_in_lowercase(text: str, position: int, end: int) -> bool:
+    """Does the sentence go on past ``position`` in lowercase (one sentence, not glued text)?"""
+    rest = text[position:end].lstrip(" ,;:-\u2013\u2014")
+    return rest[:1].islower()
+
+
+def longest_only(texts: Sequence[str]) -> list[bool]:
+    """For each text, whether it is kept: not the opening words of another of ``texts``.
+
+    A promo learned whole is also learned by its openings; a listing shows it once.
+    """
+    keys = [" ".join(_WORD.findall(text.casefold())) for text in texts]
+    ordered = sorted(set(keys))
+    kept = []
+    for key in keys:
+        at = bisect.bisect_right(ordered, key + " ")
+        kept.append(not (at < len(ordered) and ordered[at].startswith(key + " ")))
+    return kept
 
 
 def is_boilerplate(stories: int, first: str | None, last: str | None) -> bool:
@@ -167,7 +219,8 @@ def remove_sentences(text: str, drop: Collection[int]) -> tuple[str, int]:
     if not drop:
         return text, 0
     split = _split(text)
-    learned = [s for s in _judged(text, split) if s.key in drop] + _learned_openings(text, split, drop)
+    learned = [s for s in _judged(text, split, openings=False) if s.key in drop]
+    learned += _learned_openings(text, split, drop)
     doomed = sorted(learned, key=lambda s: (s.start, -s.end))
     if not doomed:
         return text, 0

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from archive.store.interface import in_batches
 from archive.store.models import OutletSentence, Source
 from archive.store.records import LearnedSentence, SentenceSeen
-from archive.text.boilerplate import is_boilerplate
+from archive.text.boilerplate import is_boilerplate, longest_only
 
 _UPSERT = (
     "INSERT INTO outlet_sentences (source_id, sentence_key, stories, first_published, last_published, boilerplate) "
@@ -86,7 +86,12 @@ def learned(session: Session, outlet: str | None = None) -> list[LearnedSentence
     )
     if outlet is not None:
         stmt = stmt.where(Source.name == outlet)
+    by_outlet: dict[str, list[OutletSentence]] = {}
+    for name, row in session.execute(stmt):
+        by_outlet.setdefault(name, []).append(row)
     return [
         LearnedSentence(name, row.text or "", row.stories, row.first_published, row.last_published)
-        for name, row in session.execute(stmt)
+        for name, rows in by_outlet.items()
+        for row, keep in zip(rows, longest_only([row.text or "" for row in rows]), strict=True)
+        if keep
     ]
