@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from archive.text.boilerplate import is_boilerplate, longest_only, remove_sentences, sentence_key, sentences
+from archive.text.boilerplate import (
+    is_boilerplate,
+    is_quotation,
+    longest_only,
+    remove_sentences,
+    sentence_key,
+    sentences,
+)
 
 SIGNUP = "Sign up to our free Ukraine war bulletin for the latest updates every morning."
 
@@ -46,10 +53,8 @@ def test_a_promo_glued_to_prose_without_a_full_stop_is_its_own_segment() -> None
 
 def test_glued_pieces_of_plain_reporting_are_not_counted() -> None:
     text = "\u201cWe will win,\u201d Zelensky said in his nightly video address on Monday. He said the army was ready."
-    assert [s.text for s in sentences(text)] == [
-        "\u201cWe will win,\u201d Zelensky said in his nightly video address on Monday.",
-        "He said the army was ready.",
-    ]
+    # Neither the quotation nor its glued attribution ("Zelensky said in his nightly...") is counted.
+    assert [s.text for s in sentences(text)] == ["He said the army was ready."]
 
 
 def test_a_shouted_heading_and_a_link_cut_glued_text() -> None:
@@ -125,3 +130,20 @@ def test_a_learned_editorial_note_goes_with_the_rest_of_its_sentence() -> None:
 def test_a_listing_keeps_a_learned_promo_once_not_again_by_its_openings() -> None:
     texts = ["Sign up for the free Mirror newsletter", "Sign up for the free Mirror", "Sign up for the Daily"]
     assert longest_only(texts) == [True, False, True]
+
+
+def test_quotations_are_never_counted_however_often_a_long_story_repeats_them() -> None:
+    text = (
+        "\u201cI just keep hearing that, you know, he has the power. "
+        "\u201cShe's a political pawn,\u201d she said. Former Marine Paul Whelan has been detained since 2019."
+    )
+    assert [s.text for s in sentences(text)] == ["Former Marine Paul Whelan has been detained since 2019."]
+    assert is_quotation("\u201cShe's a political pawn,\u201d his wife Cherelle told reporters.")
+    assert not is_quotation('Download the ABC News app and select "The Note" as an item of interest.')
+
+
+def test_a_promo_glued_after_a_quotation_is_still_counted() -> None:
+    text = "\u201cWe will win,\u201d Zelensky said Sign up to our World News Bulletin here"
+    texts = [s.text for s in sentences(text)]
+    assert "Sign up to our World News Bulletin here" in texts
+    assert not any(t.startswith("\u201cWe") for t in texts)

@@ -8,7 +8,10 @@ published weeks apart. The store counts, per outlet, the distinct stories each s
 appears in and over how many days (the store's sentence counts); a sentence that
 crosses :func:`is_boilerplate`'s bar is removed from that outlet's articles. A sentence shared
 only by copies of one story (a wire report, a quote carried for a few days) never crosses it:
-copies count once, and a news cycle is shorter than the span required.
+copies count once, and a news cycle is shorter than the span required. Nor does a quotation: a
+story that runs for months (a trial, a detention) quotes the same words in follow-ups weeks apart,
+so a sentence that opens with a quotation mark or attributes speech ("...," she said) is never
+counted (:func:`is_quotation`); furniture is never somebody's quoted words.
 
 Scraped single-line text often glues a promo to the prose around it without a full stop
 ("...talk constructively,” Want all the latest news from Ukraine? Sign up to our World News
@@ -71,6 +74,12 @@ _PROMO = (
 )
 _PROMO_CUE = re.compile(rf"\b(?:{_PROMO})\b", re.IGNORECASE)
 _READER_CUE = re.compile(rf"\b(?:you|your|{_PROMO})\b|\?\s*$", re.IGNORECASE)
+_QUOTE_OPENS = re.compile(r"^\W*[\"\u201c\u2018\u00ab\u201e]")
+_SPEECH = re.compile(
+    r"[,.!?][\"\u201d\u2019]\s+(?:\w+\s+){0,3}?"
+    r"(?:said|says|told|wrote|writes|added|asked|tweeted|stated|explained|continued)\b",
+    re.IGNORECASE,
+)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _SPACE_RUNS = re.compile(r"[ \t]{2,}")
 
@@ -108,16 +117,37 @@ def _split(text: str) -> _Split:
     return [(start, end, _pieces(text, start, end)) for start, end in split_sentences(text)]
 
 
-def _judged(text: str, split: _Split, *, openings: bool = True) -> list[Sentence]:
+def is_quotation(sentence: str) -> bool:
+    """Does ``sentence`` open with a quotation mark or attribute speech to someone?"""
+    return _QUOTE_OPENS.search(sentence) is not None or _SPEECH.search(sentence) is not None
+
+
+def _judged(text: str, split: _Split, *, counting: bool = True) -> list[Sentence]:
+    """Sentences and glued segments; when ``counting``, also openings, and never a quotation."""
     found = []
     for start, end, pieces in split:
         key = sentence_key(text[start:end])
-        if key is not None:
+        if key is not None and not (counting and is_quotation(text[start:end])):
             found.append(Sentence(start, end, key, text[start:end]))
-        found.extend(_glued_segments(text, pieces))
-        if openings:
-            found.extend(_openings(text, pieces))
+        glued = _glued_segments(text, pieces)
+        if counting:
+            glued = [s for s in glued if not is_quotation(s.text)]
+            glued += _openings(text, [(a, b) for a, b in pieces if not is_quotation(text[a:b])])
+        found.extend(glued)
     return found
+
+
+def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The spans of the sentence ``text[start:end]`` cut where glued text joins (itself when nothing is)."""
+    cuts = []
+    for match in _GLUE.finditer(text, start, end):
+        after = (match.group("after_link") and "after_link") or (match.group("after_caps") and "after_caps")
+        cut_start = match.start(after) if after else match.start()
+        if start < cut_start and match.end() < end:
+            cuts.append((cut_start, match.end()))
+    starts = [start, *(cut_end for _, cut_end in cuts)]
+    ends = [*(cut_start for cut_start, _ in cuts), end]
+    return list(zip(starts, ends, strict=True))
 
 
 def _openings(text: str, pieces: list[tuple[int, int]]) -> list[Sentence]:
@@ -134,19 +164,6 @@ def _openings(text: str, pieces: list[tuple[int, int]]) -> list[Sentence]:
             if key is not None:
                 found.append(Sentence(piece_start, end, key, text[piece_start:end]))
     return found
-
-
-def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The spans of the sentence ``text[start:end]`` cut where glued text joins (itself when nothing is)."""
-    cuts = []
-    for match in _GLUE.finditer(text, start, end):
-        after = (match.group("after_link") and "after_link") or (match.group("after_caps") and "after_caps")
-        cut_start = match.start(after) if after else match.start()
-        if start < cut_start and match.end() < end:
-            cuts.append((cut_start, match.end()))
-    starts = [start, *(cut_end for _, cut_end in cuts)]
-    ends = [*(cut_start for cut_start, _ in cuts), end]
-    return list(zip(starts, ends, strict=True))
 
 
 def _glued_segments(text: str, pieces: list[tuple[int, int]]) -> list[Sentence]:
@@ -219,7 +236,7 @@ def remove_sentences(text: str, drop: Collection[int]) -> tuple[str, int]:
     if not drop:
         return text, 0
     split = _split(text)
-    learned = [s for s in _judged(text, split, openings=False) if s.key in drop]
+    learned = [s for s in _judged(text, split, counting=False) if s.key in drop]
     learned += _learned_openings(text, split, drop)
     doomed = sorted(learned, key=lambda s: (s.start, -s.end))
     if not doomed:
