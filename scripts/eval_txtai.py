@@ -23,8 +23,8 @@ txtai's BM25 with normalised scores, which txtai fuses with a convex combination
 index (IVF above 5,000 rows, probing 1/16 of the cells, so approximate); the output
 records its parameters, and when it is approximate the runs are repeated with every
 cell probed (``runs_exact_ann``), to show what the approximation costs. The index is
-kept under ``<home>/bench/txtai-index/`` keyed by the data file's size and mtime, the
-txtai version and the truncation, so later runs only search; an interrupted build
+kept under ``<home>/bench/txtai-index/`` keyed by the data file's size and content hash (a
+touched or copied file is the same data), the txtai version and the truncation, so later runs only search; an interrupted build
 resumes from txtai's checkpoint.
 
 Each query is searched with limit 10 three times: hybrid (txtai's default weights),
@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -263,9 +264,10 @@ def read_articles(data: Path) -> Iterator[tuple[str, str, None]]:
 
 
 def index_folder(root: Path, data: Path, version: str, max_tokens: int) -> Path:
-    stat = data.stat()
     tokens = f"-max{max_tokens}" if max_tokens else ""
-    return root / f"{data.name}-{stat.st_size}-{stat.st_mtime_ns}-txtai{version}{tokens}-v{INDEX_FORMAT}"
+    with data.open("rb") as file:
+        digest = hashlib.file_digest(file, "sha256").hexdigest()[:16]
+    return root / f"{data.name}-{data.stat().st_size}-{digest}-txtai{version}{tokens}-v{INDEX_FORMAT}"
 
 
 def _embeddings_class() -> Any:
