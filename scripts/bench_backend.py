@@ -10,9 +10,10 @@ and measure recall@10 of KNN against an exact numpy scan of the same vectors.
 ``--readers N`` then writes ``--ingest`` more passages in the main thread while N reader
 threads, each with its own archive handle (its own connection), run hybrid searches until the
 writer is done: reader p50/p95, searches, errors, and the writer's passages/s (also timed
-alone, before the readers start). Threads, not processes: the database work of a search
-(SQLite's step, a PostgreSQL round trip) releases the GIL, its Python part (fusion, collapse)
-does not, so the readers share one core's worth of Python.
+alone, before the readers start). Threads by default: the database work of a search (SQLite's
+step, a PostgreSQL round trip) releases the GIL, its Python part (fusion, collapse) does not, so
+threads share one core's worth of Python, the writer's included; ``--reader-kind process``
+starts one process per reader instead (``--only-readers`` skips the other timings).
 
     python scripts/bench.py --backend postgres --sizes 100000 --queries 50
     python scripts/bench_backend.py --backend sqlite,postgres --size 100000 --readers 50 --ingest 4000
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
 import statistics
 import sys
@@ -201,50 +203,87 @@ def measure(store: Store, size: int, queries: int, variants: Variants) -> dict[s
     }
 
 
-def readers_during_ingest(
-    location: str, store: Store, readers: int, passages: int, first: int, queries: int, variants: Variants
-) -> dict[str, Any]:
-    """``readers`` threads searching (hybrid, k=10) while ``passages`` more are written (see the docstring)."""
+def _searches(
+    reader_store: Store, number: int, readers: int, queries: int, variants: Variants, done: Any
+) -> tuple[list[float], list[str]]:
+    """Hybrid searches (k=10) through ``reader_store`` until ``done`` is set: (seconds each, errors)."""
     vectors = bench_synth.query_vectors(queries, stream=3)
     texts = bench_synth.query_texts(bench_synth.sentence_pool(), queries, seed=13)
-    n_articles = -(-passages // bench_synth.CHUNKS_PER_ARTICLE)
-    alone, *_ = build(store, passages, first=first, batch=50)
-    handles = [Archive.open(location, embedder=bench_synth._StubEmbedder()) for _ in range(readers)]
-    done, started_readers = threading.Event(), threading.Barrier(readers + 1)
     seconds: list[float] = []
     errors: list[str] = []
+    turn = number
+    while not done.is_set():
+        n = turn % queries
+        turn += readers
+        started = time.perf_counter()
+        try:
+            with reader_store.reader() as reader:
+                params = build_params(reader, texts[n], variants=variants)
+                run_search(reader, _QueryVector(vectors[n]), params, variants=variants)  # type: ignore[arg-type]
+        except Exception as exc:  # counted and reported: a reader must never fail during an ingest
+            errors.append(f"{type(exc).__name__}: {exc}"[:200])
+        else:
+            seconds.append(time.perf_counter() - started)
+    return seconds, errors
 
-    def read(number: int, reader_store: Store) -> None:
-        started_readers.wait()
-        turn = number
-        while not done.is_set():
-            n = turn % queries
-            turn += readers
-            started = time.perf_counter()
-            try:
-                with reader_store.reader() as reader:
-                    params = build_params(reader, texts[n], variants=variants)
-                    run_search(reader, _QueryVector(vectors[n]), params, variants=variants)  # type: ignore[arg-type]
-            except Exception as exc:  # counted and reported: a reader must never fail during an ingest
-                errors.append(f"{type(exc).__name__}: {exc}"[:200])
-            else:
-                seconds.append(time.perf_counter() - started)
 
-    threads = [threading.Thread(target=read, args=(n, h.store())) for n, h in enumerate(handles)]
-    for thread in threads:
-        thread.start()
-    started_readers.wait()
+def _reader_process(
+    location: str, number: int, readers: int, queries: int, ready: Any, go: Any, done: Any, out: Any
+) -> None:
+    """One reader process: its own archive handle; starts searching when ``go`` is set."""
+    with Archive.open(location, embedder=bench_synth._StubEmbedder()) as archive:
+        bench_synth.sentence_pool()  # read the data file before the clock starts
+        ready.release()
+        go.wait()
+        out.put(_searches(archive.store(), number, readers, queries, load_variants(), done))
+
+
+def readers_during_ingest(
+    location: str, store: Store, readers: int, passages: int, first: int, queries: int, kind: str
+) -> dict[str, Any]:
+    """``readers`` threads or processes searching (hybrid, k=10) while ``passages`` more are written."""
+    n_articles = -(-passages // bench_synth.CHUNKS_PER_ARTICLE)
+    alone, *_ = build(store, passages, first=first, batch=50)
+    results: list[tuple[list[float], list[str]]] = []
+    if kind == "process":
+        context = multiprocessing.get_context("spawn")
+        ready, go, done, out = context.Semaphore(0), context.Event(), context.Event(), context.Queue()
+        workers: list[Any] = [
+            context.Process(target=_reader_process, args=(location, n, readers, queries, ready, go, done, out))
+            for n in range(readers)
+        ]
+        for worker in workers:
+            worker.start()
+        for _ in workers:
+            ready.acquire()
+    else:
+        handles = [Archive.open(location, embedder=bench_synth._StubEmbedder()) for _ in range(readers)]
+        go, done, variants = threading.Event(), threading.Event(), load_variants()
+
+        def read(number: int, reader_store: Store) -> None:
+            go.wait()
+            results.append(_searches(reader_store, number, readers, queries, variants, done))
+
+        workers = [threading.Thread(target=read, args=(n, h.store())) for n, h in enumerate(handles)]
+        for worker in workers:
+            worker.start()
+    go.set()
     began = time.perf_counter()
     during, *_ = build(store, passages, first=first + n_articles, batch=50)
     writing = time.perf_counter() - began
     done.set()
-    for thread in threads:
-        thread.join()
-    for handle in handles:
-        handle.close()
+    if kind == "process":
+        results = [out.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    if kind != "process":
+        for handle in handles:
+            handle.close()
+    seconds = [s for found, _ in results for s in found]
+    errors = [e for _, failed in results for e in failed]
     return {
         "readers": readers,
-        "reader_kind": "threads, one archive handle (connection) each",
+        "reader_kind": f"{ {'thread': 'threads', 'process': 'processes'}[kind] }, one archive handle (connection) each",
         "passages_written_each_phase": n_articles * bench_synth.CHUNKS_PER_ARTICLE,
         "writer_passages_per_s_alone": round(alone, 1),
         "writer_passages_per_s_with_readers": round(during, 1),
@@ -256,7 +295,16 @@ def readers_during_ingest(
     }
 
 
-def run(backend: str, size: int, queries: int, workdir: Path, readers: int = 0, ingest: int = 4000) -> dict[str, Any]:
+def run(
+    backend: str,
+    size: int,
+    queries: int,
+    workdir: Path,
+    readers: int = 0,
+    ingest: int = 4000,
+    reader_kind: str = "thread",
+    only_readers: bool = False,
+) -> dict[str, Any]:
     """One backend at one size, in a fresh archive under ``workdir`` (PostgreSQL: a private pgserver)."""
     server = None
     if backend == "postgres":
@@ -269,12 +317,16 @@ def run(backend: str, size: int, queries: int, workdir: Path, readers: int = 0, 
     variants = load_variants()
     with Archive.open(location, embedder=bench_synth._StubEmbedder()) as archive:
         store = archive.store()
-        result = {"backend": backend, "driver": archive.driver_name, **measure(store, size, queries, variants)}
+        if only_readers:
+            result = {"backend": backend, "driver": archive.driver_name, "passages": size}
+            result["write_passages_per_s"] = round(build(store, size)[0], 1)
+        else:
+            result = {"backend": backend, "driver": archive.driver_name, **measure(store, size, queries, variants)}
         if readers:
             print(json.dumps(result, indent=2), flush=True)
             first = -(-size // bench_synth.CHUNKS_PER_ARTICLE)
             result["readers_during_ingest"] = readers_during_ingest(
-                location, store, readers, ingest, first, queries, variants
+                location, store, readers, ingest, first, queries, reader_kind
             )
     if server is not None:
         server.cleanup()
@@ -289,6 +341,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--data", type=Path, help="the ukraine_media .jsonl.gz (default: ../shared/data)")
     parser.add_argument("--readers", type=int, default=0, help="reader threads searching during an ingest (0: none)")
     parser.add_argument("--ingest", type=int, default=4000, help="passages written alone, then with the readers")
+    parser.add_argument("--reader-kind", choices=("thread", "process"), default="thread")
+    parser.add_argument("--only-readers", action="store_true", help="build, then only the readers section")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.data is not None:
@@ -297,7 +351,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     for backend in [b.strip() for b in args.backend.split(",") if b.strip()]:
         with tempfile.TemporaryDirectory(prefix=f"bench-{backend}-") as tmp:
             print(f"{backend}: {args.size:,} passages, {args.queries} queries", flush=True)
-            results.append(run(backend, args.size, args.queries, Path(tmp), args.readers, args.ingest))
+            results.append(
+                run(
+                    backend,
+                    args.size,
+                    args.queries,
+                    Path(tmp),
+                    args.readers,
+                    args.ingest,
+                    args.reader_kind,
+                    args.only_readers,
+                )
+            )
             print(json.dumps(results[-1], indent=2), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
