@@ -96,7 +96,12 @@ class Archive(MaintenanceMethods):
             raise InvalidArgumentError(f"embedder must be an Embedder (with .embed), not {type(embedder).__name__}")
         settings = Settings.resolve(db=db, model=model, home=home)
         with location_errors(settings.db_location):
-            store = open_store(settings.db_location, create=create, prefilter_min_rows=settings.prefilter_min_rows)
+            store = open_store(
+                settings.db_location,
+                create=create,
+                prefilter_min_rows=settings.prefilter_min_rows,
+                pg_dump=settings.pg_dump,
+            )
             try:
                 with store.errors():
                     embedder, active = prepare_store(settings, store, embedder, create)

@@ -30,6 +30,8 @@ ENV_QUERY_ENCODER = "ARCHIVE_QUERY_ENCODER"
 ENV_DEVICE = "ARCHIVE_DEVICE"
 # A file of extra spelling variants for keyword search (archive/search/variants.txt's format).
 ENV_VARIANTS = "ARCHIVE_VARIANTS"
+# The pg_dump that `archive backup` runs for a PostgreSQL archive (unset: pg_dump on PATH).
+ENV_PG_DUMP = "ARCHIVE_PG_DUMP"
 
 # Passages embedded and committed per ingest transaction (IngestOptions, `archive ingest --batch-chunks`).
 DEFAULT_BATCH_CHUNKS = 512
@@ -77,6 +79,7 @@ class Settings:
     allow_private_networks: bool = False
     max_input_bytes: int = DEFAULT_MAX_INPUT_MB * 1024 * 1024
     db_url: str | None = None  # a postgresql:// URL: the archive lives on a server, not in db_path
+    pg_dump: str | None = None  # the pg_dump program for backups of a server archive (None: the one on PATH)
 
     @property
     def db_location(self) -> str:
@@ -125,6 +128,7 @@ class Settings:
             ),
             allow_private_networks=parse_flag(ENV_ALLOW_PRIVATE, env.get(ENV_ALLOW_PRIVATE, "")),
             max_input_bytes=parse_megabytes(ENV_MAX_INPUT_MB, env.get(ENV_MAX_INPUT_MB, ""), DEFAULT_MAX_INPUT_MB),
+            pg_dump=env.get(ENV_PG_DUMP, "").strip() or None,
         )
 
     def with_db(self, db: str | Path) -> Settings:

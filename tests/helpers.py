@@ -1,14 +1,17 @@
-"""Helpers shared by the hostile-input tests: a time limit per case and scriptable local HTTP servers."""
+"""Helpers shared by the tests: a time limit per case, scriptable local HTTP servers, synthetic articles."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import random
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import FrameType
 
 CASE_TIMEOUT_S = 30  # a case that takes longer is a hang, whatever the machine's load
@@ -91,3 +94,31 @@ def redirect(location: str, status: int = 302) -> Handler:
         request.end_headers()
 
     return handler
+
+
+OUTLETS = ("Wire", "Daily", "Gazette")
+PLACES = ("Kharkiv", "Odesa", "Sumy", "Kherson", "Mariupol", "Bakhmut", "Izium", "Lyman")
+EVENTS = ("shelling", "drone strike", "evacuation", "aid delivery", "power outage", "prisoner exchange")
+
+
+def synthetic_articles(path: Path, count: int = 60) -> Path:
+    """A JSON Lines file of ``count`` distinct articles over three outlets, two languages and two years."""
+    rng = random.Random(7)
+    lines = []
+    for n in range(count):
+        place, event = PLACES[n % len(PLACES)], EVENTS[n % len(EVENTS)]
+        words = " ".join(
+            rng.choice(("residents", "officials", "reported", "overnight", "district", "city")) for _ in range(30)
+        )
+        lines.append(
+            {
+                "title": f"{event.title()} in {place}, report {n}",
+                "text": f"Article {n}: a {event} in {place} was reported. {words}. Story number {n} ends here.",
+                "outlet": OUTLETS[n % 3],
+                "url": f"https://example.org/{n}",
+                "published": f"{2022 + n // 30}-{1 + n % 12:02d}-{1 + n % 27:02d}",
+                "language": "uk" if n % 5 == 0 else "en",
+            }
+        )
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    return path

@@ -7,7 +7,6 @@ the session's PostgreSQL server; the postgres runs are marked ``postgres``).
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -18,33 +17,7 @@ from archive.cli import cli
 from archive.embedding.fake import FakeEmbedder
 from archive.errors import LockedError
 from tests.conftest import SAMPLE
-
-OUTLETS = ("Wire", "Daily", "Gazette")
-PLACES = ("Kharkiv", "Odesa", "Sumy", "Kherson", "Mariupol", "Bakhmut", "Izium", "Lyman")
-EVENTS = ("shelling", "drone strike", "evacuation", "aid delivery", "power outage", "prisoner exchange")
-
-
-def _synthetic(path: Path, count: int = 60) -> Path:
-    """``count`` distinct articles over three outlets, two languages and two years."""
-    rng = random.Random(7)
-    lines = []
-    for n in range(count):
-        place, event = PLACES[n % len(PLACES)], EVENTS[n % len(EVENTS)]
-        words = " ".join(
-            rng.choice(("residents", "officials", "reported", "overnight", "district", "city")) for _ in range(30)
-        )
-        lines.append(
-            {
-                "title": f"{event.title()} in {place}, report {n}",
-                "text": f"Article {n}: a {event} in {place} was reported. {words}. Story number {n} ends here.",
-                "outlet": OUTLETS[n % 3],
-                "url": f"https://example.org/{n}",
-                "published": f"{2022 + n // 30}-{1 + n % 12:02d}-{1 + n % 27:02d}",
-                "language": "uk" if n % 5 == 0 else "en",
-            }
-        )
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    return path
+from tests.helpers import synthetic_articles as _synthetic
 
 
 @pytest.fixture

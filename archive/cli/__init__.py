@@ -32,7 +32,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "delete": ("ops", "Delete articles with their passages, vectors and exact copies."),
     "reembed": ("ops", "Embed every passage with another model and switch the archive to it."),
     "vacuum": ("ops", "Compact the database file and the keyword index; empty the WAL."),
-    "backup": ("ops", "Copy the archive to PATH while it stays in use (SQLite online backup)."),
+    "backup": ("ops", "Copy the archive to PATH while it stays in use (SQLite online backup; pg_dump on PostgreSQL)."),
     "copy": ("ops", "Copy an archive into a new one on another backend (SQLite <-> PostgreSQL), vectors included."),
     "clean": ("clean", "Remove learned boilerplate from articles stored before it was learned."),
     "boilerplate": (

@@ -265,11 +265,12 @@ def vacuum(db: str | None, model: str | None, home: str | None, wait: float, as_
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 @_json_option
 def backup(path: str, db: str | None, model: str | None, home: str | None, force: bool, as_json: bool) -> None:
-    """Copy the archive to PATH while it stays in use (SQLite online backup).
+    """Copy the archive to PATH while it stays in use (SQLite online backup; pg_dump on PostgreSQL).
 
     \b
-    Example:
+    Examples:
       archive backup backups/news-$(date +%F).db -d news.db
+      archive backup backups/news.dump -d postgresql://archive@db/news   # restore with pg_restore
     """
     with opened(db, model, home) as archive, friendly_errors():
         report = archive.backup(path, force=force)

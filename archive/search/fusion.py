@@ -25,6 +25,9 @@ class Candidates:
     articles: list[tuple[int, float]] = field(default_factory=list)  # article id, bm25 (lower is better)
     article_vectors: list[tuple[int, float]] = field(default_factory=list)  # article id, cosine similarity
     exhausted: bool = True  # no larger window can find more
+    # The same fusion of these lists, done by the store in SQL (PostgreSQL); None: fused here.
+    fused_stories: dict[int, float] | None = None
+    fused_passages: dict[int, float] | None = None
 
 
 def rrf(lists: Iterable[tuple[Sequence[int], float]]) -> dict[int, float]:
@@ -43,8 +46,19 @@ def first_seen(ids: Iterable[int], key: Mapping[int, int]) -> list[int]:
     return list(dict.fromkeys(key[i] for i in ids if i in key))
 
 
+def hybrid_weights(semantic_weight: float, keyword_weight: float) -> tuple[float, float, float, float]:
+    """Hybrid story weights of the lists passage cosine, article cosine, article BM25, passage BM25.
+
+    The keyword side counts once in total: half its weight for the article, half for the passage.
+    """
+    half = keyword_weight / 2
+    return (semantic_weight, semantic_weight, half, half)
+
+
 def passage_scores(found: Candidates, mode: str, semantic_weight: float, keyword_weight: float) -> dict[int, float]:
     """How well each candidate passage matches on its own (higher is better)."""
+    if found.fused_passages is not None and mode == "hybrid":
+        return found.fused_passages
     if mode == "semantic":
         return dict(found.semantic)
     if mode == "keyword":
@@ -61,6 +75,8 @@ def story_scores(
     keyword_weight: float,
 ) -> dict[int, float]:
     """How well each story matches (higher is better): see the module docstring."""
+    if found.fused_stories is not None and mode == "hybrid":
+        return found.fused_stories
     by_cosine = first_seen((c for c, _ in found.semantic), story_of_passage)
     by_article_cosine = first_seen((a for a, _ in found.article_vectors), story_of_article)
     if mode == "semantic":
@@ -70,13 +86,5 @@ def story_scores(
     by_article_bm25 = first_seen((a for a, _ in found.articles), story_of_article)
     if mode == "keyword":
         return rrf([(by_article_bm25, 1.0), (by_passage_bm25, 1.0)])
-    # The keyword side counts once in total: half its weight for the article, half for the passage.
-    half = keyword_weight / 2
-    return rrf(
-        [
-            (by_cosine, semantic_weight),
-            (by_article_cosine, semantic_weight),
-            (by_article_bm25, half),
-            (by_passage_bm25, half),
-        ]
-    )
+    lists = (by_cosine, by_article_cosine, by_article_bm25, by_passage_bm25)
+    return rrf(zip(lists, hybrid_weights(semantic_weight, keyword_weight)))

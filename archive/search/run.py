@@ -13,10 +13,10 @@ import numpy as np
 from archive.embedding.base import Embedder
 from archive.results import SearchResult
 from archive.search.collapse import article_results, passage_results
-from archive.search.fusion import Candidates
+from archive.search.fusion import RRF_K, Candidates, hybrid_weights
 from archive.search.params import SearchParams
 from archive.search.variants import Variants
-from archive.store.interface import KNN_MAX_K, KeywordQuery, SearchReader
+from archive.store.interface import KNN_MAX_K, HybridRequest, KeywordQuery, SearchReader
 
 # Passages taken from each candidate list (and articles from the whole-article list), whatever k is.
 # The vector list is shallower: its nearest 100 passages already hold the articles it ranks well,
@@ -48,8 +48,13 @@ def run_search(
 
 
 def _candidates(reader: SearchReader, vector: np.ndarray | None, params: SearchParams, depth: int) -> Candidates:
-    semantic: list[tuple[int, float]] = []
     semantic_depth = depth * SEMANTIC_DEPTH // DEPTH
+    article_depth = max(ARTICLE_DEPTH, depth // 3)
+    if params.mode == "hybrid":
+        fused = _fused_in_store(reader, vector, params, depth)
+        if fused is not None:
+            return fused
+    semantic: list[tuple[int, float]] = []
     if vector is not None and params.mode != "keyword":
         semantic = [(cid, 1.0 - dist) for cid, dist in reader.knn(vector, semantic_depth, params.filters)]
     keyword: list[tuple[int, float]] = []
@@ -58,16 +63,55 @@ def _candidates(reader: SearchReader, vector: np.ndarray | None, params: SearchP
         keyword = _keyword(reader, params.keyword, depth, params)
         article_query = _without_single_characters(params.keyword)
         if not params.passages and article_query is not None:
-            articles = reader.article_keyword(article_query, max(ARTICLE_DEPTH, depth // 3), params.filters)
-    article_depth = max(ARTICLE_DEPTH, depth // 3)
+            articles = reader.article_keyword(article_query, article_depth, params.filters)
     article_vectors: list[tuple[int, float]] = []
     if vector is not None and params.mode != "keyword" and not params.passages:
         article_vectors = [(aid, 1.0 - dist) for aid, dist in reader.article_knn(vector, article_depth, params.filters)]
-    knn_done = len(semantic) < semantic_depth or depth >= KNN_MAX_K
-    exhausted = (
-        knn_done and len(keyword) < depth and len(articles) < article_depth and len(article_vectors) < article_depth
+    return Candidates(
+        semantic, keyword, articles, article_vectors, _exhausted(depth, semantic, keyword, articles, article_vectors)
     )
-    return Candidates(semantic, keyword, articles, article_vectors, exhausted)
+
+
+def _exhausted(depth: int, *lists: list[tuple[int, float]]) -> bool:
+    """No larger window can find more: each list (passage KNN, passage keyword, article lists) came up short."""
+    semantic, keyword, *article_lists = lists
+    knn_done = len(semantic) < depth * SEMANTIC_DEPTH // DEPTH or depth >= KNN_MAX_K
+    article_depth = max(ARTICLE_DEPTH, depth // 3)
+    return knn_done and len(keyword) < depth and all(len(a) < article_depth for a in article_lists)
+
+
+def hybrid_request(reader: SearchReader, vector: np.ndarray | None, params: SearchParams, depth: int) -> HybridRequest:
+    """What a store that fuses in SQL is asked for: the lists ``_candidates`` would read, with fusion's weights."""
+    query = params.keyword
+    every_first = query is not None and len(query.terms) > 1 and reader.approx_passages() > KEYWORD_AND_MIN_ROWS
+    return HybridRequest(
+        vector=vector,
+        keyword=query,
+        article_keyword=None if query is None or params.passages else _without_single_characters(query),
+        filters=params.filters,
+        depth=depth,
+        semantic_depth=depth * SEMANTIC_DEPTH // DEPTH,
+        article_depth=0 if params.passages else max(ARTICLE_DEPTH, depth // 3),
+        every_first=every_first,
+        rrf_k=RRF_K,
+        story_weights=hybrid_weights(params.semantic_weight, params.keyword_weight),
+        passage_weights=(params.semantic_weight, params.keyword_weight),
+    )
+
+
+def _fused_in_store(
+    reader: SearchReader, vector: np.ndarray | None, params: SearchParams, depth: int
+) -> Candidates | None:
+    """The candidates with their fusion done by the store (PostgreSQL), or None where fusion is done here."""
+    found = reader.hybrid_candidates(hybrid_request(reader, vector, params, depth))
+    if found is None:
+        return None
+    semantic = [(cid, 1.0 - dist) for cid, dist in found.semantic]
+    article_vectors = [(aid, 1.0 - dist) for aid, dist in found.article_vectors]
+    exhausted = _exhausted(depth, semantic, found.keyword, found.articles, article_vectors)
+    return Candidates(
+        semantic, found.keyword, found.articles, article_vectors, exhausted, found.stories, found.passages
+    )
 
 
 def _keyword(reader: SearchReader, query: KeywordQuery, window: int, params: SearchParams) -> list[tuple[int, float]]:

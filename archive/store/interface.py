@@ -96,6 +96,38 @@ class Passage:
     outlet: str | None
 
 
+@dataclass(frozen=True)
+class HybridRequest:
+    """The four candidate lists of a hybrid search and their weighted reciprocal rank fusion, for a backend
+    that fuses in SQL. Depths, weights and ``rrf_k`` come from ``archive.search``; a list with weight 0
+    (or no query) is left out. ``every_first``: passages holding every term when they fill the list, else any."""
+
+    vector: Vector | None
+    keyword: KeywordQuery | None  # passages
+    article_keyword: KeywordQuery | None  # whole articles
+    filters: Filters
+    depth: int  # passage keyword list
+    semantic_depth: int  # passage KNN list
+    article_depth: int  # both article lists
+    every_first: bool
+    rrf_k: int
+    story_weights: tuple[float, float, float, float]  # passage cosine, article cosine, article and passage keyword
+    passage_weights: tuple[float, float]  # passage cosine, passage keyword
+
+
+@dataclass(frozen=True)
+class HybridCandidates:
+    """The lists as found (distances and keyword scores as ``knn``, ``passage_keyword`` etc. give them) and the
+    fused scores: story (canonical article) -> score, passage -> score, higher is better."""
+
+    semantic: list[tuple[int, float]]
+    keyword: list[tuple[int, float]]
+    articles: list[tuple[int, float]]
+    article_vectors: list[tuple[int, float]]
+    stories: dict[int, float]
+    passages: dict[int, float]
+
+
 class SearchReader(Protocol):
     """One read snapshot of an archive, answering the queries search is built from."""
 
@@ -118,6 +150,10 @@ class SearchReader(Protocol):
 
     def article_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
         """(article id, score) of whole articles (headline weighted) matching, best first; lower is better."""
+        ...
+
+    def hybrid_candidates(self, request: HybridRequest) -> HybridCandidates | None:
+        """The hybrid lists and their fusion in one statement; None where this backend fuses in Python."""
         ...
 
     def articles_matching(self, alternatives: Sequence[str], article_ids: Sequence[int]) -> set[int]:

@@ -13,16 +13,19 @@ from archive.store.sqlite.health import diagnose as sqlite_health
 from archive.store.sqlite.store import SqliteStore
 
 
-def open_store(location: Path | str, *, create: bool = True, prefilter_min_rows: int | None = None) -> Store:
+def open_store(
+    location: Path | str, *, create: bool = True, prefilter_min_rows: int | None = None, pg_dump: str | None = None
+) -> Store:
     """The store of the archive at ``location``: a SQLite file path, or a ``postgresql://`` URL.
 
     ``create=False`` raises ArchiveNotFoundError for a missing file instead of creating it
-    (a PostgreSQL database must exist; a new one gets its tables on first ingest).
+    (a PostgreSQL database must exist; a new one gets its tables on first ingest). ``pg_dump``:
+    the program a PostgreSQL archive's backup runs (None: the one on PATH).
     """
     if is_server_url(str(location)):
         from archive.store.postgres.store import PostgresStore
 
-        return PostgresStore.open(str(location))
+        return PostgresStore.open(str(location), pg_dump=pg_dump)
     return SqliteStore.open(location, create=create, prefilter_min_rows=prefilter_min_rows)
 
 

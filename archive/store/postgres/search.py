@@ -50,19 +50,33 @@ def knn(
     """
     k = int(min(k, KNN_MAX_K))
     conn = session.connection()
-    conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
-    conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {ef_search(k)}")
-    where, params = _vector_filters(filters)
+    set_scan(session, ef_search(k))
+    where, params = vector_filters(filters)
     sql = (
-        f"WITH nearest AS MATERIALIZED (SELECT {check_ident(key)} AS id, embedding <=> CAST(:q AS vector) AS distance "
-        f"FROM {check_ident(table)}{where} ORDER BY embedding <=> CAST(:q AS vector) LIMIT :k) "
-        "SELECT id, distance FROM nearest ORDER BY distance, id"
+        f"WITH nearest AS {nearest_sql(table, key, where, ':k')} SELECT id, distance FROM nearest ORDER BY distance, id"
     )
     rows = conn.execute(text(sql), {"q": vector_literal(vector), "k": k, **params})
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
-def _vector_filters(filters: Filters) -> tuple[str, dict[str, object]]:
+def set_scan(session: Session, ef: int) -> None:
+    """HNSW settings for this transaction: iterative scans (filters still fill k), candidate list ``ef``."""
+    conn = session.connection()
+    conn.exec_driver_sql("SET LOCAL hnsw.iterative_scan = relaxed_order")
+    conn.exec_driver_sql(f"SET LOCAL hnsw.ef_search = {int(ef)}")
+
+
+def nearest_sql(table: str, key: str, where: str, limit: str, *, column: str = "distance") -> str:
+    """A materialized subquery (id, ``column``: the distance) of the rows of ``table`` nearest ``:q``, through
+    the HNSW index."""
+    return (
+        f"MATERIALIZED (SELECT {check_ident(key)} AS id, embedding <=> CAST(:q AS vector) AS {check_ident(column)} "
+        f"FROM {check_ident(table)}{where} ORDER BY embedding <=> CAST(:q AS vector) LIMIT {limit})"
+    )
+
+
+def vector_filters(filters: Filters) -> tuple[str, dict[str, object]]:
+    """A WHERE clause on a vector table's filter columns, and its parameters."""
     clauses: list[str] = []
     params: dict[str, object] = {}
     if filters.since is not None:
@@ -101,14 +115,15 @@ def query_sql(query: KeywordQuery, params: dict[str, object]) -> str | None:
     return f"({positive})"
 
 
-def _article_filters(filters: Filters, params: dict[str, object]) -> str:
+def article_filters(filters: Filters, params: dict[str, object]) -> str:
+    """`` AND ...`` clauses on ``articles a`` for the filters; binds their values in ``params``."""
     clauses: list[str] = []
     if filters.since is not None:
-        clauses.append("a.published_at >= :since")
-        params["since"] = key_to_iso(filters.since)
+        clauses.append("a.published_at >= :since_day")
+        params["since_day"] = key_to_iso(filters.since)
     if filters.until is not None:
-        clauses.append("substr(a.published_at, 1, 10) <= :until")
-        params["until"] = key_to_iso(filters.until)
+        clauses.append("substr(a.published_at, 1, 10) <= :until_day")
+        params["until_day"] = key_to_iso(filters.until)
     if filters.source_ids is not None:
         clauses.append("a.source_id = ANY(:sources)")
         params["sources"] = [int(s) for s in filters.source_ids]
@@ -124,11 +139,7 @@ def passage_keyword(session: Session, query: KeywordQuery, limit: int, filters: 
     tsquery = query_sql(query, params)
     if tsquery is None:
         return []
-    sql = (
-        f"WITH q AS (SELECT {tsquery} AS q) SELECT c.id, -ts_rank_cd(c.{SEARCH_COLUMN}, q.q) AS score "
-        f"FROM q, chunks c JOIN articles a ON a.id = c.article_id WHERE c.{SEARCH_COLUMN} @@ q.q"
-        f"{_article_filters(filters, params)} ORDER BY score, c.id LIMIT :limit"
-    )
+    sql = f"WITH q AS (SELECT {tsquery} AS q) {passage_match_sql('q', article_filters(filters, params), ':limit')}"
     return [(int(r[0]), float(r[1])) for r in session.execute(text(sql), params)]
 
 
@@ -138,12 +149,25 @@ def article_keyword(session: Session, query: KeywordQuery, limit: int, filters: 
     tsquery = query_sql(query, params)
     if tsquery is None:
         return []
-    sql = (
-        f"WITH q AS (SELECT {tsquery} AS q) SELECT a.id, -ts_rank_cd(a.{SEARCH_COLUMN}, q.q) AS score "
-        f"FROM q, articles a WHERE a.{SEARCH_COLUMN} @@ q.q{_article_filters(filters, params)} "
-        "ORDER BY score, a.id LIMIT :limit"
-    )
+    sql = f"WITH q AS (SELECT {tsquery} AS q) {article_match_sql('q', article_filters(filters, params), ':limit')}"
     return [(int(r[0]), float(r[1])) for r in session.execute(text(sql), params)]
+
+
+def passage_match_sql(q: str, where: str, limit: str) -> str:
+    """SELECT (id, score) of the passages best matching the tsquery of CTE ``q`` (column ``q``), best first."""
+    return (
+        f"SELECT c.id AS id, -ts_rank_cd(c.{SEARCH_COLUMN}, {q}.q) AS score "
+        f"FROM {q}, chunks c JOIN articles a ON a.id = c.article_id WHERE c.{SEARCH_COLUMN} @@ {q}.q{where} "
+        f"ORDER BY score, c.id LIMIT {limit}"
+    )
+
+
+def article_match_sql(q: str, where: str, limit: str) -> str:
+    """SELECT (id, score) of the whole articles best matching the tsquery of CTE ``q``, best first."""
+    return (
+        f"SELECT a.id AS id, -ts_rank_cd(a.{SEARCH_COLUMN}, {q}.q) AS score "
+        f"FROM {q}, articles a WHERE a.{SEARCH_COLUMN} @@ {q}.q{where} ORDER BY score, a.id LIMIT {limit}"
+    )
 
 
 def articles_matching(session: Session, alternatives: Sequence[str], article_ids: Sequence[int]) -> set[int]:

@@ -14,9 +14,17 @@ import numpy as np
 from sqlalchemy import case, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from archive.store.interface import Filters, KeywordQuery, Vector, VectorRow, in_batches
+from archive.store.interface import (
+    Filters,
+    HybridCandidates,
+    HybridRequest,
+    KeywordQuery,
+    Vector,
+    VectorRow,
+    in_batches,
+)
 from archive.store.models import Article, ArticleBand, Chunk, FeedItem, OutletSentence, utcnow
-from archive.store.postgres import search
+from archive.store.postgres import hybrid, search
 from archive.store.postgres.ddl import article_table_ddl, check_ident, vector_table_ddl
 from archive.store.records import ChunkRow, SentenceSeen
 from archive.store.sqlite import boilerplate
@@ -46,6 +54,7 @@ class PostgresReader(SqliteReader):
         "LEFT JOIN sources AS s ON s.id = a.source_id WHERE c.id = ANY(:ids)"
     )
     STORY_IDS_SQL = "SELECT a.id, a.canonical_id FROM articles AS a WHERE a.id = ANY(:ids)"
+    fuse_in_sql = True  # hybrid lists and fusion in one statement (False: one statement per list, fused in Python)
 
     def _by_ids(self, sql: str, ids: list[int]) -> Any:
         return self.session.execute(text(sql), {"ids": ids})
@@ -58,6 +67,11 @@ class PostgresReader(SqliteReader):
 
     def article_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
         return search.article_keyword(self.session, query, limit, filters)
+
+    def hybrid_candidates(self, request: HybridRequest) -> HybridCandidates | None:
+        if not self.fuse_in_sql:
+            return None
+        return hybrid.hybrid_candidates(self.session, request, self.table, articles=self.article_vectors_complete())
 
     def articles_matching(self, alternatives: Sequence[str], article_ids: Sequence[int]) -> set[int]:
         return search.articles_matching(self.session, alternatives, article_ids)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from archive.config import redact_url
 from archive.errors import OperationError
 from archive.store import migrate
+from archive.store.postgres.dump import dump
 from archive.store.postgres.engine import create_pg_engine, translate_errors
 from archive.store.postgres.lock import AdvisoryLock
 from archive.store.postgres.session import PostgresReader, PostgresWriter
@@ -21,8 +22,9 @@ from archive.store.sqlite.vtables import VEC_TABLE
 class PostgresStore:
     """An archive in a PostgreSQL database (pgvector HNSW vectors, tsvector keyword search)."""
 
-    def __init__(self, engine: Engine, url: str, vector_table: str = VEC_TABLE) -> None:
+    def __init__(self, engine: Engine, url: str, vector_table: str = VEC_TABLE, *, pg_dump: str | None = None) -> None:
         self.engine = engine
+        self.pg_dump = pg_dump
         self.url = url
         self.location = redact_url(url)
         self.vector_table = vector_table
@@ -31,12 +33,12 @@ class PostgresStore:
         self._query_only = False
 
     @classmethod
-    def open(cls, url: str) -> PostgresStore:
+    def open(cls, url: str, *, pg_dump: str | None = None) -> PostgresStore:
         with translate_errors(url):
             engine = create_pg_engine(url)
             with engine.connect() as conn:  # fail here, with the fix, when the server cannot be reached
                 conn.exec_driver_sql("SELECT 1")
-        return cls(engine, url)
+        return cls(engine, url, pg_dump=pg_dump)
 
     @property
     def path(self) -> Path:
@@ -104,10 +106,7 @@ class PostgresStore:
             conn.exec_driver_sql("VACUUM (ANALYZE)")
 
     def backup(self, target: Path) -> None:
-        raise OperationError(
-            f"not supported on PostgreSQL yet: backup of {self.location}; use pg_dump, "
-            "or `archive copy URL FILE.db` for a SQLite copy"
-        )
+        dump(self.url, target, self.pg_dump)
 
     def query_only(self) -> None:
         self._query_only = True

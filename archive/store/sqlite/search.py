@@ -9,7 +9,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive.store.interface import Carrier, Filters, KeywordQuery, Passage, Vector, in_batches
+from archive.store.interface import (
+    Carrier,
+    Filters,
+    HybridCandidates,
+    HybridRequest,
+    KeywordQuery,
+    Passage,
+    Vector,
+    in_batches,
+)
 from archive.store.models import Article, Chunk, Source
 from archive.store.sqlite import article_vectors, keyword, knn
 from archive.store.sqlite.reads import _article_meta
@@ -48,9 +57,16 @@ class SqliteSearchReader:
         return knn.knn(self.session, vector, k, filters, self.table, prefilter_min_rows=self.prefilter_min_rows)
 
     def article_knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
+        return self._nearest_articles(vector, k, filters) if self.article_vectors_complete() else []
+
+    def article_vectors_complete(self) -> bool:
+        """Whether every article has its vector (checked once per snapshot): else article KNN is left out."""
         if self._articles_complete is None:
             self._articles_complete = article_vectors.complete(self.session, self.table)
-        return self._nearest_articles(vector, k, filters) if self._articles_complete else []
+        return self._articles_complete
+
+    def hybrid_candidates(self, request: HybridRequest) -> HybridCandidates | None:
+        return None  # each list is its own statement here, fused by archive.search.fusion
 
     def _nearest_articles(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         """This backend's KNN over the article vectors (vec0's exact scan here)."""
