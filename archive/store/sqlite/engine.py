@@ -22,6 +22,8 @@ from archive.errors import ArchiveNotFoundError, DriverError
 
 BUSY_TIMEOUT_MS = 30_000
 MMAP_BYTES = 1 << 36  # 64 GiB of address space, not memory: pages load on touch and stay shared
+# Connection info key: the connection's total_changes() when its transaction began (writes since make it "dirty").
+CHANGES_AT_BEGIN = "archive_changes_at_begin"
 _CANDIDATES = (("sqlite3", "sqlite3 (stdlib)"), ("sqlean", "sqlean.py"), ("pysqlite3.dbapi2", "pysqlite3"))
 
 
@@ -185,5 +187,6 @@ def create_archive_engine(path: Path | str, *, echo: bool = False, create: bool 
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+        conn.connection.info[CHANGES_AT_BEGIN] = conn.connection.dbapi_connection.total_changes
 
     return engine
