@@ -189,7 +189,9 @@ def _run(python: Path, child: str, args: list[str], texts: list[str], env: dict[
         json.dump(texts, handle)
     try:
         command = [str(python), __file__, "--child", child, "--texts", handle.name, *args]
-        done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, check=False)
+        # No bytecode written into the peers' venvs: they may be shared, read-only folders.
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **env}
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     finally:
         os.unlink(handle.name)
     if done.returncode != 0:
