@@ -169,3 +169,20 @@ def test_the_cache_holds_a_bounded_number_of_matrices(filled: Archive, loads: li
         assert len(small) == 1 and small.current(conn, VEC_TABLE) is None
         assert small.current(conn, ARTICLES) is not None
     assert loads == [VEC_TABLE, ARTICLES]
+
+
+def test_the_change_stamp_is_read_once_per_read_snapshot(filled: Archive) -> None:
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    event.listen(filled.engine, "before_cursor_execute", lambda _c, _cur, sql, *_: seen.append(sql))
+    with filled.engine.connect() as conn:
+        for _ in range(3):
+            _nearest(conn, filled)
+        assert sum("data_version" in s for s in seen) == 1
+        conn.rollback()
+        _nearest(conn, filled)  # a new snapshot: read again
+        assert sum("data_version" in s for s in seen) == 2
+        conn.exec_driver_sql(f"DELETE FROM {ARTICLES} WHERE article_id = 2")  # own write: read again
+        assert knn._knn_matrix(conn, ARTICLES, _query(filled), 10, Filters()) is None
+        conn.rollback()

@@ -34,10 +34,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from archive.store.sqlite.engine import CHANGES_AT_BEGIN
+from archive.store.sqlite.engine import CHANGES_AT_BEGIN, TRANSACTION_SERIAL
 from archive.store.sqlite.matrix import VectorMatrix
 
 _CONNECTION_KEY = "archive_matrix_stamps"
+_MEMO_KEY = "archive_matrix_stamp_memo"
 # Entries held at most (two tables, passages and articles, for a few databases); the oldest goes first.
 MAX_ENTRIES = 6
 _METADATA_COLUMNS = 3  # vtables.vec_table_ddl: source_id, published, language
@@ -73,7 +74,25 @@ def content_key(conn: Connection, table: str) -> tuple[object, ...]:
 
 
 def connection_stamp(conn: Connection, table: str) -> tuple[int, ...]:
-    """What moves on this connection when the database changes; the block count opens the snapshot first."""
+    """What moves on this connection when the database changes; the block count opens the snapshot first.
+
+    Read once per read snapshot: within one transaction only the connection's own writes
+    (``total_changes``, a plain attribute of the driver's connection) can move it.
+    """
+    info = conn.connection.info
+    memo: dict[str, tuple[object, int, tuple[int, ...]]] = info.setdefault(_MEMO_KEY, {})
+    serial = info.get(TRANSACTION_SERIAL)
+    changes = conn.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
+    held = memo.get(table)
+    if serial is not None and held is not None and held[:2] == (serial, changes) and conn.in_transaction():
+        return held[2]
+    stamp = _read_stamp(conn, table)
+    serial = info.get(TRANSACTION_SERIAL)  # the statement above began the transaction, if none was open
+    memo[table] = (serial, changes, stamp)
+    return stamp
+
+
+def _read_stamp(conn: Connection, table: str) -> tuple[int, ...]:
     blocks = conn.exec_driver_sql(f"SELECT count(*), max(chunk_id), total_changes() FROM {table}_chunks").one()
     version = int(conn.exec_driver_sql("PRAGMA data_version").scalar() or 0)
     return version, int(blocks[2]), int(blocks[0]), int(blocks[1] or 0)
