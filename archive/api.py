@@ -11,12 +11,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from archive.arguments import check_search, require, require_path, require_paths
 from archive.config import Settings, redact_passwords
-from archive.dedup.minhash import MinHasher
 from archive.embedding.base import Embedder
 from archive.errors import ArchiveError, ConfigError, IngestError, InvalidArgumentError
-from archive.ingest.prepare import IngestOptions
 from archive.ingest.records import DEFAULT_FIELDS, RawArticle
-from archive.ingest.runner import IngestTarget, iter_records, run_ingest
 from archive.ops import reading
 from archive.ops.facade import MaintenanceMethods, file_errors
 from archive.ops.opening import prepare_store
@@ -49,9 +46,15 @@ def _lazy_module(name: str) -> ModuleType:
 
 
 if TYPE_CHECKING:
+    from archive.dedup.minhash import MinHasher
     from archive.feeds import poll as feedpoll
-else:  # feeds (http, parsers) load on first use: `archive search` starts faster without them
+    from archive.ingest import prepare as ingest_prepare
+    from archive.ingest import runner as ingest_runner
+    from archive.ingest.prepare import IngestOptions
+else:  # feeds (http, parsers) and ingest (cleaning, chunking, MinHash) load on first use: `archive search` starts faster
     feedpoll = _lazy_module("archive.feeds.poll")
+    ingest_prepare = _lazy_module("archive.ingest.prepare")
+    ingest_runner = _lazy_module("archive.ingest.runner")
 
 
 class Archive(MaintenanceMethods):
@@ -67,7 +70,16 @@ class Archive(MaintenanceMethods):
         self._store = store
         self.embedder = embedder
         self.passage_format = passage_format  # what the vector table's passages embed (archive.text.context)
-        self.hasher = MinHasher()
+        self._hasher: MinHasher | None = None
+
+    @property
+    def hasher(self) -> MinHasher:
+        """The MinHash signer of ingest (made on first use: searching needs none)."""
+        if self._hasher is None:
+            from archive.dedup.minhash import MinHasher
+
+            self._hasher = MinHasher()
+        return self._hasher
 
     @classmethod
     def open(
@@ -167,7 +179,7 @@ class Archive(MaintenanceMethods):
         if unknown:
             raise ConfigError(f"unknown field(s) {', '.join(unknown)} in --field: use {', '.join(DEFAULT_FIELDS)}")
         report = IngestReport()
-        records = iter_records(
+        records = ingest_runner.iter_records(
             [Path(p) for p in paths],
             field_map=field_map,
             outlet=outlet,
@@ -195,8 +207,9 @@ class Archive(MaintenanceMethods):
         self._require_writable()
         with self._store.writer_lock(wait=wait, command=command):
             command = redact_passwords(command.encode("utf-8", "replace").decode("utf-8"))  # runs keep no secrets
-            target = IngestTarget(self._store, self.embedder, self.hasher, self.passage_format)
-            return run_ingest(target, records, options or IngestOptions(), progress, command, report or IngestReport())
+            target = ingest_runner.IngestTarget(self._store, self.embedder, self.hasher, self.passage_format)
+            opts = options or ingest_prepare.IngestOptions()
+            return ingest_runner.run_ingest(target, records, opts, progress, command, report or IngestReport())
 
     # -- search ----------------------------------------------------------
     @file_errors

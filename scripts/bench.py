@@ -9,6 +9,7 @@ belongs to that section alone. Synthetic archives are cached under
     python scripts/bench.py --articles 200 --sizes 10000,100000 --sections ingest,search
     ARCHIVE_TORCH_THREADS=1 python scripts/bench.py --sections ingest
     python scripts/bench.py --sections serve          # 20 clients for 60 s on `archive serve` during an ingest
+    python scripts/bench.py --sections peers          # ours vs chromadb vs txtai, queries embedded, same run
 
 The machine this was written on has 2 cores shared with other people's test
 runs: every figure is a median of repeated runs, and the table shows the load
@@ -30,7 +31,7 @@ SCRIPTS = Path(__file__).resolve().parent
 REPO = SCRIPTS.parent
 sys.path[:0] = [str(REPO), str(SCRIPTS)]
 
-SECTIONS = ("ingest", "search", "tradeoff", "embed", "cold", "chroma", "serve")
+SECTIONS = ("ingest", "search", "tradeoff", "embed", "cold", "chroma", "peers", "serve")
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -48,6 +49,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=REPO / ".archive-home" / "bench")
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("ARCHIVE_HOME", REPO / ".archive-home")))
     parser.add_argument("--chroma-venv", type=Path, default=REPO / ".archive-home" / "bench" / "chroma-venv")
+    parser.add_argument("--txtai-venv", type=Path, default=REPO / ".archive-home" / "bench" / "txtai-venv")
     parser.add_argument("--serve-clients", type=int, default=20, help="serve: concurrent HTTP clients")
     parser.add_argument("--serve-seconds", type=float, default=60, help="serve: how long the clients run")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
@@ -299,6 +301,19 @@ def main(argv: list[str] | None = None) -> None:
     if "chroma" in wanted:
         print("chromadb side by side", flush=True)
         results["chroma"] = _chroma(args)
+    if "peers" in wanted:
+        import bench_peers
+
+        print("peers: ours, chromadb and txtai side by side, queries embedded (scripts/bench_peers.py)", flush=True)
+        results["peers"] = bench_peers.run_section(
+            args.cache,
+            args.home,
+            articles=args.articles,
+            queries=64,
+            chroma_venv=args.chroma_venv,
+            txtai_venv=args.txtai_venv,
+        )
+        print(bench_peers.table(results["peers"]), flush=True)
     if "serve" in wanted:
         import bench_serve
 

@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from archive import Archive
 from archive.embedding.model_files import DEFAULT_MODEL
 from archive.store import migrate
-from archive.store.sqlite import writes
+from archive.store.sqlite import article_vectors, writes
+from archive.store.sqlite.vtables import VEC_TABLE
 from archive.store.sqlite.writes import ChunkRow
 
 
@@ -44,7 +45,7 @@ def _shared_data() -> Path:
 
 DATA = _shared_data() / "ukraine_media" / "ukraine_media_r2nery.jsonl.gz"
 DIMENSION = 384
-GENERATOR = "g4"  # bump when the vectors or texts change, so cached files are rebuilt
+GENERATOR = "g5"  # g5: article vectors too  # bump when the vectors or texts change, so cached files are rebuilt
 FANOUT = (20, 10, 10, 10)  # topics, subtopics, stories, threads: fixed, so bigger archives are denser
 SHARED, LEVEL_WEIGHTS, ARTICLE_WEIGHT, PASSAGE_NOISE = 0.56, (0.42, 0.35, 0.3, 0.25), 0.2, 0.6
 QUERY_OWN, QUERY_NOISE = 0.3, 1.0
@@ -176,6 +177,8 @@ def build(path: Path, n_chunks: int, *, seed: int) -> None:
             count = min(ARTICLES_PER_TX, n_articles - start)
             with Session(writer) as session, session.begin():
                 _write_articles(session, list(_articles(rng, pool, start, count, n_chunks)), space)
+        with Session(writer) as session, session.begin():
+            article_vectors.mark_complete(session, VEC_TABLE)
         with archive.engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -192,6 +195,7 @@ def _write_articles(session: Session, articles: list[tuple], space: Space) -> No
     sources = {name: writes.source_id_for(session, name) for name in OUTLETS}
     vectors = space.articles(len(articles), CHUNKS_PER_ARTICLE)
     rows: list[tuple[int, bytes, int, int, str]] = []
+    article_rows: list[tuple[int, bytes, int, int, str]] = []
     groups: list[tuple[int, int]] = []
     for number, outlet, day, chunks in articles:
         text = "\n\n".join(chunks)
@@ -213,9 +217,14 @@ def _write_articles(session: Session, articles: list[tuple], space: Space) -> No
                 )
             )
             offsets += len(chunk) + 2
+        meta = (sources[outlet] or 0, int(day.replace("-", "")), "en")
+        first = len(rows)
         for chunk_id in writes.add_chunks(session, article_id, chunk_rows):
             groups.append((chunk_id, chunk_id))
-            meta = (sources[outlet] or 0, int(day.replace("-", "")), "en")
             rows.append((chunk_id, vectors[len(rows)].tobytes(), *meta))
+        # The article vector (headline and lead): near its opening passages, as the real one is.
+        lead = _unit(vectors[first : first + 2].mean(axis=0, keepdims=True))[0].astype(np.float32)
+        article_rows.append((article_id, lead.tobytes(), *meta))
     writes.set_groups(session, groups)
     writes.add_vector_rows(session, rows)
+    article_vectors.add(session, article_rows, VEC_TABLE)

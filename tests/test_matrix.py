@@ -8,9 +8,10 @@ from sqlalchemy.orm import Session
 
 from archive import Archive, RawArticle
 from archive.store.interface import Filters
-from archive.store.sqlite import knn, matrix
+from archive.store.sqlite import article_vectors, knn, matrix
+from archive.store.sqlite.matrix_cache import CACHE
 from archive.store.sqlite.prefilter import LayoutError
-from archive.store.sqlite.vtables import VEC_TABLE
+from archive.store.sqlite.vtables import VEC_TABLE, article_table_for
 
 CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv", "Izium", "Bucha"]
 EVENTS = ["shelling", "grain ships", "drone strike", "peace talks", "evacuation", "blackout", "prisoner swap"]
@@ -161,7 +162,7 @@ def test_stored_vectors_come_from_the_matrix_once_it_is_loaded(filled: Archive) 
     with Session(filled.engine) as session:
         from_vec0 = knn.vectors_for_chunks(session, [*ids, 10**9])
         _both(session, filled, QUERIES[0], 10, Filters())  # loads the matrix for this connection
-        assert matrix.valid_cached_matrix(session.connection(), VEC_TABLE) is not None
+        assert CACHE.current(session.connection(), VEC_TABLE) is not None
         from_matrix = knn.vectors_for_chunks(session, [*ids, 10**9])
     assert sorted(from_matrix) == sorted(from_vec0) == sorted(ids)
     for chunk_id in ids:
@@ -188,3 +189,82 @@ def test_a_language_longer_than_the_stored_prefix_is_filtered_by_vec0(filled: Ar
     with Session(filled.engine) as session:
         vector = np.asarray(filled.embedder.embed_query(QUERIES[2]), dtype=np.float32)
         assert knn.knn(session, vector, 10, Filters(language="a-language-tag-too-long")) == []
+
+
+# -- article vectors: the same matrix cache serves their table ----------------------------------------------------
+
+SIGNUP = "Sign up to our free Ukraine war bulletin for the latest updates every morning."
+
+
+def _article_both(
+    session: Session, archive: Archive, query: str, k: int, filters: Filters
+) -> tuple[Neighbours, Neighbours]:
+    vector = np.asarray(archive.embedder.embed_query(query), dtype=np.float32)
+    conn, table = session.connection(), article_table_for(VEC_TABLE)
+    found = knn._knn_matrix(conn, table, vector, k, filters)
+    assert found is not None, "the matrix should read the article table's layout"
+    assert article_vectors.knn(session, vector, k, filters, VEC_TABLE) == found  # the store's path takes it
+    return found, knn._knn_vec0(conn, table, vector, k, filters, key="article_id")
+
+
+def _live_articles(archive: Archive) -> set[int]:
+    with archive.engine.connect() as conn:
+        return {int(r[0]) for r in conn.exec_driver_sql(f"SELECT article_id FROM {article_table_for(VEC_TABLE)}")}
+
+
+ARTICLE_FILTERS = [Filters(), Filters(since=20220601), Filters(until=20220315), Filters(language="uk"), "two outlets"]
+
+
+@pytest.mark.parametrize("filters", ARTICLE_FILTERS)
+def test_article_knn_through_the_matrix_equals_the_vec0_scan(filled: Archive, filters: Filters | str) -> None:
+    wanted = Filters(source_ids=_source_ids(filled)) if filters == "two outlets" else filters
+    assert isinstance(wanted, Filters)
+    with Session(filled.engine) as session:
+        for query in QUERIES:
+            for k in (1, 10, 500):
+                found, expected = _article_both(session, filled, query, k, wanted)
+                assert found
+                _assert_same(found, expected)
+
+
+def test_article_matrix_follows_ingest_clean_and_delete(filled: Archive, loads: list[int]) -> None:
+    def check(conn: object) -> Neighbours:
+        with Session(bind=conn) as session:  # type: ignore[call-overload]
+            for filters in ARTICLE_FILTERS[:-1]:
+                _assert_same(*_article_both(session, filled, "Sign up bulletin shelling", 20, filters))
+            found, expected = _article_both(session, filled, "Sign up bulletin shelling", 1000, Filters())
+            _assert_same(found, expected)
+        return found
+
+    with filled.engine.connect() as conn:  # one connection throughout, as a server's pooled one
+        assert {a for a, _ in check(conn)} == _live_articles(filled)
+        conn.rollback()
+        stories = [
+            RawArticle(
+                text=f"Report {i} on event {i} with witness{i}. Officials gave figure{i}. {SIGNUP}",
+                title=f"Story {i}",
+                outlet="Mirror",
+                published=f"2022-{1 + i % 12:02d}-0{1 + i % 8}",
+            )
+            for i in range(200, 206)
+        ]
+        filled.ingest_records(stories)
+        assert {a for a, _ in check(conn)} == _live_articles(filled)
+        conn.rollback()
+        before = _article_vectors(filled)
+        assert filled.clean().changed > 0
+        after = _article_vectors(filled)
+        assert any(not np.array_equal(before[a], after[a]) for a in after), "clean should change article vectors"
+        found = check(conn)
+        conn.rollback()
+        gone = sorted(a for a, _ in found[:5])
+        filled.delete_articles(gone)
+        found = check(conn)
+        assert not {a for a, _ in found} & set(gone) and {a for a, _ in found} == _live_articles(filled)
+    assert len(loads) == 4, "the article matrix is loaded once, then once after each change"
+
+
+def _article_vectors(archive: Archive) -> dict[int, np.ndarray]:
+    with archive.engine.connect() as conn:
+        rows = conn.exec_driver_sql(f"SELECT article_id, embedding FROM {article_table_for(VEC_TABLE)}")
+        return {int(a): np.frombuffer(v, dtype=np.float32) for a, v in rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from archive.arguments import require_path
 from archive.config import Settings
@@ -15,12 +15,14 @@ from archive.errors import NotFoundError
 from archive.ops.article_vectors import ArticleVectorReport, embed_articles
 from archive.ops.doctor import DoctorReport, diagnose
 from archive.ops.maintenance import BackupReport, VacuumReport, backup, delete_articles, select_for_delete, vacuum
-from archive.ops.reclean import CleanReport, reclean
 from archive.ops.reembed import ReembedReport, reembed
 from archive.ops.runs import list_runs
 from archive.results import Source
 from archive.store.interface import Store
 from archive.store.models import IngestRun
+
+if TYPE_CHECKING:  # reclean pulls in ingest (cleaning, chunking, MinHash): loaded by clean() alone
+    from archive.ops.reclean import CleanReport
 
 ProgressFn = Callable[[int], None]
 M = TypeVar("M", bound=Callable[..., Any])
@@ -72,6 +74,8 @@ class MaintenanceMethods:
     @file_errors
     def clean(self, *, progress: ProgressFn | None = None, wait: float = 0, relearn: bool = False) -> CleanReport:
         """Remove the boilerplate learned so far from every stored article (ids kept, unchanged passages kept)."""
+        from archive.ops.reclean import reclean
+
         self._require_writable()
         return reclean(
             self._store,

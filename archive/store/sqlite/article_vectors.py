@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from archive.store.interface import KNN_MAX_K, Filters
 from archive.store.models import Article, EmbeddingModel
 from archive.store.records import ArticleInput
-from archive.store.sqlite.knn import vec_filters
+from archive.store.sqlite.knn import approx_articles, exact_knn
 from archive.store.sqlite.vtables import article_table_for
 
 VectorRow = tuple[int, bytes, int, int, str]  # article id, float32 bytes, source id, published YYYYMMDD, language
@@ -34,15 +34,18 @@ def mark_complete(session: Session, table: str, done: bool = True) -> None:
 
 
 def knn(session: Session, query: np.ndarray, k: int, filters: Filters, table: str) -> list[tuple[int, float]]:
-    """(article id, cosine distance) of the ``k`` nearest article vectors passing the filters; exact scan."""
+    """(article id, cosine distance) of the ``k`` nearest article vectors passing the filters; exact scan
+    (of the shared matrix, as for passages, or of vec0 past ``knn.MATRIX_MAX_ROWS`` articles)."""
     vector = np.asarray(query, dtype=np.float32)
-    where, params = vec_filters(filters)
-    sql = (
-        f"WITH knn AS MATERIALIZED (SELECT article_id, distance FROM {article_table_for(table)} "
-        f"WHERE embedding MATCH ? AND k = ?{where}) SELECT article_id, distance FROM knn ORDER BY distance"
+    return exact_knn(
+        session.connection(),
+        article_table_for(table),
+        vector,
+        int(min(k, KNN_MAX_K)),
+        filters,
+        rows=approx_articles(session),
+        key="article_id",
     )
-    rows = session.connection().exec_driver_sql(sql, (vector.tobytes(), int(min(k, KNN_MAX_K)), *params))
-    return [(int(r[0]), float(r[1])) for r in rows]
 
 
 def add(session: Session, rows: Sequence[VectorRow], table: str) -> None:

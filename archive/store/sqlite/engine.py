@@ -8,6 +8,7 @@ to ``sqlean.py`` or ``pysqlite3`` which bundle a SQLite that can.
 from __future__ import annotations
 
 import importlib
+import itertools
 import os
 import urllib.parse
 from dataclasses import dataclass
@@ -22,6 +23,11 @@ from archive.errors import ArchiveNotFoundError, DriverError
 
 BUSY_TIMEOUT_MS = 30_000
 MMAP_BYTES = 1 << 36  # 64 GiB of address space, not memory: pages load on touch and stay shared
+# Connection info keys: the connection's total_changes() when its transaction began (writes since make it
+# "dirty"), and which transaction of the process that is (what may be reused within one read snapshot).
+CHANGES_AT_BEGIN = "archive_changes_at_begin"
+TRANSACTION_SERIAL = "archive_transaction_serial"
+_transactions = itertools.count(1)
 _CANDIDATES = (("sqlite3", "sqlite3 (stdlib)"), ("sqlean", "sqlean.py"), ("pysqlite3.dbapi2", "pysqlite3"))
 
 
@@ -185,5 +191,8 @@ def create_archive_engine(path: Path | str, *, echo: bool = False, create: bool 
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+        info = conn.connection.info
+        info[CHANGES_AT_BEGIN] = conn.connection.dbapi_connection.total_changes
+        info[TRANSACTION_SERIAL] = next(_transactions)
 
     return engine

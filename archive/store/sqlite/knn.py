@@ -1,8 +1,8 @@
-"""Nearest passages: an exact scan of the cached vector matrix, or the sign-bit prefilter on large archives.
+"""Nearest passages (and articles): an exact scan of the shared vector matrix, or the sign-bit prefilter.
 
-Archives above ``MATRIX_MAX_ROWS`` passages that the prefilter cannot serve (a language
-filter, a very large k, the prefilter switched off) use sqlite-vec's exact vec0 scan,
-which holds nothing in memory.
+Tables above ``MATRIX_MAX_ROWS`` rows that the prefilter cannot serve (a language
+filter, a very large k, the prefilter switched off, article vectors) use sqlite-vec's
+exact vec0 scan, which holds nothing in memory.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from archive.store.interface import KNN_MAX_K, Filters
 from archive.store.sqlite import matrix, prefilter
+from archive.store.sqlite.matrix_cache import CACHE
 from archive.store.sqlite.vtables import VEC_TABLE, existing_bits_table, vec_table_dimension
 
 # The prefilter keeps the WIDE best passages by Hamming distance, then the NARROW best of those by the
@@ -23,7 +24,7 @@ from archive.store.sqlite.vtables import VEC_TABLE, existing_bits_table, vec_tab
 # scan is cheaper, so large windows (deep duplicate collapse) go exact.
 WIDE_PER_K, WIDE_MIN = 100, 4096
 NARROW_PER_K, NARROW_MIN, NARROW_MAX = 20, 800, 8192
-# Float vectors held in memory per connection for the exact scan, at most (1,536 bytes a passage at 384-d).
+# Float vectors held in memory per table and process for the exact scan, at most (1,536 bytes a passage at 384-d).
 MATRIX_MAX_ROWS = 100_000
 
 
@@ -56,33 +57,47 @@ def knn(
                 return _knn_prefiltered(conn, bits, table, vector, k, narrow, filters)
             except prefilter.LayoutError:
                 pass  # not the vec0 layout this release reads: the exact scan below still answers
-    if passages <= MATRIX_MAX_ROWS:
+    return exact_knn(conn, table, vector, k, filters, rows=passages)
+
+
+def exact_knn(
+    conn: Connection, table: str, vector: np.ndarray, k: int, filters: Filters, *, rows: int, key: str = "chunk_id"
+) -> list[tuple[int, float]]:
+    """(row id, cosine distance) of the ``k`` nearest rows of vec0 table ``table`` (primary key ``key``).
+
+    The shared matrix answers while the table holds at most ``MATRIX_MAX_ROWS`` rows
+    (``rows``: an upper bound) and its layout is readable; vec0's exact scan otherwise.
+    """
+    if rows <= MATRIX_MAX_ROWS:
         found = _knn_matrix(conn, table, vector, k, filters)
         if found is not None:
             return found
-    return _knn_vec0(conn, table, vector, k, filters)
+    return _knn_vec0(conn, table, vector, k, filters, key=key)
 
 
 def _knn_matrix(
     conn: Connection, table: str, vector: np.ndarray, k: int, filters: Filters
 ) -> list[tuple[int, float]] | None:
-    """The exact scan over the cached matrix; None when the table's layout cannot be read."""
+    """The exact scan over the shared matrix; None when the table's layout cannot be read or the
+    connection holds uncommitted writes (the vec0 scan sees those)."""
     dimension = vec_table_dimension(conn, table)
     if dimension is None or dimension != len(vector):
         return None
     try:
-        held = matrix.cached_matrix(conn, table, dimension)
-        return held.nearest(vector, k, held.mask(filters))
+        held = CACHE.get(conn, table, dimension, matrix.load_matrix)
+        return held.nearest(vector, k, held.mask(filters)) if held is not None else None
     except prefilter.LayoutError:
         return None
 
 
-def _knn_vec0(conn: Connection, table: str, vector: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
+def _knn_vec0(
+    conn: Connection, table: str, vector: np.ndarray, k: int, filters: Filters, *, key: str = "chunk_id"
+) -> list[tuple[int, float]]:
     where, params = vec_filters(filters)
     # MATERIALIZED keeps SQLite from pushing later joins into the vec0 scan.
     sql = (
-        f"WITH knn AS MATERIALIZED (SELECT chunk_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
-        f"{where}) SELECT chunk_id, distance FROM knn ORDER BY distance"
+        f"WITH knn AS MATERIALIZED (SELECT {key}, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
+        f"{where}) SELECT {key}, distance FROM knn ORDER BY distance"
     )
     rows = conn.exec_driver_sql(sql, (vector.tobytes(), k, *params))
     return [(int(r[0]), float(r[1])) for r in rows]
@@ -123,6 +138,11 @@ def approx_passages(session: Session) -> int:
     return int(session.connection().exec_driver_sql("SELECT max(id) FROM chunks").scalar() or 0)
 
 
+def approx_articles(session: Session) -> int:
+    """At least as many as the article vectors stored: the highest article id (one B-tree seek)."""
+    return int(session.connection().exec_driver_sql("SELECT max(id) FROM articles").scalar() or 0)
+
+
 def vec_filters(filters: Filters) -> tuple[str, list[object]]:
     """`` AND ...`` metadata pre-filters of a vec0 KNN query, and their parameters."""
     clauses: list[str] = []
@@ -152,7 +172,7 @@ def vectors_for_chunks(session: Session, chunk_ids: Sequence[int], table: str = 
     found: dict[int, np.ndarray] = {}
     if not chunk_ids:
         return found
-    held = matrix.valid_cached_matrix(session.connection(), table)
+    held = CACHE.current(session.connection(), table)
     if held is not None:
         found.update(held.lookup(sorted({int(c) for c in chunk_ids})))
         return found

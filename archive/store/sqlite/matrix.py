@@ -1,18 +1,18 @@
 """The exact KNN scan in NumPy: every float vector of a table, held in memory as one matrix.
 
 sqlite-vec's exact ``MATCH`` reads every vector through the virtual-table machinery
-on each query. Here the float vectors are read once per connection straight from
-the vec0 shadow tables (the layout ``prefilter`` documents: ``<t>_chunks`` with a
-validity bitmap and the row ids per block of slots, ``<t>_vector_chunks00`` with
-the block's packed float32 vectors, ``<t>_metadatachunksNN`` per metadata column),
-kept with the connection beside the metadata used as filters (outlet, date key,
-language), and scanned with one matrix-vector product per query.
+on each query. Here the float vectors of a passage or article vector table are read
+once straight from the vec0 shadow tables (the layout ``prefilter`` documents:
+``<t>_chunks`` with a validity bitmap and the row ids per block of slots,
+``<t>_vector_chunks00`` with the block's packed float32 vectors,
+``<t>_metadatachunksNN`` per metadata column), kept beside the metadata used as
+filters (outlet, date key, language), and scanned with one matrix-vector product per query.
 
-The matrix is reused until that connection, or another one, changes the database
-(``PRAGMA data_version``, ``total_changes()`` and the block count, checked on every
-query). Distances are sqlite-vec's cosine distance, ``1 - a.b / (|a| |b|)``; an
-unexpected layout raises :class:`~archive.store.sqlite.prefilter.LayoutError` and
-the caller falls back to the vec0 scan.
+The process holds one matrix per table, shared by the pooled connections and reused
+until any connection changes the table (``matrix_cache``). Distances are sqlite-vec's
+cosine distance, ``1 - a.b / (|a| |b|)``; an unexpected layout raises
+:class:`~archive.store.sqlite.prefilter.LayoutError` and the caller falls back to
+the vec0 scan.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from archive.blas import single_threaded
 from archive.store.interface import Filters
 from archive.store.sqlite.prefilter import LayoutError
 
-_CACHE_KEY = "archive_vector_matrix"
 # Metadata columns of vec tables in DDL order (vtables.vec_table_ddl): source_id, published, language.
 _SOURCE_COLUMN, _PUBLISHED_COLUMN, _LANGUAGE_COLUMN = 0, 1, 2
 # sqlite-vec keeps a TEXT metadata value as 16 bytes a slot: its int32 length, then its first 12 bytes.
@@ -38,7 +37,7 @@ _TEXT_SLOT, _TEXT_PREFIX = 16, 12
 
 @dataclass(frozen=True)
 class VectorMatrix:
-    """Every live vector of one table, row ``i`` being passage ``ids[i]``."""
+    """Every live vector of one table, row ``i`` being passage (or article) ``ids[i]``."""
 
     ids: npt.NDArray[np.int64]
     vectors: npt.NDArray[np.float32]  # (rows, dimension)
@@ -110,35 +109,6 @@ def text_slot(value: str) -> npt.NDArray[np.void]:
         raise LayoutError("TEXT metadata over 12 bytes lives in another table: not read here")
     slot = len(raw).to_bytes(4, "little") + raw.ljust(_TEXT_PREFIX, b"\0")
     return np.frombuffer(slot, dtype=f"V{_TEXT_SLOT}")
-
-
-def cached_matrix(conn: Connection, table: str, dimension: int) -> VectorMatrix:
-    """:func:`load_matrix`, reused while nobody has changed the database since."""
-    state = _db_state(conn, table)
-    cache: dict[str, tuple[tuple[int, ...], VectorMatrix]] = conn.connection.info.setdefault(_CACHE_KEY, {})
-    entry = cache.get(table)
-    if entry is not None and entry[0] == state:
-        return entry[1]
-    cache.clear()  # one table per connection (a reembed switches tables); let old arrays go first
-    matrix = load_matrix(conn, table, dimension)
-    cache[table] = (state, matrix)
-    return matrix
-
-
-def valid_cached_matrix(conn: Connection, table: str) -> VectorMatrix | None:
-    """The matrix this connection already holds for ``table``, if still current; never loads one."""
-    cache: dict[str, tuple[tuple[int, ...], VectorMatrix]] | None = conn.connection.info.get(_CACHE_KEY)
-    entry = cache.get(table) if cache else None
-    if entry is None or entry[0] != _db_state(conn, table):
-        return None
-    return entry[1]
-
-
-def _db_state(conn: Connection, table: str) -> tuple[int, ...]:
-    """What moves when the database changes (see ``prefilter._db_state``); the block count opens the snapshot."""
-    blocks = conn.exec_driver_sql(f"SELECT count(*), max(chunk_id), total_changes() FROM {table}_chunks").one()
-    version = int(conn.exec_driver_sql("PRAGMA data_version").scalar() or 0)
-    return version, int(blocks[2]), int(blocks[0]), int(blocks[1] or 0)
 
 
 def load_matrix(conn: Connection, table: str, dimension: int) -> VectorMatrix:
