@@ -72,3 +72,34 @@ def test_an_archive_stored_before_counting_learns_from_its_stored_stories(archiv
     assert [s.text for s in archive.boilerplate()] == [SIGNUP]
     assert archive.clean().relearned == 0  # counted once; --relearn counts again
     assert archive.clean(relearn=True).relearned == 6
+
+
+NOTE_ENDINGS = [
+    "reflect the new date",
+    "correct a name",
+    "clarify the figures",
+    "fix a quote",
+    "note a delay",
+    "add a map",
+]
+
+
+def test_an_editorial_note_that_never_recurs_whole_is_learned_by_its_opening(archive: Archive) -> None:
+    def noted(i: int) -> RawArticle:
+        note = f"CORRECTION: This story has been updated to {NOTE_ENDINGS[i]}."
+        body = f"Report {i} describes event number {i} in detail, with witness{i} named. {note}"
+        return RawArticle(text=body, title=f"Story {i}", outlet="CNN", published=f"2022-{1 + i:02d}-03")
+
+    archive.ingest_records([noted(i) for i in range(5)])
+    assert [s.text for s in archive.boilerplate("CNN")] == ["CORRECTION: This story has been updated to"]
+    archive.ingest_records([noted(5)])
+    later = archive.search("Report 5 event number 5", k=1, mode="keyword")[0]
+    assert archive.article(later.article_id).text == "Report 5 describes event number 5 in detail, with witness5 named."
+
+
+def test_a_quotation_repeated_in_follow_ups_for_months_is_not_learned(archive: Archive) -> None:
+    quote = "\u201cI'm terrified I might be here forever,\u201d she wrote to the president in a letter."
+    archive.ingest_records([_story(i, month=1 + i, extra=quote) for i in range(6)])
+    assert quote not in {s.text for s in archive.boilerplate()}
+    later = archive.search("Report 5 event number 5", k=1, mode="keyword")[0]
+    assert quote in archive.article(later.article_id).text
