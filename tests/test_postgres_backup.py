@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from archive import Archive
 from archive.cli import cli
 from archive.embedding.fake import FakeEmbedder
 from archive.store.postgres.dump import libpq_url
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, new_database
 
 pytestmark = pytest.mark.postgres
 
@@ -30,18 +29,8 @@ def bundle_bin() -> Path:
 @pytest.fixture
 def empty_database(pg_server: str) -> Iterator[str]:
     """A second new database on the session's server, for the restore."""
-    from sqlalchemy import create_engine
-
-    name = f"r_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_server.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    try:
-        yield pg_server.replace("/postgres?", f"/{name}?", 1)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+    with new_database(pg_server, "r") as url:
+        yield url
 
 
 def _summary(location: str) -> tuple[dict[str, object], list[tuple[int, str]]]:
