@@ -154,8 +154,12 @@ def redact_passwords(text: str) -> str:
     return _URL_PASSWORD.sub(r"\1:***@", text)
 
 
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+
+
 def redact_url(url: str) -> str:
     """``url`` without its password, for messages."""
+    url = _QUERY_PASSWORD.sub(r"\1***", url)
     scheme, sep, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
     if not at or ":" not in credentials:

@@ -40,3 +40,13 @@ def test_a_server_url_is_a_location_not_a_file_and_its_password_stays_out_of_mes
         "ingest -d postgresql://archive:***@h/news x.jsonl"
     )
     assert Settings.resolve(db="news.db", env={}).db_url is None
+
+
+def test_redacted_urls_hide_a_password_in_the_authority_or_the_query() -> None:
+    from archive.config import redact_url
+
+    assert redact_url("postgresql://news:s3cret@db/archive") == "postgresql://news:***@db/archive"
+    assert redact_url("postgresql://news@db/archive?password=s3cret&sslmode=require") == (
+        "postgresql://news@db/archive?password=***&sslmode=require"
+    )
+    assert redact_url("postgresql://news@db/archive") == "postgresql://news@db/archive"

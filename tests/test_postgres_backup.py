@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from archive import Archive
 from archive.cli import cli
 from archive.embedding.fake import FakeEmbedder
-from archive.store.postgres.dump import libpq_url
+from archive.store.postgres.dump import dump, libpq_url
 from tests.conftest import SAMPLE, new_database
 
 pytestmark = pytest.mark.postgres
@@ -94,3 +94,23 @@ def test_a_failing_pg_dump_leaves_no_file_and_reports_its_last_line(pg_url: str,
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert "pg_dump could not back up" in result.output and "out of luck" in result.output
     assert list(target.parent.iterdir()) == []  # neither the target nor the half-written staging file
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://news:s3cret@db.example/archive", "postgresql+psycopg://news@db.example/archive?password=s3cret"],
+)
+def test_the_password_reaches_pg_dump_only_through_its_environment(url: str, tmp_path: Path) -> None:
+    seen = tmp_path / "seen"
+    fake = tmp_path / "pg_dump"
+    fake.write_text(
+        f'#!/bin/sh\necho "$@" > {seen}\necho "PGPASSWORD=$PGPASSWORD" >> {seen}\n'
+        'for a; do case "$a" in --file=*) echo dump > "${a#--file=}";; esac; done\n',
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    dump(url, tmp_path / "news.dump", str(fake))
+    argv, environment = seen.read_text(encoding="utf-8").splitlines()
+    assert "s3cret" not in argv and "--dbname=postgresql://news@db.example/archive" in argv
+    assert "--no-password" in argv and environment == "PGPASSWORD=s3cret"
+    assert (tmp_path / "news.dump").read_text(encoding="utf-8") == "dump\n"

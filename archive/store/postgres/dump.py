@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from archive.config import ENV_PG_DUMP, redact_url
 from archive.errors import OperationError
@@ -30,12 +30,19 @@ def find_pg_dump(program: str | None) -> str:
 
 
 def libpq_url(url: str) -> tuple[str, str | None]:
-    """The URL as libpq reads it (no SQLAlchemy driver name, no password) and the password."""
-    parsed = make_url(url.replace("postgres://", "postgresql://", 1)).set(drivername="postgresql")
-    password = parsed.password
-    return parsed.set(password=None).render_as_string(hide_password=False), (
-        str(password) if password is not None else None
+    """The URL as libpq reads it (no SQLAlchemy driver name, no password anywhere in it) and the password.
+
+    The password may be in the authority (``user:secret@host``) or the query (``?password=secret``).
+    """
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    query = {key: value for key, value in parsed.query.items() if key != "password"}
+    password = parsed.password if parsed.password is not None else parsed.query.get("password")
+    if isinstance(password, tuple):
+        password = password[-1]
+    bare = URL.create(
+        "postgresql", username=parsed.username, host=parsed.host, port=parsed.port, database=parsed.database, query=query
     )
+    return bare.render_as_string(hide_password=False), (str(password) if password is not None else None)
 
 
 def dump(url: str, target: Path, program: str | None) -> None:
@@ -45,7 +52,8 @@ def dump(url: str, target: Path, program: str | None) -> None:
     env = dict(os.environ)
     if password is not None:
         env["PGPASSWORD"] = password
-    command = [executable, "--format=custom", "--no-owner", f"--file={target}", f"--dbname={address}"]
+    # --no-password: never prompt on a terminal (a cron job would hang); a missing password fails.
+    command = [executable, "--format=custom", "--no-owner", "--no-password", f"--file={target}", f"--dbname={address}"]
     try:
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     except OSError as exc:
