@@ -22,7 +22,14 @@ from tests.helpers import synthetic_articles
 
 pytestmark = pytest.mark.postgres
 
-QUERIES = ("shelling Kharkiv", "aid delivery Odesa", "prisoner exchange -Sumy", '"power outage"', "aid convoy Aleppo")
+QUERIES = (
+    "shelling Kharkiv",
+    "aid delivery Odesa",
+    "prisoner exchange -Sumy",
+    '"power outage"',
+    "aid convoy Aleppo",
+    "U.S. aid convoy",
+)  # the last: one-letter terms (left out of the article list)
 FILTERS: tuple[dict[str, Any], ...] = (
     {},
     {"since": "2022-06-01", "until": "2023-06-30"},

@@ -70,7 +70,7 @@ def _list_ctes(
         if keyword is not None:
             ctes["k"] = keyword
     if request.article_keyword is not None and request.article_depth > 0:
-        tsquery = query_sql(request.article_keyword, params)
+        tsquery = query_sql(request.article_keyword, params, prefix="a")  # not the passage query's names
         if tsquery is not None:
             params["article_depth"] = int(min(request.article_depth, KNN_MAX_K))
             ctes["a"] = (

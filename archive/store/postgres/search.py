@@ -104,14 +104,17 @@ def term_query(alternatives: Sequence[str], params: dict[str, object], prefix: s
     return "(" + " || ".join(parts) + ")"
 
 
-def query_sql(query: KeywordQuery, params: dict[str, object]) -> str | None:
-    """SQL for the tsquery of ``query``; None when it has no positive term (nothing can match)."""
+def query_sql(query: KeywordQuery, params: dict[str, object], prefix: str = "") -> str | None:
+    """SQL for the tsquery of ``query``; None when it has no positive term (nothing can match).
+
+    Its values are bound under names starting with ``prefix``: two queries in one statement need two.
+    """
     if not query.terms:
         return None
     joiner = " && " if query.every else " || "
-    positive = joiner.join(term_query(t, params, f"t{i}") for i, t in enumerate(query.terms))
+    positive = joiner.join(term_query(t, params, f"{prefix}t{i}") for i, t in enumerate(query.terms))
     if query.excluded:
-        return f"(({positive}) && !!{term_query(query.excluded, params, 'x')})"
+        return f"(({positive}) && !!{term_query(query.excluded, params, f'{prefix}x')})"
     return f"({positive})"
 
 
