@@ -40,7 +40,12 @@ def libpq_url(url: str) -> tuple[str, str | None]:
     if isinstance(password, tuple):
         password = password[-1]
     bare = URL.create(
-        "postgresql", username=parsed.username, host=parsed.host, port=parsed.port, database=parsed.database, query=query
+        "postgresql",
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=query,
     )
     return bare.render_as_string(hide_password=False), (str(password) if password is not None else None)
 
