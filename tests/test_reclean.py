@@ -58,6 +58,8 @@ def test_clean_and_boilerplate_commands_report_as_json(archive: Archive, runner:
     db = str(archive.path)
     shown = runner.invoke(cli, ["boilerplate", "-d", db, "--json", "--model", "fake"])
     assert shown.exit_code == 0 and SIGNUP in shown.output
+    as_text = runner.invoke(cli, ["boilerplate", "-d", db, "--model", "fake"])
+    assert "(also any sentence opening: Sign up to our free Ukraine ...)" in as_text.output
     cleaned = runner.invoke(cli, ["clean", "-d", db, "--json", "--model", "fake"])
     assert cleaned.exit_code == 0 and '"changed": 5' in cleaned.output
 
@@ -91,7 +93,10 @@ def test_an_editorial_note_that_never_recurs_whole_is_learned_by_its_opening(arc
         return RawArticle(text=body, title=f"Story {i}", outlet="CNN", published=f"2022-{1 + i:02d}-03")
 
     archive.ingest_records([noted(i) for i in range(5)])
-    assert [s.text for s in archive.boilerplate("CNN")] == ["CORRECTION: This story has been updated to"]
+    learned = archive.boilerplate("CNN")
+    assert [(s.text, s.opening) for s in learned] == [
+        ("CORRECTION: This story has been updated to", "CORRECTION: This story has been updated")
+    ]
     archive.ingest_records([noted(5)])
     later = archive.search("Report 5 event number 5", k=1, mode="keyword")[0]
     assert archive.article(later.article_id).text == "Report 5 describes event number 5 in detail, with witness5 named."

@@ -147,6 +147,8 @@ def print_boilerplate(learned: Sequence[LearnedSentence]) -> None:
             click.secho(outlet, bold=True)
         span = f"{(sentence.first_published or '?')[:10]}..{(sentence.last_published or '?')[:10]}"
         click.echo(f"  {sentence.stories:>5} stories  {span}  {sentence.text}")
+        if sentence.opening:
+            click.echo(f"  {'':>5}          {'':>{len(span)}}  (also any sentence opening: {sentence.opening} ...)")
 
 
 def print_duplicate_groups(groups: Sequence[DuplicateGroup]) -> None:

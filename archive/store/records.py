@@ -24,6 +24,7 @@ class LearnedSentence:
     stories: int
     first_published: str | None
     last_published: str | None
+    opening: str | None = None  # learned too: removed wherever a sentence starts with these words
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

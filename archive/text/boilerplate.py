@@ -67,17 +67,25 @@ _GLUE = re.compile(
     r"|\b(?:[A-Z]{2,}[ ,']+){2}[A-Z]{2,}(?P<after_caps> +)(?=[A-Z][a-z])"
     r"|https?://\S+(?P<after_link> +)"
 )
+# What names an outlet's own furniture: counted openings must hold one of these, early on.
 _PROMO = (
-    r"sign[- ]up|subscribe|newsletters?|bulletins?|inbox|download|app|podcasts?|click|e-?mail (?:us|me)|"
-    r"follow (?:us|me)|free trial|our (?:website|site|coverage|live|latest)|corrections?|editor'?s note|"
-    r"(?:this|the) (?:story|article|report) (?:has been|was) (?:updated|corrected|amended)"
+    r"sign[- ]up|subscribe|newsletters?|inbox|podcasts?|click here|download (?:the|our)|"
+    r"e-?mail (?:us|me)|follow (?:us|me)|free trial|our (?:website|site|coverage|live|latest)|"
+    r"correction\s*:|editor'?s note|(?:this|the) (?:story|article|report) (?:has been|was) (?:updated|corrected|amended)"
 )
-_PROMO_CUE = re.compile(rf"\b(?:{_PROMO})\b", re.IGNORECASE)
-_READER_CUE = re.compile(rf"\b(?:you|your|{_PROMO})\b|\?\s*$", re.IGNORECASE)
+_PROMO_CUE = re.compile(rf"\b(?:{_PROMO})(?!\w)", re.IGNORECASE)
+CUE_WITHIN_WORDS = 8  # an opening's cue starts among its first words ("Go to Fox Nation to start a free trial")
+# What a glued piece must hold to be counted: it addresses the reader or names the outlet's products.
+_READER_CUE = re.compile(
+    r"\b(?:you|your|sign[- ]up|subscribe|newsletters?|bulletins?|inbox|download|app|podcasts?|click|"
+    rf"e-?mail (?:us|me)|follow (?:us|me)|our (?:website|site|coverage|live|latest))\b|\?\s*$|\b(?:{_PROMO})(?!\w)",
+    re.IGNORECASE,
+)
 _QUOTE_OPENS = re.compile(r"^\W*[\"\u201c\u2018\u00ab\u201e]")
+_SPEECH_VERBS = r"(?:said|says|told|wrote|writes|added|asked|tweeted|stated|explained|continued)"
 _SPEECH = re.compile(
-    r"[,.!?][\"\u201d\u2019]\s+(?:\w+\s+){0,3}?"
-    r"(?:said|says|told|wrote|writes|added|asked|tweeted|stated|explained|continued)\b",
+    rf"[,.!?][\"\u201d\u2019]\s+(?:\w+\s+){{0,3}}?{_SPEECH_VERBS}\b"  # "...," she said
+    rf"|\b{_SPEECH_VERBS}(?:\s+\w+)?\s*[:,]\s*[\"\u201c\u2018]",  # she said: "..." / told reporters, "..."
     re.IGNORECASE,
 )
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -155,9 +163,13 @@ def _openings(text: str, pieces: list[tuple[int, int]]) -> list[Sentence]:
     found = []
     for piece_start, piece_end in pieces:
         cue = _PROMO_CUE.search(text, piece_start, piece_end)
-        if cue is None:
+        words = list(_WORD.finditer(text, piece_start, piece_end)) if cue is not None else []
+        if (
+            cue is None
+            or len(words) <= MIN_OPENING_WORDS
+            or cue.start() > words[min(CUE_WITHIN_WORDS, len(words)) - 1].start()
+        ):
             continue
-        words = list(_WORD.finditer(text, piece_start, piece_end))
         for n in range(MIN_OPENING_WORDS, min(len(words) - 1, MAX_OPENING_WORDS) + 1):
             end = words[n - 1].end()
             key = sentence_key(text[piece_start:end]) if end >= cue.end() else None
@@ -205,18 +217,24 @@ def _goes_on_in_lowercase(text: str, position: int, end: int) -> bool:
     return rest[:1].islower()
 
 
-def longest_only(texts: Sequence[str]) -> list[bool]:
-    """For each text, whether it is kept: not the opening words of another of ``texts``.
-
-    A promo learned whole is also learned by its openings; a listing shows it once.
+def longest_only(texts: Sequence[str]) -> list[int | None]:
+    """For each text: None when it is the opening words of another of ``texts`` (listed with it), else
+    the index of its shortest learned opening (itself when it has none): a promo learned whole is
+    also learned by its openings, and the shortest is the broadest rule that removes text.
     """
     keys = [" ".join(_WORD.findall(text.casefold())) for text in texts]
-    ordered = sorted(set(keys))
-    kept = []
-    for key in keys:
+    index_of = {key: n for n, key in reversed(list(enumerate(keys)))}
+    ordered = sorted(index_of)
+    found: list[int | None] = []
+    for n, key in enumerate(keys):
         at = bisect.bisect_right(ordered, key + " ")
-        kept.append(not (at < len(ordered) and ordered[at].startswith(key + " ")))
-    return kept
+        if at < len(ordered) and ordered[at].startswith(key + " "):
+            found.append(None)
+            continue
+        words = key.split(" ")
+        shorter = (index_of.get(" ".join(words[:size])) for size in range(MIN_OPENING_WORDS, len(words)))
+        found.append(next((i for i in shorter if i is not None), n))
+    return found
 
 
 def is_boilerplate(stories: int, first: str | None, last: str | None) -> bool:

@@ -89,9 +89,14 @@ def learned(session: Session, outlet: str | None = None) -> list[LearnedSentence
     by_outlet: dict[str, list[OutletSentence]] = {}
     for name, row in session.execute(stmt):
         by_outlet.setdefault(name, []).append(row)
-    return [
-        LearnedSentence(name, row.text or "", row.stories, row.first_published, row.last_published)
-        for name, rows in by_outlet.items()
-        for row, keep in zip(rows, longest_only([row.text or "" for row in rows]), strict=True)
-        if keep
-    ]
+    found = []
+    for name, rows in by_outlet.items():
+        for row, opening in zip(rows, longest_only([row.text or "" for row in rows]), strict=True):
+            if opening is not None:
+                shortest = rows[opening].text if rows[opening] is not row else None
+                found.append(
+                    LearnedSentence(
+                        name, row.text or "", row.stories, row.first_published, row.last_published, shortest
+                    )
+                )
+    return found
