@@ -29,8 +29,9 @@ Such a run-on promo never recurs whole, and neither does an editorial note that 
 differently each time ("CORRECTION: This story has been updated to reflect that ..."). So the
 *openings* of sentences and segments are counted too: their first :data:`MIN_OPENING_WORDS` to
 :data:`MAX_OPENING_WORDS` words, but only when those words already name the outlet's own furniture
-(``_PROMO_CUE``: sign up, newsletter, app, podcast, e-mail us, free trial, an editorial note) --
-not a bare "you" or question, which quotes repeated for weeks also hold. A learned opening is
+within their first :data:`CUE_WITHIN_WORDS` words (``_PROMO_CUE``: sign up, newsletter, podcast,
+free trial, download the, click here, e-mail us, "CORRECTION:", an editorial note) -- not a bare
+"you" or question, which quotes repeated for weeks also hold. A learned opening is
 removed up to where it ends when capitalised text follows it (a run-on), and with the rest of its
 sentence when the sentence goes on in lowercase (the note's own words).
 """
@@ -112,8 +113,9 @@ def sentence_key(sentence: str) -> int | None:
 
 
 def sentences(text: str) -> list[Sentence]:
-    """The sentences of ``text`` long enough to be judged, with their keys, then the segments of
-    glued sentences that address the reader (see the module docstring); spans may overlap."""
+    """What is counted of ``text``: its sentences long enough to be judged, the segments of glued
+    sentences that address the reader and the openings that name furniture, each with its key,
+    quotations left out (see the module docstring); spans may overlap."""
     return _judged(text, _split(text))
 
 
