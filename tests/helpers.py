@@ -14,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 
+from archive import RawArticle
+
 CASE_TIMEOUT_S = 30  # a case that takes longer is a hang, whatever the machine's load
 
 
@@ -122,3 +124,27 @@ def synthetic_articles(path: Path, count: int = 60) -> Path:
         )
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return path
+
+
+REPORT_CITIES = ("Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv", "Izium", "Bucha")
+REPORT_EVENTS = ("shelling", "grain ships", "drone strike", "peace talks", "evacuation", "blackout", "prisoner swap")
+
+
+def city_reports(first: int, count: int) -> list[RawArticle]:
+    """Articles ``first`` .. ``first + count - 1``: two paragraphs of events in cities, four outlets, two languages."""
+    cities, events = REPORT_CITIES, REPORT_EVENTS
+    return [
+        RawArticle(
+            title=f"Report {i}",
+            text=(
+                f"{events[i % 7].capitalize()} in {cities[i % 10]} on day {i}. Witnesses near {cities[(i * 3) % 10]} "
+                f"described {events[(i * 5) % 7]} and code{i}.\n\nA second paragraph about {events[(i + 2) % 7]} "
+                f"with detail{i} from {cities[(i + 4) % 10]}."
+            ),
+            outlet=f"Outlet {i % 4}",
+            published=f"2022-{1 + i % 12:02d}-{1 + i % 27:02d}",
+            language="uk" if i % 5 == 0 else "en",
+            url=f"https://example.org/{i}",
+        )
+        for i in range(first, first + count)
+    ]

@@ -12,33 +12,14 @@ from archive.store.sqlite import article_vectors, knn, matrix
 from archive.store.sqlite.matrix_cache import CACHE
 from archive.store.sqlite.prefilter import LayoutError
 from archive.store.sqlite.vtables import VEC_TABLE, article_table_for
+from tests.helpers import city_reports
 
-CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv", "Izium", "Bucha"]
-EVENTS = ["shelling", "grain ships", "drone strike", "peace talks", "evacuation", "blackout", "prisoner swap"]
 QUERIES = ["shelling in Kharkiv", "grain ships leaving Odesa", "peace talks detail3", "blackout in Lviv"]
-
-
-def _articles(first: int, count: int) -> list[RawArticle]:
-    return [
-        RawArticle(
-            title=f"Report {i}",
-            text=(
-                f"{EVENTS[i % 7].capitalize()} in {CITIES[i % 10]} on day {i}. Witnesses near {CITIES[(i * 3) % 10]} "
-                f"described {EVENTS[(i * 5) % 7]} and code{i}.\n\nA second paragraph about {EVENTS[(i + 2) % 7]} "
-                f"with detail{i} from {CITIES[(i + 4) % 10]}."
-            ),
-            outlet=f"Outlet {i % 4}",
-            published=f"2022-{1 + i % 12:02d}-{1 + i % 27:02d}",
-            language="uk" if i % 5 == 0 else "en",
-            url=f"https://example.org/{i}",
-        )
-        for i in range(first, first + count)
-    ]
 
 
 @pytest.fixture
 def filled(archive: Archive) -> Archive:
-    archive.ingest_records(_articles(0, 80))
+    archive.ingest_records(city_reports(0, 80))
     return archive
 
 
@@ -131,7 +112,7 @@ def test_the_matrix_is_loaded_once_and_reloaded_after_another_connection_ingests
                 _assert_same(*_both(session, filled, query, 10, Filters()))
         conn.rollback()
         assert len(loads) == 1
-        filled.ingest_records(_articles(80, 40))  # through the archive's own connections
+        filled.ingest_records(city_reports(80, 40))  # through the archive's own connections
         with Session(bind=conn) as session:
             found, expected = _both(session, filled, "code100 and detail100", 1000, Filters())
             _assert_same(found, expected)

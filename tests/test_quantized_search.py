@@ -15,38 +15,18 @@ from alembic import command
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from archive import Archive, RawArticle
+from archive import Archive
 from archive.embedding.fake import FakeEmbedder
 from archive.store import migrate
 from archive.store.interface import Filters
 from archive.store.sqlite import knn, reads, vtables
 from archive.store.sqlite.engine import create_archive_engine
-
-CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv", "Izium", "Bucha"]
-EVENTS = ["shelling", "grain ships", "drone strike", "peace talks", "evacuation", "blackout", "prisoner swap"]
-
-
-def _articles(n: int = 120) -> list[RawArticle]:
-    return [
-        RawArticle(
-            title=f"Report {i}",
-            text=(
-                f"{EVENTS[i % 7].capitalize()} in {CITIES[i % 10]} on day {i}. Witnesses near {CITIES[(i * 3) % 10]} "
-                f"described {EVENTS[(i * 5) % 7]} and code{i}.\n\nA second paragraph about {EVENTS[(i + 2) % 7]} "
-                f"with detail{i} from {CITIES[(i + 4) % 10]}."
-            ),
-            outlet=f"Outlet {i % 4}",
-            published=f"2022-{1 + i % 12:02d}-{1 + i % 27:02d}",
-            language="uk" if i % 5 == 0 else "en",
-            url=f"https://example.org/{i}",
-        )
-        for i in range(n)
-    ]
+from tests.helpers import city_reports
 
 
 @pytest.fixture
 def filled(archive: Archive) -> Archive:
-    archive.ingest_records(_articles())
+    archive.ingest_records(city_reports(0, 120))
     return archive
 
 
@@ -210,7 +190,7 @@ def test_dimensions_not_divisible_by_8_search_exactly_without_a_prefilter(
 ) -> None:
     _prefilter_on(monkeypatch, oversample=8)
     with Archive.open(tmp_path / "d12.db", embedder=FakeEmbedder(12, name="fake-embedder:12")) as archive:
-        archive.ingest_records(_articles(20))
+        archive.ingest_records(city_reports(0, 20))
         with archive.engine.connect() as conn:
             assert vtables.existing_bits_table(conn, "vec_chunks") is None
         assert archive.search("shelling in Kharkiv", k=3, mode="semantic")
