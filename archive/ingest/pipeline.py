@@ -18,9 +18,8 @@ from archive.ingest.decide import decide_batch
 from archive.ingest.prepare import IngestOptions, Prepared
 from archive.results import IngestReport
 from archive.store.interface import ArchiveWriter, Store
-from archive.store.records import ChunkRow, SentenceSeen
+from archive.store.records import ChunkRow, SentenceSeen, vector_row
 from archive.text.context import article_input, passage_input
-from archive.text.dates import date_key
 
 ProgressFn = Callable[[int], None]
 VectorKey = tuple[str, str]  # (passage text hash, headline or "" when headlines are not embedded)
@@ -200,12 +199,12 @@ class _BatchWrite:
         ]
         chunk_ids = self.writer.add_chunks(item.stored_id, rows)
         self._assign_groups(item, chunk_ids, canonical)
-        meta = (source_id or 0, date_key(item.published), item.raw.language or "")
+        meta = (source_id, item.published, item.raw.language)
         for chunk_id, digest in zip(chunk_ids, item.chunk_hashes):
             vector = self.vectors[self.owner.input_key(item, digest)]
-            self.vector_rows.append((chunk_id, vector.astype(np.float32).tobytes(), *meta))
+            self.vector_rows.append(vector_row(chunk_id, vector.astype(np.float32).tobytes(), *meta))
         article_vector = self.article_vectors[id(item)]
-        self.article_rows.append((item.stored_id, article_vector.astype(np.float32).tobytes(), *meta))
+        self.article_rows.append(vector_row(item.stored_id, article_vector.astype(np.float32).tobytes(), *meta))
         self.band_rows.extend((key, item.stored_id) for key in item.band_keys)
 
     def _assign_groups(self, item: Prepared, chunk_ids: list[int], canonical: int | None) -> None:

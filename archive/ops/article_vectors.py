@@ -16,8 +16,8 @@ import numpy as np
 from archive.embedding.base import Embedder
 from archive.errors import OperationError
 from archive.store.interface import Store
+from archive.store.records import vector_row
 from archive.text.context import article_input
-from archive.text.dates import date_key
 
 ARTICLES_PER_BATCH = 256
 
@@ -58,13 +58,7 @@ def fill_article_vectors(
         if todo:
             matrix = embedder.embed([article_input(r.title, r.text) for r in todo], batch_size=batch_size)
             vectors = [
-                (
-                    r.id,
-                    np.asarray(v, dtype=np.float32).tobytes(),
-                    r.source_id or 0,
-                    date_key(r.published_at),
-                    r.language or "",
-                )
+                vector_row(r.id, np.asarray(v, dtype=np.float32).tobytes(), r.source_id, r.published_at, r.language)
                 for r, v in zip(todo, matrix, strict=True)
             ]
             with store.writer() as writer:

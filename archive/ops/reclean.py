@@ -17,11 +17,10 @@ import numpy as np
 from archive.dedup.minhash import MinHasher, content_hash
 from archive.embedding.base import Embedder
 from archive.store.interface import ArchiveWriter, Store
-from archive.store.records import ChunkRow, SentenceSeen
+from archive.store.records import ChunkRow, SentenceSeen, vector_row
 from archive.text.boilerplate import remove_sentences, sentences
 from archive.text.chunk import chunk_text
 from archive.text.context import article_input, passage_input
-from archive.text.dates import date_key
 
 ARTICLES_PER_BATCH = 200
 DEFAULT_MAX_TOKENS = 128  # as ingest: min(model limit, 128)
@@ -138,12 +137,12 @@ def _rewrite(
         inputs = [passage_input(chunks[i].text, row.title, passage_format) for i in fresh]
         matrix = np.asarray(embedder.embed(inputs), dtype=np.float32)
         vectors.update({i: matrix[n].tobytes() for n, i in enumerate(fresh)})
-    meta = (row.source_id or 0, date_key(row.published_at), row.language or "")
-    writer.add_vector_rows([(ids[i], vectors[i], *meta) for i in range(len(ids))])
+    meta = (row.source_id, row.published_at, row.language)
+    writer.add_vector_rows([vector_row(ids[i], vectors[i], *meta) for i in range(len(ids))])
     lead = article_input(row.title, text)
     if lead != article_input(row.title, row.text):  # furniture left the lead: its article vector changes
         vector = np.asarray(embedder.embed([lead]), dtype=np.float32)[0]
-        writer.add_article_vectors([(row.id, vector.tobytes(), *meta)])
+        writer.add_article_vectors([vector_row(row.id, vector.tobytes(), *meta)])
     writer.set_groups([(ids[i], ids[i]) for i in fresh])
     signature = hasher.signature(text)
     writer.update_article_text(

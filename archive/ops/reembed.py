@@ -20,10 +20,10 @@ from archive.embedding.base import Embedder
 from archive.embedding.loader import load_embedder
 from archive.errors import OperationError
 from archive.ops.article_vectors import fill_article_vectors
-from archive.store.interface import Store, VectorRow
+from archive.store.interface import Store
 from archive.store.open import location_errors, open_store
+from archive.store.records import VectorRow, vector_row
 from archive.text.context import CURRENT_PASSAGE_FORMAT, passage_input
-from archive.text.dates import date_key
 
 ProgressFn = Callable[[int], None]
 CHUNKS_PER_BATCH = 512  # chunks embedded and committed together
@@ -128,12 +128,8 @@ def _vector_rows(embedder: Embedder, rows: list[Any], batch_size: int) -> list[V
     matrix = embedder.embed(list(texts.values()), batch_size=batch_size)
     by_key = dict(zip(texts, np.asarray(matrix, dtype=np.float32)))
     return [
-        (
-            row.id,
-            by_key[(row.text_hash, row.title or "")].tobytes(),
-            row.source_id or 0,
-            date_key(row.published_at),
-            row.language or "",
+        vector_row(
+            row.id, by_key[(row.text_hash, row.title or "")].tobytes(), row.source_id, row.published_at, row.language
         )
         for row in rows
     ]

@@ -32,6 +32,7 @@ from archive.store.records import (
     SentenceSeen,
     StoredArticle,
     StoredCopy,
+    VectorRow,
 )
 
 T = TypeVar("T")
@@ -187,10 +188,6 @@ class SearchReader(Protocol):
     def source_ids(self) -> dict[str, int]:
         """Every outlet name with its id."""
         ...
-
-
-# (chunk id, float32 bytes, source id, published YYYYMMDD, language): one row of a vector table
-VectorRow = tuple[int, bytes, int, int, str]
 
 
 class ArchiveReader(SearchReader, Protocol):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from archive.text.dates import date_key
+
 
 @dataclass(frozen=True)
 class SentenceSeen:
@@ -135,3 +137,14 @@ class Health:
 
     checks: list[Check] = field(default_factory=list)
     model: str | None = None
+
+
+# (chunk or article id, float32 bytes, source id, published YYYYMMDD, language): one row of a vector table
+VectorRow = tuple[int, bytes, int, int, str]
+
+
+def vector_row(
+    row_id: int, vector: bytes, source_id: int | None, published: str | None, language: str | None
+) -> VectorRow:
+    """A vector with the metadata KNN filters on: outlet (0 when unknown), day key, language ("" when unknown)."""
+    return (row_id, vector, source_id or 0, date_key(published), language or "")

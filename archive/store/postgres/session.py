@@ -20,13 +20,12 @@ from archive.store.interface import (
     HybridRequest,
     KeywordQuery,
     Vector,
-    VectorRow,
     in_batches,
 )
 from archive.store.models import Article, ArticleBand, Chunk, FeedItem, OutletSentence, utcnow
 from archive.store.postgres import hybrid, search
 from archive.store.postgres.ddl import article_table_ddl, check_ident, vector_table_ddl
-from archive.store.records import ChunkRow, SentenceSeen
+from archive.store.records import ChunkRow, SentenceSeen, VectorRow
 from archive.store.sqlite import boilerplate
 from archive.store.sqlite.session import SqliteReader, SqliteWriter
 from archive.store.sqlite.vtables import article_table_for, is_article_table

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from archive.store.interface import Vector, VectorRow
+from archive.store.interface import Vector
 from archive.store.models import Article, Base, EmbeddingModel, Feed, IngestRun
 from archive.store.records import (
     ArticleInput,
@@ -24,6 +24,7 @@ from archive.store.records import (
     SentenceSeen,
     StoredArticle,
     StoredCopy,
+    VectorRow,
 )
 from archive.store.sqlite import article_vectors, boilerplate, facets, keyword, lookups, meta, reads, vtables, writes
 from archive.store.sqlite.search import SqliteSearchReader
