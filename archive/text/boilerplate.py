@@ -137,12 +137,17 @@ def _judged(text: str, split: _Split, *, counting: bool = True) -> list[Sentence
     found = []
     for start, end, pieces in split:
         key = sentence_key(text[start:end])
-        if key is not None and not (counting and is_quotation(text[start:end])):
+        quoted = counting and is_quotation(text[start:end])
+        if key is not None and not quoted:
             found.append(Sentence(start, end, key, text[start:end]))
         glued = _glued_segments(text, pieces)
         if counting:
             glued = [s for s in glued if not is_quotation(s.text)]
-            glued += _openings(text, [(a, b) for a, b in pieces if not is_quotation(text[a:b])])
+            if len(pieces) > 1:
+                unquoted = [(a, b) for a, b in pieces if not is_quotation(text[a:b])]
+            else:
+                unquoted = [] if quoted else pieces  # the one piece is the sentence, already judged
+            glued += _openings(text, unquoted)
         found.extend(glued)
     return found
 
