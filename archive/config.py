@@ -40,7 +40,8 @@ ENV_ALLOW_PRIVATE = "ARCHIVE_ALLOW_PRIVATE"
 # Largest input file read by ingest, in MiB, after decompression (bounds the memory of one file).
 ENV_MAX_INPUT_MB = "ARCHIVE_MAX_INPUT_MB"
 
-DEFAULT_PREFILTER_MIN_ROWS = 50_000
+# Up to this many passages KNN scans every float vector, held in memory (store.sqlite.knn.MATRIX_MAX_ROWS).
+DEFAULT_PREFILTER_MIN_ROWS = 100_000
 DEFAULT_MAX_INPUT_MB = 64
 QueryEncoderChoice = Literal["auto", "torch"]
 

@@ -10,9 +10,9 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from archive import Archive, RawArticle
-from archive.config import Settings
+from archive.config import DEFAULT_PREFILTER_MIN_ROWS, Settings
 from archive.errors import ConfigError
-from archive.store.sqlite import prefilter
+from archive.store.sqlite import knn, prefilter
 from archive.store.sqlite.engine import create_archive_engine
 
 BITS = "vec_chunks_bits"
@@ -132,13 +132,20 @@ def test_short_blobs_raise_a_layout_error(filled: Archive) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "expected"), [("", 50_000), ("0", 0), ("250000", 250_000), ("off", None), ("EXACT", None)]
+    ("raw", "expected"),
+    [("", DEFAULT_PREFILTER_MIN_ROWS), ("0", 0), ("250000", 250_000), ("off", None), ("EXACT", None)],
 )
 def test_the_threshold_comes_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, raw: str, expected: int | None
 ) -> None:
     monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", raw)
     assert Settings.resolve().prefilter_min_rows == expected
+
+
+def test_archives_below_the_default_threshold_are_scanned_in_memory() -> None:
+    # Below the threshold KNN is exact: the shared float matrix must be allowed to hold that many rows,
+    # else those archives fall to vec0's slower exact scan.
+    assert DEFAULT_PREFILTER_MIN_ROWS == knn.MATRIX_MAX_ROWS
 
 
 def test_a_bad_threshold_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

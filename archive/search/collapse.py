@@ -200,14 +200,19 @@ def _fill_missing_passages(
     ids = {s: cids for s, cids in ids.items() if cids}
     if not ids:
         return
-    wanted = [cid for cids in ids.values() for cid in cids]
-    details = reader.passages(wanted)
-    vectors = reader.vectors(wanted) if vector is not None else {}
+    if vector is not None:
+        vectors = reader.vectors([cid for cids in ids.values() for cid in cids])
+        if vectors:
+            ids = {
+                s: sorted(cids, key=lambda c: -float(np.dot(vectors[c], vector)) if c in vectors else 0.0)
+                for s, cids in ids.items()
+            }
+    details = reader.passages([cids[0] for cids in ids.values()])  # only the passage each story shows
+    unread = [c for cids in ids.values() if cids[0] not in details for c in cids[1:]]
+    details.update(reader.passages(unread) if unread else {})
     copies = {s: a for s, a in stories.items() if a not in own and a != s}
     carriers = reader.story_carriers(list(copies)) if copies else {}
     for story, cids in ids.items():
-        if vector is not None and vectors:
-            cids = sorted(cids, key=lambda c: -float(np.dot(vectors[c], vector)) if c in vectors else 0.0)
         first = next((details[c] for c in cids if c in details), None)
         if first is None:
             continue

@@ -53,6 +53,14 @@ class PostgresReader(SqliteReader):
         "LEFT JOIN sources AS s ON s.id = a.source_id WHERE c.id = ANY(:ids)"
     )
     STORY_IDS_SQL = "SELECT a.id, a.canonical_id FROM articles AS a WHERE a.id = ANY(:ids)"
+    STORY_PASSAGES_SQL = (
+        "SELECT c.article_id, c.id FROM chunks AS c WHERE c.article_id = ANY(:ids) ORDER BY c.article_id, c.ordinal"
+    )
+    STORY_CARRIERS_SQL = (
+        "SELECT a.id, a.title, a.url, a.published_at, a.duplicate_kind, a.canonical_id, s.name "
+        "FROM articles AS a LEFT JOIN sources AS s ON s.id = a.source_id "
+        "WHERE a.id = ANY(:ids) OR a.canonical_id = ANY(:ids)"
+    )
     fuse_in_sql = True  # hybrid lists and fusion in one statement (False: one statement per list, fused in Python)
 
     def _by_ids(self, sql: str, ids: list[int]) -> Any:

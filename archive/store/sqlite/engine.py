@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import Any, Literal
 
 import sqlite_vec
-from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event
 
 from archive.errors import ArchiveNotFoundError, DriverError
 
@@ -196,3 +196,16 @@ def create_archive_engine(path: Path | str, *, echo: bool = False, create: bool 
         info[TRANSACTION_SERIAL] = next(_transactions)
 
     return engine
+
+
+def database_file(conn: Connection) -> str:
+    """The file this connection has open (memoised on the pooled connection); an in-memory database is
+    its connection's own."""
+    info = conn.connection.info
+    name = info.get("archive_database_file")
+    if name is None:
+        row = conn.exec_driver_sql("PRAGMA database_list").first()
+        file = str(row[2]) if row is not None and row[2] else ""
+        name = file or f":memory:{id(conn.connection.dbapi_connection)}"
+        info["archive_database_file"] = name
+    return str(name)

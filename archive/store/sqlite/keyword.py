@@ -6,7 +6,7 @@ when it holds several words), so ``U.S.``, ``AND``, ``*`` or a stray parenthesis
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,9 @@ from archive.text.dates import key_to_iso
 # bm25() column weights of fts_articles (title, text): a word in the headline counts as much as
 # several in the body, as a reader scanning headlines would weigh it.
 ARTICLE_TITLE_WEIGHT = 4.0
+
+# (session, MATCH expression, limit, filters) -> (rowid, bm25) best first: fts and fts_articles.
+Bm25 = Callable[[Session, str, int, Filters], list[tuple[int, float]]]
 
 
 def quote(alternative: str) -> str:

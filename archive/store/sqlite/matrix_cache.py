@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from archive.store.sqlite.engine import CHANGES_AT_BEGIN, TRANSACTION_SERIAL
+from archive.store.sqlite.engine import CHANGES_AT_BEGIN, TRANSACTION_SERIAL, database_file
 from archive.store.sqlite.matrix import VectorMatrix
 
 _CONNECTION_KEY = "archive_matrix_stamps"
@@ -113,7 +113,7 @@ class MatrixCache:
 
         None while the connection holds uncommitted writes.
         """
-        name = _database(conn)
+        name = database_file(conn)
         stamp = connection_stamp(conn, table)  # begins the transaction, if none is open
         if _writing(conn):
             return None
@@ -137,7 +137,7 @@ class MatrixCache:
         if table not in _stamps(conn):
             return None
         stamp = connection_stamp(conn, table)
-        entry = None if _writing(conn) else self._accepted(conn, _database(conn), table, stamp)
+        entry = None if _writing(conn) else self._accepted(conn, database_file(conn), table, stamp)
         return entry.matrix if entry is not None else None
 
     def clear(self) -> None:
@@ -181,18 +181,6 @@ def _writing(conn: Connection) -> bool:
     """Whether this connection changed rows in its open transaction (unknown start: assume it did)."""
     began = conn.connection.info.get(CHANGES_AT_BEGIN)
     return began is None or conn.connection.dbapi_connection.total_changes != began  # type: ignore[union-attr]
-
-
-def _database(conn: Connection) -> str:
-    """The file this connection has open; an in-memory database is its connection's own."""
-    info = conn.connection.info
-    name = info.get("archive_database_file")
-    if name is None:
-        row = conn.exec_driver_sql("PRAGMA database_list").first()
-        file = str(row[2]) if row is not None and row[2] else ""
-        name = file or f":memory:{id(conn.connection.dbapi_connection)}"
-        info["archive_database_file"] = name
-    return str(name)
 
 
 CACHE = MatrixCache()

@@ -20,9 +20,9 @@ from archive.store.interface import (
     in_batches,
 )
 from archive.store.models import Article, Chunk, Source
-from archive.store.sqlite import article_vectors, keyword, knn
+from archive.store.sqlite import article_vectors, keyword, knn, selective
 from archive.store.sqlite.reads import _article_meta
-from archive.store.sqlite.vtables import VEC_TABLE
+from archive.store.sqlite.vtables import ARTICLE_FTS_TABLE, FTS_TABLE, VEC_TABLE
 
 _PASSAGES_SQL = (
     "SELECT c.id, c.text, c.char_start, c.char_end, c.group_id, c.article_id, a.canonical_id, a.title, a.url, "
@@ -31,6 +31,16 @@ _PASSAGES_SQL = (
 )
 
 _STORY_IDS_SQL = "SELECT a.id, a.canonical_id FROM json_each(?) AS j CROSS JOIN articles AS a ON a.id = j.value"
+_STORY_PASSAGES_SQL = (
+    "SELECT c.article_id, c.id FROM json_each(?) AS j CROSS JOIN chunks AS c ON c.article_id = j.value "
+    "ORDER BY c.article_id, c.ordinal"
+)
+# The stories' own articles and every article linked to one of them; ?1 is bound once.
+_STORY_CARRIERS_SQL = (
+    "SELECT a.id, a.title, a.url, a.published_at, a.duplicate_kind, a.canonical_id, s.name "
+    "FROM articles AS a LEFT JOIN sources AS s ON s.id = a.source_id "
+    "WHERE a.id IN (SELECT value FROM json_each(?1)) OR a.canonical_id IN (SELECT value FROM json_each(?1))"
+)
 
 
 class SqliteSearchReader:
@@ -40,6 +50,8 @@ class SqliteSearchReader:
     # another dialect gives its own statements and :meth:`_by_ids`.
     PASSAGES_SQL = _PASSAGES_SQL
     STORY_IDS_SQL = _STORY_IDS_SQL
+    STORY_PASSAGES_SQL = _STORY_PASSAGES_SQL
+    STORY_CARRIERS_SQL = _STORY_CARRIERS_SQL
 
     def __init__(self, session: Session, table: str = VEC_TABLE, *, prefilter_min_rows: int | None = None) -> None:
         self.session = session
@@ -73,12 +85,24 @@ class SqliteSearchReader:
         return article_vectors.knn(self.session, vector, k, filters, self.table)
 
     def passage_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
-        match = keyword.match_expression(query)
-        return keyword.fts(self.session, match, limit, filters) if match else []
+        return self._keyword(keyword.fts, FTS_TABLE, self.approx_passages(), query, limit, filters)
 
     def article_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
+        rows = knn.approx_articles(self.session)
+        return self._keyword(keyword.fts_articles, ARTICLE_FTS_TABLE, rows, query, limit, filters)
+
+    def _keyword(
+        self, bm25: keyword.Bm25, table: str, rows: int, query: KeywordQuery, limit: int, filters: Filters
+    ) -> list[tuple[int, float]]:
+        """The best ``limit`` matches: from the query's selective words alone when they fill the window."""
+        narrow = selective.narrowed(self.session, table, query, rows)
+        selective_match = keyword.match_expression(narrow) if narrow is not None else None
+        if selective_match:
+            found = bm25(self.session, selective_match, limit, filters)
+            if len(found) >= limit:
+                return found
         match = keyword.match_expression(query)
-        return keyword.fts_articles(self.session, match, limit, filters) if match else []
+        return bm25(self.session, match, limit, filters) if match else []
 
     def articles_matching(self, alternatives: Sequence[str], article_ids: Sequence[int]) -> set[int]:
         return keyword.articles_matching(self.session, alternatives, article_ids)
@@ -104,8 +128,11 @@ class SqliteSearchReader:
         return found
 
     def _by_ids(self, sql: str, ids: list[int]) -> Any:
-        """Rows of ``sql`` for ``ids``, bound as one JSON array (``json_each(?)``)."""
-        return self.session.connection().exec_driver_sql(sql, (json.dumps(ids),))
+        """Rows of ``sql`` for ``ids``, bound as one JSON array (``json_each(?)``), as plain tuples from the
+        driver's cursor in this session's transaction: SQLAlchemy's row objects cost more than these reads."""
+        driver = self.session.connection().connection.driver_connection
+        assert driver is not None  # an open session's connection
+        return driver.execute(sql, (json.dumps(ids),)).fetchall()
 
     def group_carriers(self, group_ids: Sequence[int]) -> dict[int, list[Carrier]]:
         if not group_ids:
@@ -123,10 +150,20 @@ class SqliteSearchReader:
     def story_carriers(self, story_ids: Sequence[int]) -> dict[int, list[Carrier]]:
         result: dict[int, list[Carrier]] = {}
         for part in in_batches(list(story_ids)):
-            stmt = _article_meta().where(Article.id.in_(part) | Article.canonical_id.in_(part))
-            for r in self.session.execute(stmt):
-                story = r.id if r.id in part else r.canonical_id
-                result.setdefault(int(story), []).append(_carrier(r))
+            asked = set(part)
+            for r in self._by_ids(self.STORY_CARRIERS_SQL, part):
+                story = r[0] if r[0] in asked else r[5]
+                result.setdefault(int(story), []).append(
+                    Carrier(
+                        id=r[0],
+                        outlet=r[6],
+                        title=r[1],
+                        url=r[2],
+                        published_at=r[3],
+                        duplicate_kind=r[4],
+                        canonical_id=r[5],
+                    )
+                )
         return result
 
     def story_ids(self, article_ids: Sequence[int]) -> dict[int, int]:
@@ -139,9 +176,8 @@ class SqliteSearchReader:
     def story_passages(self, story_ids: Sequence[int]) -> dict[int, list[int]]:
         found: dict[int, list[int]] = {}
         for part in in_batches(list(dict.fromkeys(story_ids))):
-            stmt = select(Chunk.article_id, Chunk.id).where(Chunk.article_id.in_(part)).order_by(Chunk.ordinal)
-            for r in self.session.execute(stmt):
-                found.setdefault(int(r.article_id), []).append(int(r.id))
+            for article_id, chunk_id in self._by_ids(self.STORY_PASSAGES_SQL, part):
+                found.setdefault(int(article_id), []).append(int(chunk_id))
         return found
 
     def vectors(self, passage_ids: Sequence[int]) -> dict[int, Vector]:
