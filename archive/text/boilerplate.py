@@ -207,6 +207,10 @@ def _learned_openings(text: str, split: _Split, drop: Collection[int]) -> list[S
     found = []
     for _, _, pieces in split:
         for piece_start, piece_end in pieces:
+            # Every opening tried below must hold a reader cue, and any cue an opening holds is in its piece:
+            # most pieces hold none, and their 25 opening keys need not be computed.
+            if _READER_CUE.search(text[piece_start:piece_end]) is None:
+                continue
             words = list(_WORD.finditer(text, piece_start, piece_end))
             best = None
             for n in range(MIN_WORDS, min(len(words) - 1, MAX_OPENING_WORDS) + 1):
