@@ -256,7 +256,16 @@ def _reader_process(
         bench_synth.sentence_pool()  # read the data file before the clock starts
         ready.release()
         go.wait()
-        out.put(_searches(archive.store(), number, readers, queries, load_variants(), done))
+        found, failed = _searches(archive.store(), number, readers, queries, load_variants(), done)
+        out.put((found, failed, _memory_mib()))
+
+
+def _memory_mib() -> tuple[int, int]:
+    """This process's peak resident memory (VmHWM, its own: ru_maxrss keeps the parent's from before exec)
+    and its private part at the end (RssAnon: what 50 of them add up to; file pages such as SQLite's
+    mmap are shared between the readers)."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines())
+    return int(fields["VmHWM"].split()[0]) // 1024, int(fields["RssAnon"].split()[0]) // 1024
 
 
 def readers_during_ingest(
@@ -266,6 +275,7 @@ def readers_during_ingest(
     n_articles = -(-passages // bench_synth.CHUNKS_PER_ARTICLE)
     alone, *_ = build(store, passages, first=first, batch=50)
     results: list[tuple[list[float], list[str]]] = []
+    memory_mib: list[tuple[int, int]] = []
     if kind == "process":
         context = multiprocessing.get_context("spawn")
         ready, go, done, out = context.Semaphore(0), context.Event(), context.Event(), context.Queue()
@@ -294,7 +304,9 @@ def readers_during_ingest(
     writing = time.perf_counter() - began
     done.set()
     if kind == "process":
-        results = [out.get() for _ in workers]
+        for found, failed, memory in [out.get() for _ in workers]:
+            results.append((found, failed))
+            memory_mib.append(memory)
     for worker in workers:
         worker.join()
     if kind != "process":
@@ -313,6 +325,14 @@ def readers_during_ingest(
         "reader_search": _percentiles(seconds) if seconds else {},
         "errors": len(errors),
         "first_errors": errors[:3],
+        **(
+            {
+                "reader_peak_rss_mib_max": max(m[0] for m in memory_mib),
+                "reader_private_rss_mib_max_sum": [max(m[1] for m in memory_mib), sum(m[1] for m in memory_mib)],
+            }
+            if memory_mib
+            else {}
+        ),
     }
 
 
