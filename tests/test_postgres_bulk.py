@@ -91,3 +91,17 @@ def test_the_rebuilt_index_is_the_migration_statement_and_its_memory_is_bounded(
         with archive.store().engine.connect() as conn:  # type: ignore[attr-defined]
             few = build_memory_mb(conn, "vec_chunks")
     assert few == MIN_BUILD_MEMORY_MB < MAX_BUILD_MEMORY_MB
+
+
+def test_doctor_names_a_missing_hnsw_index_and_vacuum_rebuilds_it(pg_url: str) -> None:
+    with Archive.open(pg_url, embedder=FakeEmbedder()) as archive:
+        archive.ingest([SAMPLE])
+        migrated = _hnsw_indexes(archive)
+        with archive.store().writer() as writer:  # what a bulk load killed before its rebuild leaves
+            writer.session.connection().exec_driver_sql("DROP INDEX vec_chunks_hnsw")  # type: ignore[attr-defined]
+        report = archive.doctor()
+        check = next(c for c in report.checks if c.name == "vector indexes")
+        assert not report.ok and check.status == "fail" and "vec_chunks" in check.detail and "vacuum" in check.fix
+        archive.vacuum()
+        assert _hnsw_indexes(archive) == migrated
+        assert archive.doctor().ok

@@ -23,6 +23,7 @@ GRAPH_BYTES_PER_ROW = 1024
 MIN_BUILD_MEMORY_MB = 64
 MAX_BUILD_MEMORY_MB = 8192  # a bigger graph still builds, more slowly, past this session setting
 
+_TABLES_PRESENT = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY(:names)"
 _INDEX_EXISTS = "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = :name"
 
 
@@ -33,15 +34,29 @@ def deferred_hnsw(engine: Engine, vector_table: str) -> Iterator[list[str]]:
     Yields the tables whose index was dropped. The indexes are rebuilt when the block ends, also
     when it raises; searches meanwhile are exact scans of the vector tables.
     """
-    tables = [check_ident(vector_table), check_ident(article_table_for(vector_table))]
     with engine.begin() as conn:
-        dropped = [t for t in tables if _has_index(conn, hnsw_index_name(t))]
+        dropped = [t for t in _tables(vector_table) if _has_index(conn, hnsw_index_name(t))]
         for table in dropped:
             conn.exec_driver_sql(f"DROP INDEX {hnsw_index_name(table)}")
     try:
         yield dropped
     finally:
         build_hnsw(engine, dropped)
+
+
+def missing_hnsw(conn: Connection, vector_table: str) -> list[str]:
+    """The tables of ``vector_table`` (passages, articles) that lack their HNSW index: a load killed inside
+    ``deferred_hnsw`` leaves them so (searches then scan every row); ``archive vacuum`` rebuilds them."""
+    present = {str(r[0]) for r in conn.execute(text(_TABLES_PRESENT), {"names": _tables(vector_table)})}
+    return [t for t in _tables(vector_table) if t in present and not _has_index(conn, hnsw_index_name(t))]
+
+
+def restore_hnsw(engine: Engine, vector_table: str) -> list[str]:
+    """Build the HNSW indexes ``vector_table``'s tables lack; the tables rebuilt."""
+    with engine.connect() as conn:
+        missing = missing_hnsw(conn, vector_table)
+    build_hnsw(engine, missing)
+    return missing
 
 
 def build_hnsw(engine: Engine, tables: list[str]) -> None:
@@ -61,6 +76,10 @@ def build_memory_mb(conn: Connection, table: str) -> int:
     ).one()
     need = int(row[0]) * (4 * int(row[1]) + GRAPH_BYTES_PER_ROW)
     return max(MIN_BUILD_MEMORY_MB, min(MAX_BUILD_MEMORY_MB, -(-need // 2**20)))
+
+
+def _tables(vector_table: str) -> list[str]:
+    return [check_ident(vector_table), check_ident(article_table_for(vector_table))]
 
 
 def _has_index(conn: Connection, name: str) -> bool:

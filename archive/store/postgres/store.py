@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from archive.config import redact_url
 from archive.errors import OperationError
 from archive.store import migrate
-from archive.store.postgres.bulk import deferred_hnsw
+from archive.store.postgres.bulk import deferred_hnsw, restore_hnsw
 from archive.store.postgres.dump import dump
 from archive.store.postgres.engine import create_pg_engine, translate_errors
 from archive.store.postgres.lock import AdvisoryLock
@@ -109,6 +109,7 @@ class PostgresStore:
             return int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar() or 0)
 
     def vacuum(self) -> None:
+        restore_hnsw(self.engine, self.vector_table)  # left out by a bulk load that was killed
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM (ANALYZE)")
 
