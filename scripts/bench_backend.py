@@ -15,7 +15,12 @@ step, a PostgreSQL round trip) releases the GIL, its Python part (fusion, collap
 threads share one core's worth of Python, the writer's included; ``--reader-kind process``
 starts one process per reader instead (``--only-readers`` skips the other timings).
 
+``--bulk`` builds inside ``store.bulk_load()`` (PostgreSQL: rows first, HNSW indexes built once
+after them, the build counted in its rate), then times ``--ingest`` passages written into the
+built archive with its indexes in place: the write rate an archive of that size sees.
+
     python scripts/bench.py --backend postgres --sizes 100000 --queries 50
+    python scripts/bench_backend.py --backend sqlite,postgres --size 1000000 --bulk --ingest 4000
     python scripts/bench_backend.py --backend sqlite,postgres --size 100000 --readers 50 --ingest 4000
 """
 
