@@ -58,6 +58,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="sqlite, postgres or both: the store benchmark of scripts/bench_backend.py at --sizes (synthetic passages)",
     )
     parser.add_argument(
+        "--bulk",
+        action="store_true",
+        help="--backend: build each archive inside bulk_load (PostgreSQL: HNSW after the rows), then time "
+        "4,000 passages written into it",
+    )
+    parser.add_argument(
         "--from-json",
         type=Path,
         nargs="+",
@@ -269,8 +275,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.backend:
         import bench_backend
 
-        for size in [int(s) for s in args.sizes.split(",") if s]:
-            extra = ["--json", str(args.json)] if args.json else []
+        sizes = [int(s) for s in args.sizes.split(",") if s]
+        for size in sizes:
+            extra = ["--bulk"] if args.bulk else []
+            if args.json:  # one file per size when there are several
+                path = (
+                    args.json if len(sizes) == 1 else args.json.with_name(f"{args.json.stem}-{size}{args.json.suffix}")
+                )
+                extra += ["--json", str(path)]
             bench_backend.main(["--backend", args.backend, "--size", str(size), "--queries", str(args.queries), *extra])
         return
     wanted = [s.strip() for s in args.sections.split(",") if s.strip()]

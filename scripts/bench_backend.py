@@ -15,13 +15,19 @@ step, a PostgreSQL round trip) releases the GIL, its Python part (fusion, collap
 threads share one core's worth of Python, the writer's included; ``--reader-kind process``
 starts one process per reader instead (``--only-readers`` skips the other timings).
 
+``--bulk`` builds inside ``store.bulk_load()`` (PostgreSQL: rows first, HNSW indexes built once
+after them, the build counted in its rate), then times ``--ingest`` passages written into the
+built archive with its indexes in place: the write rate an archive of that size sees.
+
     python scripts/bench.py --backend postgres --sizes 100000 --queries 50
+    python scripts/bench_backend.py --backend sqlite,postgres --size 1000000 --bulk --ingest 4000
     python scripts/bench_backend.py --backend sqlite,postgres --size 100000 --readers 50 --ingest 4000
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import random
@@ -66,11 +72,21 @@ def _timed(calls: list[Callable[[], Any]]) -> tuple[list[Any], dict[str, float]]
 
 
 def build(
-    store: Store, size: int, seed: int = 7, *, first: int = 0, batch: int = 500
+    store: Store, size: int, seed: int = 7, *, first: int = 0, batch: int = 500, bulk: bool = False
 ) -> tuple[float, np.ndarray, np.ndarray, dict[int, int]]:
     """Write ``size`` passages (articles numbered from ``first``, ``batch`` articles per transaction), each
     article with its vector (the mean of its passages'); (passages per second, chunk ids, their vectors,
-    chunk id -> source id)."""
+    chunk id -> source id). ``bulk``: inside ``store.bulk_load()``, the index build counted in the rate."""
+    started = time.perf_counter()
+    with store.bulk_load() if bulk else contextlib.nullcontext():
+        ids, vectors, sources = _write(store, size, seed, first, batch)
+    rate = len(ids) / (time.perf_counter() - started)
+    return rate, np.asarray(ids), np.vstack(vectors), sources
+
+
+def _write(
+    store: Store, size: int, seed: int, first: int, batch: int
+) -> tuple[list[int], list[np.ndarray], dict[int, int]]:
     pool, space, rng = bench_synth.sentence_pool(), bench_synth.Space.make(seed), random.Random(seed + first)
     if first:  # more passages of the same space, other draws
         space.rng = np.random.default_rng([seed, 2, first])
@@ -78,7 +94,6 @@ def build(
     ids: list[int] = []
     vectors: list[np.ndarray] = []
     sources: dict[int, int] = {}
-    started = time.perf_counter()
     for start in range(first, first + n_articles, batch):
         count = min(batch, first + n_articles - start)
         articles = list(bench_synth._articles(rng, pool, start, count, size + first * bench_synth.CHUNKS_PER_ARTICLE))
@@ -119,8 +134,7 @@ def build(
             writer.add_article_vectors(article_rows)
             if start == 0:
                 writer.mark_article_vectors(True)
-    rate = len(ids) / (time.perf_counter() - started)
-    return rate, np.asarray(ids), np.vstack(vectors), sources
+    return ids, vectors, sources
 
 
 class _QueryVector:
@@ -153,8 +167,12 @@ def _hybrid_searches(
     return {name: _percentiles(values) for name, values in seconds.items()}
 
 
-def measure(store: Store, size: int, queries: int, variants: Variants) -> dict[str, Any]:
-    rate, ids, matrix, sources = build(store, size)
+def measure(
+    store: Store, size: int, queries: int, variants: Variants, *, bulk: bool = False, ingest: int = 0
+) -> dict[str, Any]:
+    """Build ``size`` passages, time the searches; ``bulk``: build inside ``bulk_load``, then time
+    ``ingest`` more passages written into the built archive, its indexes in place."""
+    rate, ids, matrix, sources = build(store, size, bulk=bulk)
     query_vectors = bench_synth.query_vectors(queries)
     texts = bench_synth.query_texts(bench_synth.sentence_pool(), queries, seed=11)
     outlet = next(iter(sorted(set(sources.values()))))
@@ -188,9 +206,17 @@ def measure(store: Store, size: int, queries: int, variants: Variants) -> dict[s
     recall_filtered = float(
         np.mean([len({int(ids[j]) for j in exact_filtered[n]} & {i for i, _ in only[n]}) / 10 for n in range(queries)])
     )
+    writes = {"write_passages_per_s": round(rate, 1)}
+    if bulk:  # the build's rate is a bulk load's; the write rate is that of writes into the built archive
+        first = -(-size // bench_synth.CHUNKS_PER_ARTICLE)
+        writes = {
+            "bulk_build_passages_per_s": round(rate, 1),
+            "write_passages_per_s": round(build(store, ingest, first=first)[0], 1),
+            "passages_written_into_built": ingest,
+        }
     return {
         "passages": len(ids),
-        "write_passages_per_s": round(rate, 1),
+        **writes,
         "knn": knn_times,
         "knn_one_outlet": {**only_times, "results_min": min(len(r) for r in only)},
         "keyword_any_word": keyword_times,
@@ -235,7 +261,16 @@ def _reader_process(
         bench_synth.sentence_pool()  # read the data file before the clock starts
         ready.release()
         go.wait()
-        out.put(_searches(archive.store(), number, readers, queries, load_variants(), done))
+        found, failed = _searches(archive.store(), number, readers, queries, load_variants(), done)
+        out.put((found, failed, _memory_mib()))
+
+
+def _memory_mib() -> tuple[int, int]:
+    """This process's peak resident memory (VmHWM, its own: ru_maxrss keeps the parent's from before exec)
+    and its private part at the end (RssAnon: what 50 of them add up to; file pages such as SQLite's
+    mmap are shared between the readers)."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines())
+    return int(fields["VmHWM"].split()[0]) // 1024, int(fields["RssAnon"].split()[0]) // 1024
 
 
 def readers_during_ingest(
@@ -245,6 +280,7 @@ def readers_during_ingest(
     n_articles = -(-passages // bench_synth.CHUNKS_PER_ARTICLE)
     alone, *_ = build(store, passages, first=first, batch=50)
     results: list[tuple[list[float], list[str]]] = []
+    memory_mib: list[tuple[int, int]] = []
     if kind == "process":
         context = multiprocessing.get_context("spawn")
         ready, go, done, out = context.Semaphore(0), context.Event(), context.Event(), context.Queue()
@@ -273,7 +309,9 @@ def readers_during_ingest(
     writing = time.perf_counter() - began
     done.set()
     if kind == "process":
-        results = [out.get() for _ in workers]
+        for found, failed, memory in [out.get() for _ in workers]:
+            results.append((found, failed))
+            memory_mib.append(memory)
     for worker in workers:
         worker.join()
     if kind != "process":
@@ -292,6 +330,14 @@ def readers_during_ingest(
         "reader_search": _percentiles(seconds) if seconds else {},
         "errors": len(errors),
         "first_errors": errors[:3],
+        **(
+            {
+                "reader_peak_rss_mib_max": max(m[0] for m in memory_mib),
+                "reader_private_rss_mib_max_sum": [max(m[1] for m in memory_mib), sum(m[1] for m in memory_mib)],
+            }
+            if memory_mib
+            else {}
+        ),
     }
 
 
@@ -304,6 +350,7 @@ def run(
     ingest: int = 4000,
     reader_kind: str = "thread",
     only_readers: bool = False,
+    bulk: bool = False,
 ) -> dict[str, Any]:
     """One backend at one size, in a fresh archive under ``workdir`` (PostgreSQL: a private pgserver)."""
     server = None
@@ -319,12 +366,16 @@ def run(
         store = archive.store()
         if only_readers:
             result = {"backend": backend, "driver": archive.driver_name, "passages": size}
-            result["write_passages_per_s"] = round(build(store, size)[0], 1)
+            rate = round(build(store, size, bulk=bulk)[0], 1)
+            result["bulk_build_passages_per_s" if bulk else "write_passages_per_s"] = rate
         else:
-            result = {"backend": backend, "driver": archive.driver_name, **measure(store, size, queries, variants)}
+            figures = measure(store, size, queries, variants, bulk=bulk, ingest=ingest)
+            result = {"backend": backend, "driver": archive.driver_name, **figures}
         if readers:
             print(json.dumps(result, indent=2), flush=True)
             first = -(-size // bench_synth.CHUNKS_PER_ARTICLE)
+            if bulk and not only_readers:  # after the articles measure() wrote into the built archive
+                first += -(-ingest // bench_synth.CHUNKS_PER_ARTICLE)
             result["readers_during_ingest"] = readers_during_ingest(
                 location, store, readers, ingest, first, queries, reader_kind
             )
@@ -343,6 +394,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--ingest", type=int, default=4000, help="passages written alone, then with the readers")
     parser.add_argument("--reader-kind", choices=("thread", "process"), default="thread")
     parser.add_argument("--only-readers", action="store_true", help="build, then only the readers section")
+    parser.add_argument(
+        "--bulk",
+        action="store_true",
+        help="build inside store.bulk_load() (PostgreSQL: HNSW built after the rows), then time --ingest "
+        "passages written into the built archive, its indexes in place",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.data is not None:
@@ -361,6 +418,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     args.ingest,
                     args.reader_kind,
                     args.only_readers,
+                    args.bulk,
                 )
             )
             print(json.dumps(results[-1], indent=2), flush=True)

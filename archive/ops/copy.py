@@ -2,7 +2,8 @@
 
 Every table is copied with its ids, so article, passage and run ids stay what they were; the
 active model's vectors are copied as stored (no re-embedding). The destination must be new or
-empty. Both ends go through the store interface, so any pair of backends works.
+empty. Both ends go through the store interface, so any pair of backends works. The vectors
+go in inside the target's ``bulk_load`` (PostgreSQL: HNSW indexes built once, after the rows).
 """
 
 from __future__ import annotations
@@ -80,12 +81,13 @@ def _copy(src: Store, dest: Store, progress: Callable[[str, int], None] | None) 
             rows[table] = _copy_table(src, dest, table, active.vector_table, target_table)
             if progress is not None:
                 progress(table, rows[table])
-        vectors = _copy_vectors(src, dest)
-        if progress is not None:
-            progress("vectors", vectors)
-        articles = _copy_article_vectors(src, dest)
-        if progress is not None:
-            progress("article vectors", articles)
+        with dest.bulk_load():  # the target is empty: PostgreSQL builds its HNSW indexes once, after the rows
+            vectors = _copy_vectors(src, dest)
+            if progress is not None:
+                progress("vectors", vectors)
+            articles = _copy_article_vectors(src, dest)
+            if progress is not None:
+                progress("article vectors", articles)
         with dest.writer() as writer:
             writer.ids_inserted()
     return CopyReport(src.location, redact_url(dest.location), rows, vectors, articles)

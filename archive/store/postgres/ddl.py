@@ -24,6 +24,15 @@ def check_ident(name: str) -> str:
     return name
 
 
+def hnsw_index_name(table: str) -> str:
+    return f"{check_ident(table)}_hnsw"
+
+
+def hnsw_index_ddl(table: str) -> str:
+    """The HNSW cosine index of vector table ``table``: the migrations' shape, also rebuilt by bulk loads."""
+    return f"CREATE INDEX {hnsw_index_name(table)} ON {check_ident(table)} USING hnsw (embedding vector_cosine_ops)"
+
+
 def vector_table_ddl(table: str, dimension: int) -> list[str]:
     """A vector table keyed by chunk id with the filter columns, and its HNSW cosine index."""
     if dimension < 1:
@@ -33,7 +42,7 @@ def vector_table_ddl(table: str, dimension: int) -> list[str]:
         f"CREATE TABLE {name} (chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE, "
         f"embedding vector({int(dimension)}) NOT NULL, source_id INTEGER NOT NULL DEFAULT 0, "
         f"published INTEGER NOT NULL DEFAULT 0, language TEXT NOT NULL DEFAULT '')",
-        f"CREATE INDEX {name}_hnsw ON {name} USING hnsw (embedding vector_cosine_ops)",
+        hnsw_index_ddl(name),
         f"CREATE INDEX {name}_published ON {name} (published)",
         f"CREATE INDEX {name}_source_id ON {name} (source_id)",
     ]
@@ -48,7 +57,7 @@ def article_table_ddl(table: str, dimension: int) -> list[str]:
         f"CREATE TABLE {name} (article_id INTEGER PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE, "
         f"embedding vector({int(dimension)}) NOT NULL, source_id INTEGER NOT NULL DEFAULT 0, "
         f"published INTEGER NOT NULL DEFAULT 0, language TEXT NOT NULL DEFAULT '')",
-        f"CREATE INDEX {name}_hnsw ON {name} USING hnsw (embedding vector_cosine_ops)",
+        hnsw_index_ddl(name),
     ]
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from archive.config import redact_url
 from archive.store import migrate
 from archive.store.models import Chunk
+from archive.store.postgres.bulk import missing_hnsw
 from archive.store.postgres.ddl import check_ident
 from archive.store.postgres.engine import create_pg_engine
 from archive.store.records import Check, Health
@@ -67,6 +68,12 @@ def _model_checks(session: Session, report: Health) -> None:
     report.checks.append(
         Check("index counts", OK if chunks == vectors else FAIL, detail, "" if chunks == vectors else fix)
     )
+    missing = missing_hnsw(session.connection(), active.vector_table)
+    if missing:
+        detail = f"{', '.join(missing)} without an HNSW index (a bulk load did not finish): searches scan every row"
+        report.checks.append(Check("vector indexes", FAIL, detail, "rebuild it with `archive vacuum`"))
+    else:
+        report.checks.append(Check("vector indexes", OK, "HNSW cosine indexes in place"))
     stored = len(article_vectors.stored_ids(session, active.vector_table))
     if active.article_vectors:
         report.checks.append(Check("article vectors", OK, f"{stored:,} article vectors"))

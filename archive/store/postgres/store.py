@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from archive.config import redact_url
 from archive.errors import OperationError
 from archive.store import migrate
+from archive.store.postgres.bulk import deferred_hnsw, restore_hnsw
 from archive.store.postgres.dump import dump
 from archive.store.postgres.engine import create_pg_engine, translate_errors
 from archive.store.postgres.lock import AdvisoryLock
@@ -65,6 +66,12 @@ class PostgresStore:
         with Session(self.engine) as session, session.begin():
             yield PostgresWriter(session, self.vector_table)
 
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """A large load: the HNSW indexes are dropped for the block and built once after it."""
+        with deferred_hnsw(self.engine, self.vector_table):
+            yield
+
     def writer_lock(self, *, wait: float = 0, command: str | None = None) -> AbstractContextManager[int]:
         return self._lock.hold(wait=wait, command=command)
 
@@ -102,6 +109,7 @@ class PostgresStore:
             return int(conn.exec_driver_sql("SELECT pg_database_size(current_database())").scalar() or 0)
 
     def vacuum(self) -> None:
+        restore_hnsw(self.engine, self.vector_table)  # left out by a bulk load that was killed
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql("VACUUM (ANALYZE)")
 

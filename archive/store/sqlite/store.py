@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -57,6 +57,9 @@ class SqliteStore:
     def writer(self) -> Iterator[SqliteWriter]:
         with Session(self.engine.execution_options(sqlite_begin="IMMEDIATE")) as session, session.begin():
             yield SqliteWriter(session, self.vector_table, prefilter_min_rows=self.prefilter_min_rows)
+
+    def bulk_load(self) -> AbstractContextManager[None]:
+        return nullcontext()  # vec0 tables have no index to defer
 
     def writer_lock(self, *, wait: float = 0, command: str | None = None) -> AbstractContextManager[LockHolder]:
         return lockfile.writer_lock(self.path, wait=wait, command=command)
