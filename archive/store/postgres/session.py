@@ -57,7 +57,7 @@ class PostgresReader(SqliteReader):
         "SELECT c.article_id, c.id FROM chunks AS c WHERE c.article_id = ANY(:ids) ORDER BY c.article_id, c.ordinal"
     )
     STORY_CARRIERS_SQL = (
-        "SELECT a.id, a.title, a.url, a.published_at, a.duplicate_kind, a.canonical_id, s.name "
+        "SELECT a.id, s.name, a.title, a.url, a.published_at, a.duplicate_kind, a.canonical_id "
         "FROM articles AS a LEFT JOIN sources AS s ON s.id = a.source_id "
         "WHERE a.id = ANY(:ids) OR a.canonical_id = ANY(:ids)"
     )

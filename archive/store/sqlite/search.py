@@ -35,9 +35,9 @@ _STORY_PASSAGES_SQL = (
     "SELECT c.article_id, c.id FROM json_each(?) AS j CROSS JOIN chunks AS c ON c.article_id = j.value "
     "ORDER BY c.article_id, c.ordinal"
 )
-# The stories' own articles and every article linked to one of them; ?1 is bound once.
+# The stories' own articles and every article linked to one of them, as Carrier's fields; ?1 is bound once.
 _STORY_CARRIERS_SQL = (
-    "SELECT a.id, a.title, a.url, a.published_at, a.duplicate_kind, a.canonical_id, s.name "
+    "SELECT a.id, s.name, a.title, a.url, a.published_at, a.duplicate_kind, a.canonical_id "
     "FROM articles AS a LEFT JOIN sources AS s ON s.id = a.source_id "
     "WHERE a.id IN (SELECT value FROM json_each(?1)) OR a.canonical_id IN (SELECT value FROM json_each(?1))"
 )
@@ -152,18 +152,8 @@ class SqliteSearchReader:
         for part in in_batches(list(story_ids)):
             asked = set(part)
             for r in self._by_ids(self.STORY_CARRIERS_SQL, part):
-                story = r[0] if r[0] in asked else r[5]
-                result.setdefault(int(story), []).append(
-                    Carrier(
-                        id=r[0],
-                        outlet=r[6],
-                        title=r[1],
-                        url=r[2],
-                        published_at=r[3],
-                        duplicate_kind=r[4],
-                        canonical_id=r[5],
-                    )
-                )
+                story = r[0] if r[0] in asked else r[6]
+                result.setdefault(int(story), []).append(Carrier(*r))  # the columns in Carrier's field order
         return result
 
     def story_ids(self, article_ids: Sequence[int]) -> dict[int, int]:
