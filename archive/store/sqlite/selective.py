@@ -3,8 +3,8 @@
 FTS5's bm25 weights each word by its IDF, ``log((N - n + 0.5) / (n + 0.5))`` for a word in
 ``n`` of ``N`` rows, clamped to about zero past half the rows. A word in a fifth of the rows
 weighs at most 1.4 where the words that pick out a story weigh 4 to 9, yet every word asked
-makes FTS5 read and score every row holding it: the eleven words of one question over 93,000
-news passages matched 27,000 to 74,000 of them.
+makes FTS5 read and score every row holding it: natural-language questions of 8 to 14 words
+matched 27,000 to 74,000 of 92,628 news passages each.
 
 So on tables above ``SELECTIVE_MIN_ROWS`` rows an any-word (OR) query first asks only its
 selective words, those in at most ``COMMON_SHARE`` of the rows; the caller keeps that answer
