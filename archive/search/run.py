@@ -47,9 +47,24 @@ def run_search(
         depth = min(depth * 4, KNN_MAX_K)
 
 
+def _semantic_depth(depth: int) -> int:
+    """Passages asked of the passage KNN list for a window of ``depth``."""
+    return depth * SEMANTIC_DEPTH // DEPTH
+
+
+def _article_depth(depth: int) -> int:
+    """Articles asked of each article list for a window of ``depth``."""
+    return max(ARTICLE_DEPTH, depth // 3)
+
+
+def _every_word_first(reader: SearchReader, query: KeywordQuery) -> bool:
+    """Whether passage keyword candidates come from the passages holding every word when those fill the list."""
+    return len(query.terms) > 1 and reader.approx_passages() > KEYWORD_AND_MIN_ROWS
+
+
 def _candidates(reader: SearchReader, vector: np.ndarray | None, params: SearchParams, depth: int) -> Candidates:
-    semantic_depth = depth * SEMANTIC_DEPTH // DEPTH
-    article_depth = max(ARTICLE_DEPTH, depth // 3)
+    semantic_depth = _semantic_depth(depth)
+    article_depth = _article_depth(depth)
     if params.mode == "hybrid":
         fused = _fused_in_store(reader, vector, params, depth)
         if fused is not None:
@@ -75,23 +90,22 @@ def _candidates(reader: SearchReader, vector: np.ndarray | None, params: SearchP
 def _exhausted(depth: int, *lists: list[tuple[int, float]]) -> bool:
     """No larger window can find more: each list (passage KNN, passage keyword, article lists) came up short."""
     semantic, keyword, *article_lists = lists
-    knn_done = len(semantic) < depth * SEMANTIC_DEPTH // DEPTH or depth >= KNN_MAX_K
-    article_depth = max(ARTICLE_DEPTH, depth // 3)
-    return knn_done and len(keyword) < depth and all(len(a) < article_depth for a in article_lists)
+    knn_done = len(semantic) < _semantic_depth(depth) or depth >= KNN_MAX_K
+    return knn_done and len(keyword) < depth and all(len(a) < _article_depth(depth) for a in article_lists)
 
 
 def hybrid_request(reader: SearchReader, vector: np.ndarray | None, params: SearchParams, depth: int) -> HybridRequest:
     """What a store that fuses in SQL is asked for: the lists ``_candidates`` would read, with fusion's weights."""
     query = params.keyword
-    every_first = query is not None and len(query.terms) > 1 and reader.approx_passages() > KEYWORD_AND_MIN_ROWS
+    every_first = query is not None and _every_word_first(reader, query)
     return HybridRequest(
         vector=vector,
         keyword=query,
         article_keyword=None if query is None or params.passages else _without_single_characters(query),
         filters=params.filters,
         depth=depth,
-        semantic_depth=depth * SEMANTIC_DEPTH // DEPTH,
-        article_depth=0 if params.passages else max(ARTICLE_DEPTH, depth // 3),
+        semantic_depth=_semantic_depth(depth),
+        article_depth=0 if params.passages else _article_depth(depth),
         every_first=every_first,
         rrf_k=RRF_K,
         story_weights=hybrid_weights(params.semantic_weight, params.keyword_weight),
@@ -116,7 +130,7 @@ def _fused_in_store(
 
 def _keyword(reader: SearchReader, query: KeywordQuery, window: int, params: SearchParams) -> list[tuple[int, float]]:
     """(passage id, bm25) of the best keyword matches: every word first on large archives, else any word."""
-    if len(query.terms) > 1 and reader.approx_passages() > KEYWORD_AND_MIN_ROWS:
+    if _every_word_first(reader, query):
         every = reader.passage_keyword(query.with_every(True), window, params.filters)
         if len(every) >= window:
             return every
