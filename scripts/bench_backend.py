@@ -153,7 +153,7 @@ def _hybrid_searches(
     """Whole hybrid searches (k=10); on PostgreSQL each query fused in Python, then in SQL."""
     paths = {"hybrid_search": None}
     with store.reader() as reader:
-        if hasattr(reader, "fuse_in_sql"):
+        if reader.fuse_in_sql:  # PostgreSQL: both ways
             paths = {"hybrid_search_fused_in_python": False, "hybrid_search_fused_in_sql": True}
         seconds: dict[str, list[float]] = {name: [] for name in paths}
         for vector, query in zip(vectors, texts):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from archive import Archive, InvalidQueryError, RawArticle
@@ -9,6 +11,7 @@ from archive.search.params import highlight_terms, keyword_query
 from archive.search.query import parse_query
 from archive.search.variants import Variants
 from archive.store.sqlite.keyword import match_expression
+from archive.store.sqlite.search import SqliteSearchReader
 
 TOPICS = ["artillery shelling", "grain exports", "drone strike", "peace talks", "refugees crossing", "power grid"]
 CITIES = ["Kharkiv", "Odesa", "Mariupol", "Kherson", "Lviv", "Dnipro", "Sumy", "Mykolaiv"]
@@ -185,3 +188,24 @@ def test_large_archives_fall_back_to_any_word_when_too_few_have_every_word(
     hits = corpus.search("code5 grain Kharkiv", k=5, mode="keyword")
     assert calls == ['"code5" AND "grain" AND "kharkiv"', '"code5" OR "grain" OR "kharkiv"']
     assert "code5" in hits[0].text and len(hits) == 5
+
+
+def test_hybrid_embeds_the_query_on_a_worker_thread_while_keyword_lists_are_read(
+    corpus: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    embedder = corpus.embedder
+    threads: list[str] = []
+    original = type(embedder).embed_query
+
+    def recording(self: object, text: str) -> object:
+        threads.append(threading.current_thread().name)
+        return original(self, text)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(embedder), "embed_query", recording)
+    overlapped = corpus.search("grain exports in Odesa", k=8, mode="hybrid")
+    monkeypatch.setattr(SqliteSearchReader, "fuse_in_sql", True)  # a store that fuses needs the vector first
+    inline = corpus.search("grain exports in Odesa", k=8, mode="hybrid")
+    assert threads[0].startswith("archive-query") and threads[1] == threading.current_thread().name
+    assert [(r.chunk_id, r.score) for r in overlapped] == [(r.chunk_id, r.score) for r in inline] and overlapped
+    semantic = corpus.search("grain exports in Odesa", k=3, mode="semantic")
+    assert semantic and threads[2] == threading.current_thread().name  # nothing to overlap: embedded inline

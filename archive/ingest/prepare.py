@@ -18,6 +18,7 @@ from archive.text.boilerplate import Sentence, remove_sentences, sentences
 from archive.text.chunk import MIN_MAX_TOKENS, Chunk, chunk_text
 from archive.text.clean import CleanedArticle, clean_article
 from archive.text.dates import normalize_published
+from archive.text.furniture import remove_furniture
 from archive.validation import check_number
 
 
@@ -109,6 +110,9 @@ def prepare(
             path=raw.origin or None,
         )
     cleaned = clean_article(raw.text, raw.title)
+    text, dropped = remove_furniture(cleaned.text)
+    if dropped:
+        cleaned = replace(cleaned, text=text, removed=cleaned.removed + dropped)
     seen = list({s.key: s for s in sentences(cleaned.text)}.values()) if options.learn_boilerplate else []
     if boilerplate:
         text, dropped = remove_sentences(cleaned.text, boilerplate)

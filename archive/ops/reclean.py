@@ -1,8 +1,9 @@
 """``archive clean``: remove the boilerplate learned since articles were stored, keeping their ids.
 
 An outlet's furniture is learned as its articles arrive, so the first articles of an outlet were
-stored before it was known. Re-cleaning takes each stored text, removes the sentences now known
-as that outlet's boilerplate, and re-chunks the articles that changed: passages whose text is
+stored before it was known. Re-cleaning takes each stored text, removes the furniture ingest now
+finds by its form (``archive.text.furniture``: an archive stored before a rule existed gets it) and
+the sentences now known as that outlet's boilerplate, and re-chunks the articles that changed: passages whose text is
 unchanged keep their vector and duplicate group, only new passages are embedded.
 """
 
@@ -21,6 +22,7 @@ from archive.store.records import ChunkRow, SentenceSeen, vector_row
 from archive.text.boilerplate import remove_sentences, sentences
 from archive.text.chunk import chunk_text
 from archive.text.context import article_input, passage_input
+from archive.text.furniture import remove_furniture
 
 ARTICLES_PER_BATCH = 200
 DEFAULT_MAX_TOKENS = 128  # as ingest: min(model limit, 128)
@@ -32,7 +34,7 @@ class CleanReport:
     """What ``archive clean`` did."""
 
     articles: int = 0  # articles holding text that were looked at
-    changed: int = 0  # articles that lost learned boilerplate
+    changed: int = 0  # articles that lost furniture or learned boilerplate
     sentences: int = 0  # sentences removed
     passages_kept: int = 0  # passages whose text was unchanged (vector reused)
     passages_embedded: int = 0  # new passages embedded
@@ -75,7 +77,9 @@ def reclean(
             report.articles += len(rows)
             changed = []
             for row in rows:
-                text, removed = remove_sentences(row.text, learned.get(row.source_id or -1, set()))
+                text, removed = remove_furniture(row.text)  # as ingest: the fixed forms, then what was learned
+                text, learned_removed = remove_sentences(text, learned.get(row.source_id or -1, set()))
+                removed += learned_removed
                 if removed and text.strip():
                     changed.append((row, text))
                     report.sentences += removed

@@ -8,6 +8,11 @@ grows only when fewer than k results can be made from it. Ranking and collapsing
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cache
+
 import numpy as np
 
 from archive.embedding.base import Embedder
@@ -30,21 +35,51 @@ ARTICLE_DEPTH = 100
 KEYWORD_AND_MIN_ROWS = 250_000
 
 
+QueryVector = Callable[[], "np.ndarray | None"]
+
+
 def run_search(
     reader: SearchReader, embedder: Embedder | None, params: SearchParams, *, variants: Variants
 ) -> list[SearchResult]:
     """Up to k results, best first (see SearchParams for what a result is)."""
-    vector = None
-    if embedder is not None and (params.mode != "keyword" or params.min_score is not None):
-        vector = np.asarray(embedder.embed_query(params.parsed.text or params.query), dtype=np.float32)
+    query_vector = _query_vector(reader, embedder, params)
     depth = DEPTH
     while True:
-        found = _candidates(reader, vector, params, depth)
+        found = _candidates(reader, query_vector, params, depth)
+        vector = query_vector()
         build = article_results if not params.passages else passage_results
         results = build(reader, found, params, vector, variants)
         if len(results) >= params.k or found.exhausted:
             return results[: params.k]
         depth = min(depth * 4, KNN_MAX_K)
+
+
+def _query_vector(reader: SearchReader, embedder: Embedder | None, params: SearchParams) -> QueryVector:
+    """The query's vector (None when the search needs none), as a call that waits for it.
+
+    Where the keyword lists are read here before the vector is needed (hybrid fused in Python, or
+    a keyword search with a score floor), the query is embedded on a worker thread meanwhile: the
+    encoder's products and SQLite's FTS5 both run outside the GIL, so the two take one wait, not two.
+    """
+    if embedder is None or (params.mode == "keyword" and params.min_score is None):
+        return lambda: None
+    text = params.parsed.text or params.query
+    in_python = params.mode == "keyword" or not reader.fuse_in_sql  # else one statement, which needs the vector
+    keywords_first = params.keyword is not None and params.mode != "semantic" and in_python
+    if not keywords_first:
+        vector = np.asarray(embedder.embed_query(text), dtype=np.float32)
+        return lambda: vector
+    pending: Future[np.ndarray] = _embedding_threads().submit(embedder.embed_query, text)
+    return lambda: np.asarray(pending.result(), dtype=np.float32)
+
+
+@cache
+def _embedding_threads() -> ThreadPoolExecutor:
+    """Threads that embed queries while their keyword lists are read (one per core: searches run concurrently)."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="archive-query")
+
+
+os.register_at_fork(after_in_child=_embedding_threads.cache_clear)  # a forked child has none of the threads
 
 
 def _semantic_depth(depth: int) -> int:
@@ -62,23 +97,24 @@ def _every_word_first(reader: SearchReader, query: KeywordQuery) -> bool:
     return len(query.terms) > 1 and reader.approx_passages() > KEYWORD_AND_MIN_ROWS
 
 
-def _candidates(reader: SearchReader, vector: np.ndarray | None, params: SearchParams, depth: int) -> Candidates:
+def _candidates(reader: SearchReader, query_vector: QueryVector, params: SearchParams, depth: int) -> Candidates:
     semantic_depth = _semantic_depth(depth)
     article_depth = _article_depth(depth)
-    if params.mode == "hybrid":
-        fused = _fused_in_store(reader, vector, params, depth)
+    if params.mode == "hybrid" and reader.fuse_in_sql:
+        fused = _fused_in_store(reader, query_vector(), params, depth)
         if fused is not None:
             return fused
-    semantic: list[tuple[int, float]] = []
-    if vector is not None and params.mode != "keyword":
-        semantic = [(cid, 1.0 - dist) for cid, dist in reader.knn(vector, semantic_depth, params.filters)]
     keyword: list[tuple[int, float]] = []
     articles: list[tuple[int, float]] = []
-    if params.mode != "semantic" and params.keyword is not None:
+    if params.mode != "semantic" and params.keyword is not None:  # first: the query may still be embedding
         keyword = _keyword(reader, params.keyword, depth, params)
         article_query = _without_single_characters(params.keyword)
         if not params.passages and article_query is not None:
             articles = reader.article_keyword(article_query, article_depth, params.filters)
+    vector = query_vector()
+    semantic: list[tuple[int, float]] = []
+    if vector is not None and params.mode != "keyword":
+        semantic = [(cid, 1.0 - dist) for cid, dist in reader.knn(vector, semantic_depth, params.filters)]
     article_vectors: list[tuple[int, float]] = []
     if vector is not None and params.mode != "keyword" and not params.passages:
         article_vectors = [(aid, 1.0 - dist) for aid, dist in reader.article_knn(vector, article_depth, params.filters)]

@@ -132,6 +132,8 @@ class HybridCandidates:
 class SearchReader(Protocol):
     """One read snapshot of an archive, answering the queries search is built from."""
 
+    fuse_in_sql: bool  # hybrid lists and their fusion come from one statement (:meth:`hybrid_candidates`)
+
     def approx_passages(self) -> int:
         """Roughly how many passages the archive holds (cheap)."""
         ...

@@ -61,6 +61,7 @@ _OPENERS = (
     "A|An|And|Are|As|But|Click|Do|Download|Email|Follow|For|Get|Have|He|How|If|In|Is|It|Join|Listen|"
     "Meanwhile|Read|She|Sign|Subscribe|The|They|This|Want|Watch|We|What|When|You"
 )
+OPENERS = frozenset(_OPENERS.split("|"))  # capitalised words that open a sentence glued to the one before
 _GLUE = re.compile(
     r"(?<=[,.!?;:][\"\u201d\u2019]) +(?=[A-Z])"
     rf"|(?<=[a-z]) +(?=(?:{_OPENERS})\b)"
@@ -124,7 +125,7 @@ _Split = list[tuple[int, int, list[tuple[int, int]]]]  # (sentence start, end, i
 
 def _split(text: str) -> _Split:
     """Every sentence of ``text`` with the pieces it is cut into where glued text joins."""
-    return [(start, end, _pieces(text, start, end)) for start, end in split_sentences(text)]
+    return [(start, end, glued_pieces(text, start, end)) for start, end in split_sentences(text)]
 
 
 def is_quotation(sentence: str) -> bool:
@@ -152,7 +153,7 @@ def _judged(text: str, split: _Split, *, counting: bool = True) -> list[Sentence
     return found
 
 
-def _pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
+def glued_pieces(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """The spans of the sentence ``text[start:end]`` cut where glued text joins (itself when nothing is)."""
     cuts = []
     for match in _GLUE.finditer(text, start, end):
@@ -267,20 +268,38 @@ def remove_sentences(text: str, drop: Collection[int]) -> tuple[str, int]:
     split = _split(text)
     learned = [s for s in _judged(text, split, counting=False) if s.key in drop]
     learned += _learned_openings(text, split, drop)
-    doomed = sorted(learned, key=lambda s: (s.start, -s.end))
-    if not doomed:
+    if not learned:
         return text, 0
-    pieces, position, removed = [], 0, 0
-    for sentence in doomed:
-        if sentence.end <= position:
-            continue  # a segment inside a sentence already removed
-        pieces.append(text[position : max(position, sentence.start)])
-        position, removed = sentence.end, removed + 1
+    return drop_spans(text, [(s.start, s.end) for s in learned])
+
+
+def drop_spans(text: str, spans: Collection[tuple[int, int]]) -> tuple[str, int]:
+    """``text`` without the character ``spans`` (they may overlap or nest), spaces tidied; and how many
+    were removed (a span inside another is not counted).
+
+    Paragraph breaks stay; a paragraph left empty disappears.
+    """
+    pieces, position = [], 0
+    outermost = _outermost(spans)
+    for start, end in outermost:
+        pieces.append(text[position:start])
+        position = end
     pieces.append(text[position:])
     joined = "".join(pieces)
     lines = [_SPACE_RUNS.sub(" ", line).strip() for line in joined.split("\n")]
-    cleaned = _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
-    return cleaned, removed
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip(), len(outermost)
+
+
+def _outermost(spans: Collection[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans not inside an earlier one, in text order (a span that starts inside one is cut to its end)."""
+    kept: list[tuple[int, int]] = []
+    position = 0
+    for start, end in sorted(spans, key=lambda span: (span[0], -span[1])):
+        if end <= position:
+            continue  # a segment inside a sentence already removed
+        kept.append((max(position, start), end))
+        position = end
+    return kept
 
 
 def _day(value: str) -> date | None:

@@ -52,6 +52,7 @@ class SqliteSearchReader:
     STORY_IDS_SQL = _STORY_IDS_SQL
     STORY_PASSAGES_SQL = _STORY_PASSAGES_SQL
     STORY_CARRIERS_SQL = _STORY_CARRIERS_SQL
+    fuse_in_sql = False  # each list is its own statement, fused by archive.search.fusion
 
     def __init__(self, session: Session, table: str = VEC_TABLE, *, prefilter_min_rows: int | None = None) -> None:
         self.session = session
@@ -78,7 +79,7 @@ class SqliteSearchReader:
         return self._articles_complete
 
     def hybrid_candidates(self, request: HybridRequest) -> HybridCandidates | None:
-        return None  # each list is its own statement here, fused by archive.search.fusion
+        return None  # fuse_in_sql is False
 
     def _nearest_articles(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         """This backend's KNN over the article vectors (vec0's exact scan here)."""
