@@ -10,17 +10,18 @@ text often has no line breaks, so whole-line rules in ``archive.text.clean`` nev
 
 - editorial notes: "This story/article has been (or was) updated/amended/corrected ...",
   "Correction: ...", "Editor's note: ...", "An earlier version of this story ...";
-- reader call-outs: a sentence that gives an e-mail address and addresses the reader, with the
-  reader questions right before it ("Have you been affected ...? Email us at ...");
-- staff bios at the end: "Jane Doe is a correspondent for ..." and what follows it, when it starts
-  among the last sentences;
+- reader call-outs: a sentence that gives an e-mail address and in which the newsroom asks the
+  reader ("email us", "let us know", an opening "Email ..."), with the reader questions right
+  before it ("Have you been affected ...? Email us at ...");
+- staff bios at the end: "Jane Doe is a correspondent for ...", starting among the last sentences
+  and followed only by more of the bio ("She joined ...", "Follow her on Twitter");
 - link and promo markers: "Follow us/him on Twitter ...", "Download the ... app ...", "Click
   here ...", "Sign up to/for ..." up to the account handle, "Read more:" with the headline it
   links when the headline ends where glued text begins, copyright lines.
 
 Each rule starts a sentence (or a glued piece of one, cut as ``boilerplate`` cuts them), so the same
 words inside reporting ("citizens who download the app can type...") are left alone; a quotation is
-never touched.
+never touched, nor words attributed to someone ("Download the Diia app ..., officials urged").
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ _READ_MORE_MAX_WORDS = 20  # a linked headline, not a paragraph
 _CUES = (
     "updated", "amended", "corrected", "changed", "edited", "clarified", "correction", "clarification", "note:",
     "version of this", "@", "\u00a9", "follow", "download", "click", "sign up", "read more", "editor", "reporter",
-    "correspondent", "writer", "producer", "contributor", "columnist", "journalist", "analyst",
+    "correspondent", "writer", "producer", "contributor", "columnist", "journalist",
 )  # fmt: skip
 
 
@@ -110,10 +111,10 @@ def remove_furniture(text: str) -> tuple[str, int]:
     """
     total = 0
     while True:  # each round that removes something shortens the text: this ends
-        text, removed = _remove_once(text)
-        if not removed:
+        cleaned, removed = _remove_once(text)
+        if not removed or cleaned == text:
             return text, total
-        total += removed
+        text, total = cleaned, total + removed
 
 
 def _remove_once(text: str) -> tuple[str, int]:
