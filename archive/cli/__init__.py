@@ -34,7 +34,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "vacuum": ("ops", "Compact the database file and the keyword index; empty the WAL."),
     "backup": ("ops", "Copy the archive to PATH while it stays in use (SQLite online backup; pg_dump on PostgreSQL)."),
     "copy": ("ops", "Copy an archive into a new one on another backend (SQLite <-> PostgreSQL), vectors included."),
-    "clean": ("clean", "Remove learned boilerplate from articles stored before it was learned."),
+    "clean": ("clean", "Remove learned boilerplate and newsroom furniture from stored articles."),
     "boilerplate": (
         "clean",
         "List the sentences learned as outlet furniture, per outlet, with how many stories held them.",

@@ -20,8 +20,10 @@ from archive.cli.render import echo_report, print_boilerplate, progress_bar
 def clean(
     db: str | None, model: str | None, home: str | None, wait: float, quiet: bool, relearn: bool, as_json: bool
 ) -> None:
-    """Remove boilerplate from stored articles: what was learned since they were stored, and
-    newsroom furniture found by its form (editorial notes, reader call-outs, staff bios, promos).
+    """Remove learned boilerplate and newsroom furniture from stored articles.
+
+    What was learned since the articles were stored, and furniture found by its form
+    (editorial notes, reader call-outs, staff bios, promos).
 
     Article ids stay; only articles that change are re-chunked, and only their
     new passages are embedded. Safe to rerun: a second run changes nothing.
