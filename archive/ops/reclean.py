@@ -3,8 +3,8 @@
 An outlet's furniture is learned as its articles arrive, so the first articles of an outlet were
 stored before it was known. Re-cleaning takes each stored text, removes the furniture ingest now
 finds by its form (``archive.text.furniture``: an archive stored before a rule existed gets it) and
-the sentences now known as that outlet's boilerplate, and re-chunks the articles that changed: passages whose text is
-unchanged keep their vector and duplicate group, only new passages are embedded.
+the sentences now known as that outlet's boilerplate, and re-chunks the articles that changed:
+passages whose text is unchanged keep their vector and duplicate group, only new passages are embedded.
 """
 
 from __future__ import annotations
