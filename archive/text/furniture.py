@@ -36,14 +36,16 @@ BIO_WITHIN_LAST = 4  # a staff bio starts among the last sentences of an article
 QUESTIONS_BEFORE = 3  # reader questions taken with the call-out that follows them
 SIGN_UP_MAX_WORDS = 30  # a sign-up promo glued to prose ends at its account handle within this many words
 PROMO_MAX_WORDS = 20  # a promo piece this short is removed whole; a longer one is a promo glued to prose
+# Leading punctuation ("\u2022 ", "[", "___ ") is bounded: unbounded runs of it, tried at every colon or
+# rule of a long sentence, would make the search quadratic.
 _NOTE = re.compile(
-    r"(?:^|[:.]\s+|_{2,}\s*)[\W_]*(?:(?:editor['\u2019]?s note|editors['\u2019]? note|update[^:]{0,20}|clarification)\s*:\s*)?"
-    r"(?:[\W_]*correction\s*:\s*)?"
+    r"(?:^|[:.]\s+|(?<!_)_{2,}\s*)[\W_]{0,8}(?:(?:editor['\u2019]?s note|editors['\u2019]? note|update[^:]{0,20}|clarification)\s*:\s*)?"
+    r"(?:[\W_]{0,4}correction\s*:\s*)?"
     r"this (?:story|article|report|piece|post|headline) (?:has been|was|had been|have been) "
     r"(?:updated|amended|corrected|changed|edited|clarified)\b"
     r"|^[\W_]*(?:correction|clarification|editor['\u2019]?s note)\s*:"
     # "An earlier version of this article misstated ..." (not "An earlier version of this report, released in June")
-    r"|(?:^|_{2,}\s*)[\W_]*(?:an?|the) (?:earlier|previous|prior) version of this (?:story|article|report|piece) "
+    r"|(?:^|(?<!_)_{2,}\s*)[\W_]{0,8}(?:an?|the) (?:earlier|previous|prior) version of this (?:story|article|report|piece) "
     r"(?:\w+ly )?(?:said|stated|gave|identified|misidentified|misstated|misspelled|misattributed|reported|referred|"
     r"described|included|named|used|had|was|did)\b",
     re.IGNORECASE,
@@ -82,7 +84,7 @@ _PROMO = re.compile(
     r"|follow \w+[\u00b4'\u2019]s coverage\b"
     r"|download (?:the|our) [\w' ]{0,40}\bapp\b"
     r"|click here\b"
-    r"|\S{0,40}\s*(?:\u2122\s*)?&?\s*\u00a9\s*\d{4}\b)",
+    r"|\S{0,40}[\s\u2122&]{0,6}\u00a9\s?\d{4}\b)",  # "\u00a9 2022 BBC.", "The-Wire \u2122 & \u00a9 2022 ..."
     re.IGNORECASE,
 )
 _SIGN_UP = re.compile(r"^[\W_]*sign up (?:to|for|here)\b", re.IGNORECASE)
