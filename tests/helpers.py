@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: a time limit per case, scriptable local HTTP servers, synthetic articles."""
+"""Helpers shared by the tests: a time limit per case, scriptable local HTTP servers, synthetic articles,
+plain SQL on a database file."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from archive import RawArticle
+from archive.store.sqlite.driver import pick_driver
 
 CASE_TIMEOUT_S = 30  # a case that takes longer is a hang, whatever the machine's load
 
@@ -148,3 +150,14 @@ def city_reports(first: int, count: int) -> list[RawArticle]:
         )
         for i in range(first, first + count)
     ]
+
+
+def run_sql(db: Path, statement: str) -> None:
+    """Run and commit one statement on the SQLite file ``db`` with the archive's own driver (a second
+    SQLite library in one process would release the archive's POSIX locks)."""
+    conn = pick_driver().module.connect(str(db))
+    try:
+        conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()

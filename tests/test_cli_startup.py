@@ -1,4 +1,5 @@
-"""Start-up of the CLI group: `archive --help`, `--version` and `archive CMD --help` load no library.
+"""Start-up of the CLI: `archive --help`, `--version` and `archive CMD --help` load no library, and
+`archive search` of a ready SQLite archive loads no SQLAlchemy.
 
 Speed itself is measured in scripts/bench.py's ``cold`` section; these tests prove the cause of
 a fast start: what is (not) imported, and that the static command table matches the commands.
@@ -16,7 +17,10 @@ import click
 from click.testing import CliRunner
 
 import archive.cli as cli_module
+from archive import Archive
 from archive.cli import cli
+from archive.embedding.fake import FakeEmbedder
+from tests.helpers import city_reports, run_sql
 
 REPO = Path(__file__).resolve().parents[1]
 # Modules that cost most of a second to import; none belongs in a help or version run.
@@ -91,3 +95,23 @@ def test_version_is_the_package_version(runner: CliRunner) -> None:
     shown = runner.invoke(cli, ["--version"], prog_name="archive")
     assert shown.exit_code == 0
     assert shown.output.strip() == f"archive, version {__version__}"
+
+
+def test_search_of_a_ready_archive_imports_no_sqlalchemy(tmp_path: Path) -> None:
+    db = tmp_path / "ready.db"
+    with Archive.open(db, embedder=FakeEmbedder()) as archive:
+        archive.ingest_records(city_reports(0, 20))
+    loaded = _modules_after(["search", "-d", str(db), "shelling in Kharkiv", "-k", "3", "--json"])
+    assert "archive.cli.search" in loaded and "numpy" in loaded  # the search did run
+    assert [m for m in loaded if m.split(".")[0] in ("sqlalchemy", "alembic")] == []
+    assert "archive.api" not in loaded and "archive.store.models" not in loaded
+
+
+def test_search_of_an_outdated_archive_still_reports_it(tmp_path: Path, runner: CliRunner) -> None:
+    db = tmp_path / "old.db"
+    with Archive.open(db, embedder=FakeEmbedder()) as archive:
+        archive.ingest_records(city_reports(0, 5))
+    run_sql(db, "UPDATE alembic_version SET version_num = '0004'")
+    result = runner.invoke(cli, ["search", "-d", str(db), "shelling"])
+    assert result.exit_code != 0
+    assert "archive db upgrade" in result.output

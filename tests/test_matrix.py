@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from archive import Archive, RawArticle
 from archive.store.interface import Filters
-from archive.store.sqlite import article_vectors, knn, matrix
+from archive.store.sqlite import knn, matrix
 from archive.store.sqlite.matrix_cache import CACHE
 from archive.store.sqlite.prefilter import LayoutError
 from archive.store.sqlite.vtables import VEC_TABLE, article_table_for
@@ -184,7 +184,7 @@ def _article_both(
     conn, table = session.connection(), article_table_for(VEC_TABLE)
     found = knn._knn_matrix(conn, table, vector, k, filters)
     assert found is not None, "the matrix should read the article table's layout"
-    assert article_vectors.knn(session, vector, k, filters, VEC_TABLE) == found  # the store's path takes it
+    assert knn.article_knn(session, vector, k, filters, VEC_TABLE) == found  # the store's path takes it
     return found, knn._knn_vec0(conn, table, vector, k, filters, key="article_id")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import TypedDict
 
 import click
 
@@ -10,6 +11,23 @@ from archive.cli import cli
 from archive.cli.common import FiniteFloat, db_options, friendly_errors, opened
 from archive.cli.render import print_article, print_results
 from archive.cli.tables import results_csv
+
+
+class SearchOptions(TypedDict):
+    """The keyword arguments ``archive search`` passes to :meth:`Archive.search` (and ``quick_search``)."""
+
+    k: int
+    mode: str
+    since: str | None
+    until: str | None
+    outlets: list[str] | None
+    language: str | None
+    dedup: bool
+    semantic_weight: float
+    keyword_weight: float
+    per_article: int | None
+    passages: bool
+    min_score: float | None
 
 
 @cli.command()
@@ -95,24 +113,30 @@ def search(
       archive search "Kiev metro shelters" --per-article 2
       archive search "Bucha" -k 200 --mode keyword --sort date --csv > bucha.csv
     """
-    with opened(db, model, home) as archive, friendly_errors():
-        results = archive.search(
-            query,
-            k=k,
-            mode=mode,
-            since=since,
-            until=until,
-            outlets=list(outlets) or None,
-            language=language,
-            dedup=not no_dedup,
-            semantic_weight=semantic_weight,
-            keyword_weight=keyword_weight,
-            per_article=per_article,
-            passages=passages,
-            min_score=min_score,
-        )
-        from archive.search.coverage import sort_results
+    options = SearchOptions(
+        k=k,
+        mode=mode,
+        since=since,
+        until=until,
+        outlets=list(outlets) or None,
+        language=language,
+        dedup=not no_dedup,
+        semantic_weight=semantic_weight,
+        keyword_weight=keyword_weight,
+        per_article=per_article,
+        passages=passages,
+        min_score=min_score,
+    )
+    # A ready SQLite archive is searched without opening an Archive (no SQLAlchemy import);
+    # anything else, errors included, goes through Archive.search. Imported here: `--help` needs neither.
+    from archive.oneshot import quick_search
+    from archive.search.coverage import sort_results
 
+    results = quick_search(query, db=db, model=model, home=home, **options)
+    if results is None:
+        with opened(db, model, home) as archive, friendly_errors():
+            results = archive.search(query, **options)
+    with friendly_errors():
         results = sort_results(results, sort)
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))

@@ -24,3 +24,17 @@ def load_embedder(model: str | None, *, home: Path, options: EmbeddingSettings |
         dimension = int(raw)
         return FakeEmbedder(dimension, name="fake-embedder" if dimension == 384 else f"fake-embedder:{dimension}")
     return SentenceTransformerEmbedder(model, home=home, options=options)
+
+
+def same_model(recorded: str, requested: str) -> bool:
+    strip = "sentence-transformers/"
+    return recorded.removeprefix(strip) == requested.removeprefix(strip)
+
+
+def spec_for(recorded: str) -> str:
+    """How to load the model a database records (fake embedders are recorded by name)."""
+    if recorded == "fake-embedder":
+        return "fake"
+    if recorded.startswith("fake-embedder:"):
+        return "fake:" + recorded.partition(":")[2]
+    return recorded

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata
-import importlib.util
 import json
 import os
 import shutil
@@ -149,6 +147,8 @@ def read_max_seq_length(model_dir: Path) -> int | None:
 
 def find_packaged_zip() -> Path | None:
     """Locate ``all_minilm_l6_v2/model.zip`` of the installed package without importing it."""
+    import importlib.metadata  # only when the model is first unpacked: every search start would pay for it
+
     try:
         files = importlib.metadata.files(MODEL_PACKAGE) or []
     except importlib.metadata.PackageNotFoundError:

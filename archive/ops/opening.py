@@ -4,25 +4,11 @@ from __future__ import annotations
 
 from archive.config import Settings
 from archive.embedding.base import Embedder
-from archive.embedding.loader import load_embedder
+from archive.embedding.loader import load_embedder, same_model, spec_for
 from archive.errors import ModelMismatchError, NotAnArchiveError
 from archive.store import migrate
 from archive.store.interface import Store
 from archive.store.records import ModelRecord
-
-
-def same_model(recorded: str, requested: str) -> bool:
-    strip = "sentence-transformers/"
-    return recorded.removeprefix(strip) == requested.removeprefix(strip)
-
-
-def spec_for(recorded: str) -> str:
-    """How to load the model a database records (fake embedders are recorded by name)."""
-    if recorded == "fake-embedder":
-        return "fake"
-    if recorded.startswith("fake-embedder:"):
-        return "fake:" + recorded.partition(":")[2]
-    return recorded
 
 
 def prepare_store(

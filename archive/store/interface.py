@@ -15,12 +15,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
-from archive.store.models import Feed, IngestRun
 from archive.store.records import (
     ArticleInput,
     ArticleMeta,
@@ -34,6 +33,9 @@ from archive.store.records import (
     StoredCopy,
     VectorRow,
 )
+
+if TYPE_CHECKING:  # ORM rows in the writer's protocol; searching imports no ORM (nor SQLAlchemy)
+    from archive.store.models import Feed, IngestRun
 
 T = TypeVar("T")
 KNN_MAX_K = 4096  # the most neighbours one KNN call returns (sqlite-vec's cap)

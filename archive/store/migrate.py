@@ -8,13 +8,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect
-
 from archive.errors import ArchiveError, SchemaOutOfDateError, SchemaTooNewError
-from archive.store.sqlite.engine import engine_path as sqlite_path
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy import Engine
 
 # alembic is imported only to migrate, or when the quick reads below are unsure:
 # opening an up-to-date archive (every `archive search`) never pays for it.
@@ -62,6 +60,11 @@ def _alembic_head() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def quick_head() -> str | None:
+    """The head revision read from the migration scripts' text (no alembic import); None if unsure."""
+    return _quick_head()
 
 
 @lru_cache(maxsize=1)
@@ -122,8 +125,11 @@ def current_revision(engine: Engine) -> str | None:
             )
             if table.first() is None:
                 return None
-        elif not inspect(conn).has_table("alembic_version"):
-            return None
+        else:
+            from sqlalchemy import inspect
+
+            if not inspect(conn).has_table("alembic_version"):
+                return None
         rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
         if len(rows) == 1:
             return str(rows[0][0])
@@ -178,5 +184,7 @@ def schema_drift(engine: Engine) -> list[str]:
 def engine_path(engine: Engine) -> str:
     """Where ``engine`` points, for messages: the SQLite file, or the server URL without its password."""
     if engine.dialect.name == "sqlite":
+        from archive.store.sqlite.engine import engine_path as sqlite_path
+
         return sqlite_path(engine)
     return engine.url.render_as_string(hide_password=True)

@@ -1,16 +1,21 @@
-"""The one place that picks a storage backend for an archive's location."""
+"""The one place that picks a storage backend for an archive's location.
+
+Each backend is imported where it is picked: a one-shot search (:func:`open_snapshot`) must not
+pay for SQLAlchemy, which every full store imports.
+"""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.config import is_server_url
-from archive.store.interface import Store
-from archive.store.records import Health
-from archive.store.sqlite.errors import translate_errors as sqlite_errors
-from archive.store.sqlite.health import diagnose as sqlite_health
-from archive.store.sqlite.store import SqliteStore
+
+if TYPE_CHECKING:
+    from archive.store.interface import Store
+    from archive.store.records import Health
+    from archive.store.sqlite.direct import DirectSnapshot
 
 
 def open_store(
@@ -26,7 +31,19 @@ def open_store(
         from archive.store.postgres.store import PostgresStore
 
         return PostgresStore.open(str(location), pg_dump=pg_dump)
+    from archive.store.sqlite.store import SqliteStore
+
     return SqliteStore.open(location, create=create, prefilter_min_rows=prefilter_min_rows)
+
+
+def open_snapshot(location: Path | str) -> DirectSnapshot | None:
+    """One read snapshot of a ready SQLite archive, opened without SQLAlchemy (``sqlite.direct``);
+    None for a server URL or anything the full store must open (then use :func:`open_store`)."""
+    if is_server_url(str(location)):
+        return None
+    from archive.store.sqlite.direct import open_snapshot as open_sqlite_snapshot
+
+    return open_sqlite_snapshot(str(location))
 
 
 def location_errors(location: Path | str) -> AbstractContextManager[None]:
@@ -35,6 +52,8 @@ def location_errors(location: Path | str) -> AbstractContextManager[None]:
         from archive.store.postgres.engine import translate_errors
 
         return translate_errors(str(location))
+    from archive.store.sqlite.errors import translate_errors as sqlite_errors
+
     return sqlite_errors(location)
 
 
@@ -44,6 +63,8 @@ def store_health(location: Path | str, *, prefilter_min_rows: int | None) -> Hea
         from archive.store.postgres.health import diagnose
 
         return diagnose(str(location))
+    from archive.store.sqlite.health import diagnose as sqlite_health
+
     return sqlite_health(Path(location), prefilter_min_rows=prefilter_min_rows)
 
 

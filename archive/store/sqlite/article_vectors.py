@@ -9,43 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from archive.store.interface import KNN_MAX_K, Filters
 from archive.store.models import Article, EmbeddingModel
 from archive.store.records import ArticleInput
-from archive.store.sqlite.knn import approx_articles, exact_knn
 from archive.store.sqlite.vtables import article_table_for
 
 VectorRow = tuple[int, bytes, int, int, str]  # article id, float32 bytes, source id, published YYYYMMDD, language
 
 
-def complete(session: Session, table: str) -> bool:
-    """Whether the article vectors beside ``table`` cover every article holding text."""
-    stmt = select(EmbeddingModel.article_vectors).where(EmbeddingModel.vector_table == table, EmbeddingModel.is_active)
-    return bool(session.scalar(stmt.limit(1)))
-
-
 def mark_complete(session: Session, table: str, done: bool = True) -> None:
     """Record that the article vectors beside ``table`` are (or are not) complete."""
     session.execute(update(EmbeddingModel).where(EmbeddingModel.vector_table == table).values(article_vectors=done))
-
-
-def knn(session: Session, query: np.ndarray, k: int, filters: Filters, table: str) -> list[tuple[int, float]]:
-    """(article id, cosine distance) of the ``k`` nearest article vectors passing the filters; exact scan
-    (of the shared matrix, as for passages, or of vec0 past ``knn.MATRIX_MAX_ROWS`` articles)."""
-    vector = np.asarray(query, dtype=np.float32)
-    return exact_knn(
-        session.connection(),
-        article_table_for(table),
-        vector,
-        int(min(k, KNN_MAX_K)),
-        filters,
-        rows=approx_articles(session),
-        key="article_id",
-    )
 
 
 def add(session: Session, rows: Sequence[VectorRow], table: str) -> None:

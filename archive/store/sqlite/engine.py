@@ -1,132 +1,46 @@
-"""SQLite engine: driver fallback, sqlite-vec on every connection, PRAGMAs.
-
-The stdlib ``sqlite3`` is used when it can load extensions. Many Pythons (macOS
-system Python, pyenv builds) are compiled without that ability, so we fall back
-to ``sqlean.py`` or ``pysqlite3`` which bundle a SQLite that can.
-"""
+"""SQLite engine: the driver of ``driver`` with sqlite-vec on every connection, PRAGMAs, explicit BEGIN."""
 
 from __future__ import annotations
 
-import importlib
-import itertools
-import os
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
-import sqlite_vec
-from sqlalchemy import URL, Connection, Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event
 
-from archive.errors import ArchiveNotFoundError, DriverError
+from archive.errors import ArchiveNotFoundError
 
-BUSY_TIMEOUT_MS = 30_000
-MMAP_BYTES = 1 << 36  # 64 GiB of address space, not memory: pages load on touch and stay shared
-# Connection info keys: the connection's total_changes() when its transaction began (writes since make it
-# "dirty"), and which transaction of the process that is (what may be reused within one read snapshot).
-CHANGES_AT_BEGIN = "archive_changes_at_begin"
-TRANSACTION_SERIAL = "archive_transaction_serial"
-_transactions = itertools.count(1)
-_CANDIDATES = (("sqlite3", "sqlite3 (stdlib)"), ("sqlean", "sqlean.py"), ("pysqlite3.dbapi2", "pysqlite3"))
+# Re-exported: callers and tests name these through the engine module.
+from archive.store.sqlite.driver import (
+    BUSY_TIMEOUT_MS,
+    CHANGES_AT_BEGIN,
+    MMAP_BYTES,
+    TRANSACTION_SERIAL,
+    AccessMode,
+    Driver,
+    access_mode,
+    database_file,
+    file_uri,
+    next_transaction_serial,
+    pick_driver,
+    prepare_connection,
+)
 
-
-@dataclass(frozen=True)
-class Driver:
-    """The DB-API module in use and a human-readable name for it."""
-
-    module: ModuleType
-    name: str
-
-    @property
-    def sqlite_version(self) -> str:
-        return str(self.module.sqlite_version)
-
-
-def _can_load_extensions(module: ModuleType) -> bool:
-    conn = module.connect(":memory:")
-    try:
-        if not hasattr(conn, "enable_load_extension"):
-            return False
-        conn.enable_load_extension(True)
-        sqlite_vec.load(conn)
-        return True
-    except Exception:
-        return False
-    finally:
-        conn.close()
-
-
-_driver: Driver | None = None
-
-
-def pick_driver() -> Driver:
-    """Return the first DB-API module that can load sqlite-vec (cached)."""
-    global _driver
-    if _driver is not None:
-        return _driver
-    tried: list[str] = []
-    for module_name, label in _CANDIDATES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            tried.append(f"{label}: not installed")
-            continue
-        if _can_load_extensions(module):
-            _driver = Driver(module, label)
-            return _driver
-        tried.append(f"{label}: cannot load extensions")
-    raise DriverError(
-        "no SQLite driver here can load the sqlite-vec extension ("
-        + "; ".join(tried)
-        + "). Fix: pip install sqlean.py (or pysqlite3-binary)."
-    )
-
-
-def prepare_connection(dbapi_conn: Any) -> None:
-    """Load sqlite-vec and set the PRAGMAs every archive connection needs."""
-    dbapi_conn.enable_load_extension(True)
-    sqlite_vec.load(dbapi_conn)
-    dbapi_conn.enable_load_extension(False)
-    cur = dbapi_conn.cursor()
-    cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cur.execute("PRAGMA foreign_keys = ON")
-    cur.execute("PRAGMA synchronous = NORMAL")
-    cur.execute("PRAGMA temp_store = MEMORY")
-    cur.execute("PRAGMA cache_size = -65536")
-    # Map the whole file (SQLite caps this at its compile-time maximum): a vector is read
-    # from the middle of a 1.5 MB vec0 blob by walking its overflow pages, ~10x faster
-    # mapped than through read() once the file outgrows the map (measured at 1M passages).
-    cur.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
-    cur.close()
-
-
-AccessMode = Literal["rw", "ro", "immutable"]
-
-
-def _writable(path: Path) -> bool:
-    # root passes os.access on a `chmod a-w` file; its missing write bits still say "keep it read-only"
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    return os.access(path, os.W_OK) and bool(mode & 0o222)
-
-
-def access_mode(path: Path | str) -> AccessMode:
-    """How the archive at ``path`` can be opened: read-write, read-only, or immutable.
-
-    A file that cannot be written is opened read-only (``mode=ro``). When its folder
-    cannot be written, SQLite could not create the -wal/-shm files a WAL reader (and
-    any writer) needs, so the file is opened ``immutable=1``: nobody can write it there.
-    A missing file is "rw": it is about to be created.
-    """
-    file = Path(path).expanduser()
-    if str(path) == ":memory:" or not file.exists():
-        return "rw"
-    if not _writable(file.resolve().parent):
-        return "immutable"
-    return "rw" if _writable(file) else "ro"
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "CHANGES_AT_BEGIN",
+    "MMAP_BYTES",
+    "TRANSACTION_SERIAL",
+    "Driver",
+    "access_mode",
+    "create_archive_engine",
+    "database_file",
+    "engine_path",
+    "is_read_only",
+    "pick_driver",
+    "prepare_connection",
+    "probe",
+]
 
 
 def is_read_only(engine: Engine) -> bool:
@@ -154,9 +68,7 @@ def probe(engine: Engine) -> int:
 def _url(target: str, mode: AccessMode) -> URL:
     if mode == "rw":
         return URL.create("sqlite", database=target)
-    absolute = urllib.parse.quote(str(Path(target).expanduser().resolve()))
-    flag = "mode=ro" if mode == "ro" else "immutable=1"
-    return URL.create("sqlite", database=f"file:{absolute}?{flag}", query={"uri": "true"})
+    return URL.create("sqlite", database=file_uri(target, mode), query={"uri": "true"})
 
 
 def create_archive_engine(path: Path | str, *, echo: bool = False, create: bool = True) -> Engine:
@@ -193,19 +105,6 @@ def create_archive_engine(path: Path | str, *, echo: bool = False, create: bool 
         conn.exec_driver_sql(f"BEGIN {mode}")
         info = conn.connection.info
         info[CHANGES_AT_BEGIN] = conn.connection.dbapi_connection.total_changes
-        info[TRANSACTION_SERIAL] = next(_transactions)
+        info[TRANSACTION_SERIAL] = next_transaction_serial()
 
     return engine
-
-
-def database_file(conn: Connection) -> str:
-    """The file this connection has open (memoised on the pooled connection); an in-memory database is
-    its connection's own."""
-    info = conn.connection.info
-    name = info.get("archive_database_file")
-    if name is None:
-        row = conn.exec_driver_sql("PRAGMA database_list").first()
-        file = str(row[2]) if row is not None and row[2] else ""
-        name = file or f":memory:{id(conn.connection.dbapi_connection)}"
-        info["archive_database_file"] = name
-    return str(name)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy.orm import Session
-
 from archive.store.interface import Filters, KeywordQuery, in_batches
+from archive.store.sqlite.sql import SqlSession
 from archive.store.sqlite.vtables import ARTICLE_FTS_TABLE, FTS_TABLE
 from archive.text.dates import key_to_iso
 
@@ -19,7 +18,7 @@ from archive.text.dates import key_to_iso
 ARTICLE_TITLE_WEIGHT = 4.0
 
 # (session, MATCH expression, limit, filters) -> (rowid, bm25) best first: fts and fts_articles.
-Bm25 = Callable[[Session, str, int, Filters], list[tuple[int, float]]]
+Bm25 = Callable[[SqlSession, str, int, Filters], list[tuple[int, float]]]
 
 
 def quote(alternative: str) -> str:
@@ -44,17 +43,17 @@ def match_expression(query: KeywordQuery) -> str | None:
     return joined
 
 
-def fts(session: Session, match: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
+def fts(session: SqlSession, match: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
     """(chunk_id, bm25) of the best passage matches passing the filters (lower bm25 is better)."""
     return _bm25(session, FTS_TABLE, "c.article_id", match, limit, filters)
 
 
-def fts_articles(session: Session, match: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
+def fts_articles(session: SqlSession, match: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
     """(article_id, bm25) of whole articles (headline weighted) matching, best first."""
     return _bm25(session, ARTICLE_FTS_TABLE, "f.rowid", match, limit, filters, weights=(ARTICLE_TITLE_WEIGHT, 1.0))
 
 
-def articles_matching(session: Session, alternatives: Sequence[str], article_ids: Sequence[int]) -> set[int]:
+def articles_matching(session: SqlSession, alternatives: Sequence[str], article_ids: Sequence[int]) -> set[int]:
     """Which of ``article_ids`` hold any of ``alternatives`` in headline or text."""
     if not alternatives or not article_ids:
         return set()
@@ -68,7 +67,7 @@ def articles_matching(session: Session, alternatives: Sequence[str], article_ids
 
 
 def _bm25(
-    session: Session,
+    session: SqlSession,
     table: str,
     article_column: str,
     match: str,

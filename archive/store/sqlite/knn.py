@@ -11,13 +11,12 @@ import json
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import Connection
-from sqlalchemy.orm import Session
 
 from archive.store.interface import KNN_MAX_K, Filters
 from archive.store.sqlite import matrix, prefilter
 from archive.store.sqlite.matrix_cache import CACHE
-from archive.store.sqlite.vtables import VEC_TABLE, existing_bits_table, vec_table_dimension
+from archive.store.sqlite.sql import SqlConnection, SqlSession
+from archive.store.sqlite.vtables import VEC_TABLE, article_table_for, existing_bits_table, vec_table_dimension
 
 # The prefilter keeps the WIDE best passages by Hamming distance, then the NARROW best of those by the
 # float query against their signs, whose float vectors are then read (one point lookup each, ~15-30 us). Above NARROW_MAX the exact
@@ -29,7 +28,7 @@ MATRIX_MAX_ROWS = 100_000
 
 
 def knn(
-    session: Session,
+    session: SqlSession,
     query: np.ndarray,
     k: int,
     filters: Filters,
@@ -61,7 +60,7 @@ def knn(
 
 
 def exact_knn(
-    conn: Connection, table: str, vector: np.ndarray, k: int, filters: Filters, *, rows: int, key: str = "chunk_id"
+    conn: SqlConnection, table: str, vector: np.ndarray, k: int, filters: Filters, *, rows: int, key: str = "chunk_id"
 ) -> list[tuple[int, float]]:
     """(row id, cosine distance) of the ``k`` nearest rows of vec0 table ``table`` (primary key ``key``).
 
@@ -76,7 +75,7 @@ def exact_knn(
 
 
 def _knn_matrix(
-    conn: Connection, table: str, vector: np.ndarray, k: int, filters: Filters
+    conn: SqlConnection, table: str, vector: np.ndarray, k: int, filters: Filters
 ) -> list[tuple[int, float]] | None:
     """The exact scan over the shared matrix; None when the table's layout cannot be read or the
     connection holds uncommitted writes (the vec0 scan sees those)."""
@@ -91,7 +90,7 @@ def _knn_matrix(
 
 
 def _knn_vec0(
-    conn: Connection, table: str, vector: np.ndarray, k: int, filters: Filters, *, key: str = "chunk_id"
+    conn: SqlConnection, table: str, vector: np.ndarray, k: int, filters: Filters, *, key: str = "chunk_id"
 ) -> list[tuple[int, float]]:
     where, params = vec_filters(filters)
     # MATERIALIZED keeps SQLite from pushing later joins into the vec0 scan.
@@ -104,7 +103,7 @@ def _knn_vec0(
 
 
 def _knn_prefiltered(
-    conn: Connection, bits: str, table: str, vector: np.ndarray, k: int, narrow: int, filters: Filters
+    conn: SqlConnection, bits: str, table: str, vector: np.ndarray, k: int, narrow: int, filters: Filters
 ) -> list[tuple[int, float]]:
     blocks = prefilter.cached_blocks(conn, bits, len(vector))
     mask = prefilter.slot_mask(
@@ -120,7 +119,7 @@ def _knn_prefiltered(
     return [(int(r[0]), float(r[1])) for r in rows]
 
 
-def prefilter_health(session: Session, table: str = VEC_TABLE) -> tuple[int | None, str | None]:
+def prefilter_health(session: SqlSession, table: str = VEC_TABLE) -> tuple[int | None, str | None]:
     """(passages the bit prefilter of ``table`` holds, why it cannot be read); (None, None) without one."""
     conn = session.connection()
     bits = existing_bits_table(conn, table)
@@ -133,14 +132,37 @@ def prefilter_health(session: Session, table: str = VEC_TABLE) -> tuple[int | No
         return None, str(exc)
 
 
-def approx_passages(session: Session) -> int:
+def approx_passages(session: SqlSession) -> int:
     """Roughly how many passages the archive holds: the highest chunk id (one B-tree seek, no count)."""
     return int(session.connection().exec_driver_sql("SELECT max(id) FROM chunks").scalar() or 0)
 
 
-def approx_articles(session: Session) -> int:
+def approx_articles(session: SqlSession) -> int:
     """At least as many as the article vectors stored: the highest article id (one B-tree seek)."""
     return int(session.connection().exec_driver_sql("SELECT max(id) FROM articles").scalar() or 0)
+
+
+def article_knn(
+    session: SqlSession, query: np.ndarray, k: int, filters: Filters, table: str
+) -> list[tuple[int, float]]:
+    """(article id, cosine distance) of the ``k`` nearest article vectors passing the filters; exact scan
+    (of the shared matrix, as for passages, or of vec0 past ``MATRIX_MAX_ROWS`` articles)."""
+    vector = np.asarray(query, dtype=np.float32)
+    return exact_knn(
+        session.connection(),
+        article_table_for(table),
+        vector,
+        int(min(k, KNN_MAX_K)),
+        filters,
+        rows=approx_articles(session),
+        key="article_id",
+    )
+
+
+def article_vectors_complete(session: SqlSession, table: str) -> bool:
+    """Whether the article vectors beside ``table`` cover every article holding text (the active model's record)."""
+    sql = "SELECT article_vectors FROM embedding_models WHERE vector_table = ? AND is_active LIMIT 1"
+    return bool(session.connection().exec_driver_sql(sql, (table,)).scalar())
 
 
 def vec_filters(filters: Filters) -> tuple[str, list[object]]:
@@ -162,7 +184,7 @@ def vec_filters(filters: Filters) -> tuple[str, list[object]]:
     return "".join(f" AND {c}" for c in clauses), params
 
 
-def vectors_for_chunks(session: Session, chunk_ids: Sequence[int], table: str = VEC_TABLE) -> dict[int, np.ndarray]:
+def vectors_for_chunks(session: SqlSession, chunk_ids: Sequence[int], table: str = VEC_TABLE) -> dict[int, np.ndarray]:
     """Stored float vectors of these chunks.
 
     One point lookup per id: vec0 answers ``chunk_id IN (...)`` by scanning every

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection
 
 from archive.blas import single_threaded
 from archive.store.interface import Filters
 from archive.store.sqlite.prefilter import LayoutError
+from archive.store.sqlite.sql import SqlConnection
 
 # Metadata columns of vec tables in DDL order (vtables.vec_table_ddl): source_id, published, language.
 _SOURCE_COLUMN, _PUBLISHED_COLUMN, _LANGUAGE_COLUMN = 0, 1, 2
@@ -111,7 +111,7 @@ def text_slot(value: str) -> npt.NDArray[np.void]:
     return np.frombuffer(slot, dtype=f"V{_TEXT_SLOT}")
 
 
-def load_matrix(conn: Connection, table: str, dimension: int) -> VectorMatrix:
+def load_matrix(conn: SqlConnection, table: str, dimension: int) -> VectorMatrix:
     """Read every live vector of vec0 table ``table`` (``float[dimension]``) and its filter columns."""
     blocks = conn.exec_driver_sql(
         f"SELECT chunk_id, size, validity, rowids FROM {table}_chunks ORDER BY chunk_id"
@@ -151,7 +151,7 @@ def load_matrix(conn: Connection, table: str, dimension: int) -> VectorMatrix:
 
 
 def _metadata(
-    conn: Connection,
+    conn: SqlConnection,
     table: str,
     column: int,
     blocks: Sequence[Sequence[Any]],

@@ -32,10 +32,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
-from archive.store.sqlite.engine import CHANGES_AT_BEGIN, TRANSACTION_SERIAL, database_file
+from archive.store.sqlite.driver import CHANGES_AT_BEGIN, TRANSACTION_SERIAL, database_file
 from archive.store.sqlite.matrix import VectorMatrix
+from archive.store.sqlite.sql import SqlConnection
 
 _CONNECTION_KEY = "archive_matrix_stamps"
 _MEMO_KEY = "archive_matrix_stamp_memo"
@@ -43,7 +42,7 @@ _MEMO_KEY = "archive_matrix_stamp_memo"
 MAX_ENTRIES = 6
 _METADATA_COLUMNS = 3  # vtables.vec_table_ddl: source_id, published, language
 
-Loader = Callable[[Connection, str, int], VectorMatrix]
+Loader = Callable[[SqlConnection, str, int], VectorMatrix]
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class _Entry:
     matrix: VectorMatrix
 
 
-def content_key(conn: Connection, table: str) -> tuple[object, ...]:
+def content_key(conn: SqlConnection, table: str) -> tuple[object, ...]:
     """What differs between two snapshots of vec0 table ``table`` holding different rows (see module doc)."""
     blocks = conn.exec_driver_sql(f"SELECT chunk_id, validity FROM {table}_chunks ORDER BY chunk_id").all()
     if not blocks:
@@ -73,7 +72,7 @@ def content_key(conn: Connection, table: str) -> tuple[object, ...]:
     return len(blocks), last, digest.digest()
 
 
-def connection_stamp(conn: Connection, table: str) -> tuple[int, ...]:
+def connection_stamp(conn: SqlConnection, table: str) -> tuple[int, ...]:
     """What moves on this connection when the database changes; the block count opens the snapshot first.
 
     Read once per read snapshot: within one transaction only the connection's own writes
@@ -82,7 +81,7 @@ def connection_stamp(conn: Connection, table: str) -> tuple[int, ...]:
     info = conn.connection.info
     memo: dict[str, tuple[object, int, tuple[int, ...]]] = info.setdefault(_MEMO_KEY, {})
     serial = info.get(TRANSACTION_SERIAL)
-    changes = conn.connection.dbapi_connection.total_changes  # type: ignore[union-attr]
+    changes = conn.connection.dbapi_connection.total_changes
     held = memo.get(table)
     if serial is not None and held is not None and held[:2] == (serial, changes) and conn.in_transaction():
         return held[2]
@@ -92,7 +91,7 @@ def connection_stamp(conn: Connection, table: str) -> tuple[int, ...]:
     return stamp
 
 
-def _read_stamp(conn: Connection, table: str) -> tuple[int, ...]:
+def _read_stamp(conn: SqlConnection, table: str) -> tuple[int, ...]:
     blocks = conn.exec_driver_sql(f"SELECT count(*), max(chunk_id), total_changes() FROM {table}_chunks").one()
     version = int(conn.exec_driver_sql("PRAGMA data_version").scalar() or 0)
     return version, int(blocks[2]), int(blocks[0]), int(blocks[1] or 0)
@@ -108,7 +107,7 @@ class MatrixCache:
         self._tokens = itertools.count(1)
         self.max_entries = max_entries
 
-    def get(self, conn: Connection, table: str, dimension: int, load: Loader) -> VectorMatrix | None:
+    def get(self, conn: SqlConnection, table: str, dimension: int, load: Loader) -> VectorMatrix | None:
         """The matrix of ``table`` as this connection's snapshot holds it, loaded with ``load`` if none fits.
 
         None while the connection holds uncommitted writes.
@@ -132,7 +131,7 @@ class MatrixCache:
         _stamps(conn)[table] = (stamp, entry.token)
         return entry.matrix
 
-    def current(self, conn: Connection, table: str) -> VectorMatrix | None:
+    def current(self, conn: SqlConnection, table: str) -> VectorMatrix | None:
         """The shared matrix of ``table`` if this connection accepted it and nothing changed since; never loads."""
         if table not in _stamps(conn):
             return None
@@ -148,7 +147,7 @@ class MatrixCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _accepted(self, conn: Connection, name: str, table: str, stamp: tuple[int, ...]) -> _Entry | None:
+    def _accepted(self, conn: SqlConnection, name: str, table: str, stamp: tuple[int, ...]) -> _Entry | None:
         seen = _stamps(conn).get(table)
         with self._lock:
             entry = self._entries.get((name, table))
@@ -171,16 +170,16 @@ class MatrixCache:
             return self._loading.setdefault((name, table), threading.Lock())
 
 
-def _stamps(conn: Connection) -> dict[str, tuple[tuple[int, ...], int]]:
+def _stamps(conn: SqlConnection) -> dict[str, tuple[tuple[int, ...], int]]:
     """Per connection: for each table, the stamp at which it accepted the shared entry, and its token."""
     stamps: dict[str, tuple[tuple[int, ...], int]] = conn.connection.info.setdefault(_CONNECTION_KEY, {})
     return stamps
 
 
-def _writing(conn: Connection) -> bool:
+def _writing(conn: SqlConnection) -> bool:
     """Whether this connection changed rows in its open transaction (unknown start: assume it did)."""
     began = conn.connection.info.get(CHANGES_AT_BEGIN)
-    return began is None or conn.connection.dbapi_connection.total_changes != began  # type: ignore[union-attr]
+    return began is None or conn.connection.dbapi_connection.total_changes != began
 
 
 CACHE = MatrixCache()

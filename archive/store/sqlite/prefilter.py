@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection
+
+from archive.store.sqlite.sql import SqlConnection
 
 # Metadata columns of vec tables, in DDL order (vtables.vec_table_ddl): their shadow tables are NN = 00, 01.
 _SOURCE_COLUMN, _PUBLISHED_COLUMN = 0, 1
@@ -65,7 +66,7 @@ def _blobs(rows: Sequence[Sequence[Any]], column: int, expected: list[int], what
     return b"".join(parts)
 
 
-def load_blocks(conn: Connection, bits_table: str, dimension: int) -> BitBlocks:
+def load_blocks(conn: SqlConnection, bits_table: str, dimension: int) -> BitBlocks:
     """Read every block of ``bits_table`` (a vec0 ``bit[dimension]`` table)."""
     rows = conn.exec_driver_sql(
         f"SELECT c.chunk_id, c.size, c.validity, c.rowids, v.vectors FROM {bits_table}_chunks AS c "
@@ -91,7 +92,7 @@ def _columns(packed: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
     return np.ascontiguousarray(np.ascontiguousarray(packed).view(np.uint64).T)
 
 
-def load_metadata(conn: Connection, bits_table: str, blocks: BitBlocks, column: int) -> npt.NDArray[np.int64]:
+def load_metadata(conn: SqlConnection, bits_table: str, blocks: BitBlocks, column: int) -> npt.NDArray[np.int64]:
     """The int64 values of INTEGER metadata column ``column`` for every slot, in slot order."""
     if column not in blocks.metadata:
         rows = conn.exec_driver_sql(
@@ -105,7 +106,7 @@ def load_metadata(conn: Connection, bits_table: str, blocks: BitBlocks, column: 
     return blocks.metadata[column]
 
 
-def cached_blocks(conn: Connection, bits_table: str, dimension: int) -> BitBlocks:
+def cached_blocks(conn: SqlConnection, bits_table: str, dimension: int) -> BitBlocks:
     """:func:`load_blocks`, reused while nobody has changed the database since."""
     state = _db_state(conn, bits_table)
     cache: dict[str, tuple[tuple[int, ...], BitBlocks]] = conn.connection.info.setdefault(_CACHE_KEY, {})
@@ -118,7 +119,7 @@ def cached_blocks(conn: Connection, bits_table: str, dimension: int) -> BitBlock
     return blocks
 
 
-def _db_state(conn: Connection, bits_table: str) -> tuple[int, ...]:
+def _db_state(conn: SqlConnection, bits_table: str) -> tuple[int, ...]:
     """What moves when the database changes: data_version (another connection committed), our total_changes.
 
     The block count is read first, so the read snapshot is open and data_version describes it.
@@ -129,7 +130,7 @@ def _db_state(conn: Connection, bits_table: str) -> tuple[int, ...]:
 
 
 def slot_mask(
-    conn: Connection,
+    conn: SqlConnection,
     bits_table: str,
     blocks: BitBlocks,
     *,

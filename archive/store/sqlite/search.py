@@ -1,13 +1,15 @@
-"""The SQLite backend of the search interface: one session per read snapshot."""
+"""The SQLite backend of the search interface: one session per read snapshot.
+
+Every read here is plain SQL through :class:`archive.store.sqlite.sql.SqlSession`, so it runs
+over a SQLAlchemy session (the store's readers and writers) and over a direct DB-API
+snapshot (``direct``: one-shot searches, which never import SQLAlchemy).
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from archive.store.interface import (
     Carrier,
@@ -19,9 +21,8 @@ from archive.store.interface import (
     Vector,
     in_batches,
 )
-from archive.store.models import Article, Chunk, Source
-from archive.store.sqlite import article_vectors, keyword, knn, selective
-from archive.store.sqlite.reads import _article_meta
+from archive.store.sqlite import keyword, knn, selective
+from archive.store.sqlite.sql import SqlSession
 from archive.store.sqlite.vtables import ARTICLE_FTS_TABLE, FTS_TABLE, VEC_TABLE
 
 _PASSAGES_SQL = (
@@ -41,10 +42,20 @@ _STORY_CARRIERS_SQL = (
     "FROM articles AS a LEFT JOIN sources AS s ON s.id = a.source_id "
     "WHERE a.id IN (SELECT value FROM json_each(?1)) OR a.canonical_id IN (SELECT value FROM json_each(?1))"
 )
+_GROUP_ARTICLES_SQL = (
+    "SELECT DISTINCT c.group_id, c.article_id FROM json_each(?) AS j CROSS JOIN chunks AS c ON c.group_id = j.value"
+)
+# The articles and their exact copies (which hold no passages of their own), as Carrier's fields.
+_EXACT_COPIES_SQL = (
+    "SELECT a.id, s.name, a.title, a.url, a.published_at, a.duplicate_kind, a.canonical_id "
+    "FROM articles AS a LEFT JOIN sources AS s ON s.id = a.source_id "
+    "WHERE a.id IN (SELECT value FROM json_each(?1)) "
+    "OR (a.canonical_id IN (SELECT value FROM json_each(?1)) AND a.duplicate_kind = 'exact')"
+)
 
 
 class SqliteSearchReader:
-    """:class:`archive.store.interface.SearchReader` over one SQLAlchemy session."""
+    """:class:`archive.store.interface.SearchReader` over one read snapshot (a SQLAlchemy or direct session)."""
 
     # Plain statements over a list of ids (the ORM's row handling cost more than the queries);
     # another dialect gives its own statements and :meth:`_by_ids`.
@@ -52,9 +63,11 @@ class SqliteSearchReader:
     STORY_IDS_SQL = _STORY_IDS_SQL
     STORY_PASSAGES_SQL = _STORY_PASSAGES_SQL
     STORY_CARRIERS_SQL = _STORY_CARRIERS_SQL
+    GROUP_ARTICLES_SQL = _GROUP_ARTICLES_SQL
+    EXACT_COPIES_SQL = _EXACT_COPIES_SQL
     fuse_in_sql = False  # each list is its own statement, fused by archive.search.fusion
 
-    def __init__(self, session: Session, table: str = VEC_TABLE, *, prefilter_min_rows: int | None = None) -> None:
+    def __init__(self, session: SqlSession, table: str = VEC_TABLE, *, prefilter_min_rows: int | None = None) -> None:
         self.session = session
         self.table = table
         self.prefilter_min_rows = prefilter_min_rows
@@ -75,7 +88,7 @@ class SqliteSearchReader:
     def article_vectors_complete(self) -> bool:
         """Whether every article has its vector (checked once per snapshot): else article KNN is left out."""
         if self._articles_complete is None:
-            self._articles_complete = article_vectors.complete(self.session, self.table)
+            self._articles_complete = knn.article_vectors_complete(self.session, self.table)
         return self._articles_complete
 
     def hybrid_candidates(self, request: HybridRequest) -> HybridCandidates | None:
@@ -83,7 +96,7 @@ class SqliteSearchReader:
 
     def _nearest_articles(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         """This backend's KNN over the article vectors (vec0's exact scan here)."""
-        return article_vectors.knn(self.session, vector, k, filters, self.table)
+        return knn.article_knn(self.session, vector, k, filters, self.table)
 
     def passage_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
         return self._keyword(keyword.fts, FTS_TABLE, self.approx_passages(), query, limit, filters)
@@ -131,7 +144,7 @@ class SqliteSearchReader:
     def _by_ids(self, sql: str, ids: list[int]) -> Any:
         """Rows of ``sql`` for ``ids``, bound as one JSON array (``json_each(?)``), as plain tuples from the
         driver's cursor in this session's transaction: SQLAlchemy's row objects cost more than these reads."""
-        driver = self.session.connection().connection.driver_connection
+        driver = self.session.connection().connection.driver_connection  # its transaction is open
         assert driver is not None  # an open session's connection
         return driver.execute(sql, (json.dumps(ids),)).fetchall()
 
@@ -139,9 +152,8 @@ class SqliteSearchReader:
         if not group_ids:
             return {}
         pairs: list[tuple[int, int]] = []
-        for part in in_batches(list(group_ids)):
-            stmt = select(Chunk.group_id, Chunk.article_id).where(Chunk.group_id.in_(part)).distinct()
-            pairs.extend((int(r.group_id), int(r.article_id)) for r in self.session.execute(stmt))
+        for part in in_batches(list(dict.fromkeys(int(g) for g in group_ids))):
+            pairs.extend((int(group), int(article)) for group, article in self._by_ids(self.GROUP_ARTICLES_SQL, part))
         with_copies = self._with_exact_copies({a for _, a in pairs})
         result: dict[int, list[Carrier]] = {}
         for group, article in pairs:
@@ -175,30 +187,16 @@ class SqliteSearchReader:
         return knn.vectors_for_chunks(self.session, passage_ids, self.table)
 
     def source_ids(self) -> dict[str, int]:
-        return {r.name: r.id for r in self.session.execute(select(Source.id, Source.name))}
+        rows = self.session.connection().exec_driver_sql("SELECT id, name FROM sources")
+        return {str(name): int(source_id) for source_id, name in rows}
 
     def _with_exact_copies(self, article_ids: set[int]) -> dict[int, list[Carrier]]:
         """Each article with its exact copies (which hold no passages of their own)."""
         result: dict[int, list[Carrier]] = {}
         for part in in_batches(sorted(article_ids)):
-            stmt = _article_meta().where(
-                Article.id.in_(part) | (Article.canonical_id.in_(part) & (Article.duplicate_kind == "exact"))
-            )
-            rows = list(self.session.execute(stmt))
-            own = {r.id for r in rows if r.id in article_ids}
-            for r in rows:
-                holder = r.id if r.id in own else r.canonical_id
-                result.setdefault(int(holder), []).append(_carrier(r))
+            carriers = [Carrier(*r) for r in self._by_ids(self.EXACT_COPIES_SQL, part)]  # Carrier's field order
+            own = {c.id for c in carriers if c.id in article_ids}
+            for carrier in carriers:
+                holder = carrier.id if carrier.id in own else carrier.canonical_id
+                result.setdefault(int(holder or carrier.id), []).append(carrier)
         return result
-
-
-def _carrier(row: Any) -> Carrier:
-    return Carrier(
-        id=row.id,
-        outlet=row.outlet,
-        title=row.title,
-        url=row.url,
-        published_at=row.published_at,
-        duplicate_kind=row.duplicate_kind,
-        canonical_id=row.canonical_id,
-    )

@@ -22,12 +22,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from sqlalchemy import Connection
-from sqlalchemy.orm import Session
-
 from archive.store.interface import KeywordQuery
-from archive.store.sqlite.engine import database_file
+from archive.store.sqlite.driver import database_file
 from archive.store.sqlite.keyword import term_expression
+from archive.store.sqlite.sql import SqlConnection, SqlSession
 
 # Tables with at most this many rows are asked every word (a full OR scan is a few milliseconds there).
 SELECTIVE_MIN_ROWS = 5_000
@@ -39,7 +37,7 @@ _memo: OrderedDict[tuple[str, str, int, str], int] = OrderedDict()
 _memo_lock = threading.Lock()
 
 
-def narrowed(session: Session, table: str, query: KeywordQuery, rows: int) -> KeywordQuery | None:
+def narrowed(session: SqlSession, table: str, query: KeywordQuery, rows: int) -> KeywordQuery | None:
     """``query`` without its common words; None when nothing is left out (ask ``query`` as it is).
 
     ``rows`` is the table's size (an upper bound such as its highest rowid will do).
@@ -54,7 +52,7 @@ def narrowed(session: Session, table: str, query: KeywordQuery, rows: int) -> Ke
     return KeywordQuery(kept, query.excluded, False)
 
 
-def matching_rows(conn: Connection, table: str, match: str, rows: int, cap: int) -> int:
+def matching_rows(conn: SqlConnection, table: str, match: str, rows: int, cap: int) -> int:
     """Rows of FTS5 table ``table`` matching ``match``, counted up to ``cap + 1`` (memoised, see module doc)."""
     key = (database_file(conn), table, rows, match)
     with _memo_lock:

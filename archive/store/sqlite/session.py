@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from archive.store.interface import Vector
 from archive.store.models import Article, Base, EmbeddingModel, Feed, IngestRun
@@ -28,6 +29,7 @@ from archive.store.records import (
 )
 from archive.store.sqlite import article_vectors, boilerplate, facets, keyword, lookups, meta, reads, vtables, writes
 from archive.store.sqlite.search import SqliteSearchReader
+from archive.store.sqlite.vtables import VEC_TABLE
 
 
 def model_record(row: EmbeddingModel) -> ModelRecord:
@@ -38,6 +40,11 @@ def model_record(row: EmbeddingModel) -> ModelRecord:
 
 class SqliteReader(SqliteSearchReader):
     """:class:`archive.store.interface.ArchiveReader` over one SQLAlchemy session."""
+
+    session: Session  # the ORM statement groups need a SQLAlchemy session; search alone needs less
+
+    def __init__(self, session: Session, table: str = VEC_TABLE, *, prefilter_min_rows: int | None = None) -> None:
+        super().__init__(session, table, prefilter_min_rows=prefilter_min_rows)
 
     # -- ingest lookups
     def copies_by_hash(self, content_hashes: Sequence[str]) -> dict[str, list[StoredCopy]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 
-from sqlalchemy import Connection
+from archive.store.sqlite.sql import SqlConnection
 
 VEC_TABLE = "vec_chunks"
 FTS_TABLE = "fts_chunks"
@@ -116,7 +116,7 @@ def is_virtual_or_shadow(name: str) -> bool:
     return name.startswith(("vec_", "fts_"))
 
 
-def vec_table_dimension(conn: Connection, table: str) -> int | None:
+def vec_table_dimension(conn: SqlConnection, table: str) -> int | None:
     """Read the vector dimension from the table's DDL; None if the table is missing."""
     row = conn.exec_driver_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (check_ident(table),)
@@ -127,14 +127,14 @@ def vec_table_dimension(conn: Connection, table: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def create_vec_table(conn: Connection, table: str, dimension: int) -> None:
+def create_vec_table(conn: SqlConnection, table: str, dimension: int) -> None:
     """Create a float vector table and its (empty) bit prefilter table; ingest writes both."""
     conn.exec_driver_sql(vec_table_ddl(table, dimension))
     conn.exec_driver_sql(article_table_ddl(table, dimension))
     ensure_bits_table(conn, table)
 
 
-def drop_vec_table(conn: Connection, table: str) -> None:
+def drop_vec_table(conn: SqlConnection, table: str) -> None:
     """Drop a float vector table, its prefilter table and its article vector table."""
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {bits_table_for(table)}")
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {article_table_for(table)}")
@@ -169,13 +169,13 @@ def bits_table_ddl(table: str, dimension: int) -> str:
     )
 
 
-def table_exists(conn: Connection, name: str) -> bool:
+def table_exists(conn: SqlConnection, name: str) -> bool:
     """True when a table (virtual or not) called ``name`` exists."""
     sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
     return conn.exec_driver_sql(sql, (check_ident(name),)).first() is not None
 
 
-def ensure_bits_table(conn: Connection, table: str) -> str | None:
+def ensure_bits_table(conn: SqlConnection, table: str) -> str | None:
     """Create the prefilter table of float table ``table`` if missing and add the vectors it lacks.
 
     Returns its name, or None when ``table`` is missing or its dimension is not a
@@ -205,7 +205,7 @@ def ensure_bits_table(conn: Connection, table: str) -> str | None:
     return bits
 
 
-def existing_bits_table(conn: Connection, table: str) -> str | None:
+def existing_bits_table(conn: SqlConnection, table: str) -> str | None:
     """The prefilter table of ``table`` if it exists, else None."""
     bits = bits_table_for(table)
     return bits if table_exists(conn, bits) else None

@@ -1,0 +1,148 @@
+"""quick_search: a ready SQLite archive searched without an Archive gives Archive.search's results,
+and anything it cannot answer the same way is handed back (None) to the Archive."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive import Archive
+from archive.embedding.fake import FakeEmbedder
+from archive.oneshot import quick_search
+from archive.store.sqlite import direct
+from archive.store.sqlite.driver import pick_driver
+from archive.store.sqlite.search import SqliteSearchReader
+from tests.helpers import city_reports, run_sql
+
+QUERIES = ("shelling in Kharkiv", '"grain ships" Odesa -Mariupol', "drone strike Sumy code7", "evacuation detail12")
+OPTIONS: list[dict[str, Any]] = [
+    {},
+    {"mode": "semantic", "k": 5},
+    {"mode": "keyword", "k": 7},
+    {"since": "2022-03", "until": "2022-09", "outlets": ["Outlet 1", "Outlet 2"]},
+    {"language": "uk"},
+    {"per_article": 2},
+    {"passages": True, "dedup": False, "k": 20},
+    {"min_score": 0.1, "semantic_weight": 2.0, "keyword_weight": 0.5},
+]
+
+
+@pytest.fixture
+def filled(db_path: Path) -> Path:
+    with Archive.open(db_path, embedder=FakeEmbedder()) as archive:
+        archive.ingest_records(city_reports(0, 60))
+    return db_path
+
+
+def _dicts(results: list[Any] | None) -> list[dict[str, Any]]:
+    assert results is not None
+    return [r.to_dict() for r in results]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "defaults")
+def test_quick_search_gives_archive_search_results(filled: Path, options: dict[str, Any]) -> None:
+    with Archive.open(filled, create=False) as archive:
+        for query in QUERIES:
+            expected = [r.to_dict() for r in archive.search(query, **options)]
+            assert _dicts(quick_search(query, db=filled, **options)) == expected, query
+    assert any(_dicts(quick_search(q, db=filled, **options)) for q in QUERIES)  # not all empty
+
+
+def test_quick_search_accepts_the_model_the_archive_records(filled: Path) -> None:
+    assert _dicts(quick_search("shelling", db=filled, model="fake"))
+    assert _dicts(quick_search("shelling", db=filled, model="fake-embedder"))
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"model": "fake:64"},  # another model: Archive.open raises ModelMismatchError
+        {"outlets": ["No Such Outlet"]},  # build_params lists the known outlets
+        {"k": 0},
+        {"mode": "fuzzy"},
+        {"since": "yesterday"},
+    ],
+    ids=repr,
+)
+def test_quick_search_hands_back_what_the_archive_reports(filled: Path, arguments: dict[str, Any]) -> None:
+    assert quick_search("shelling", db=filled, **arguments) is None
+
+
+def test_quick_search_hands_back_a_missing_file_and_a_server_url(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.db"
+    assert quick_search("shelling", db=missing) is None
+    assert not missing.exists()  # nothing created on the way
+    assert quick_search("shelling", db="postgresql://nobody@127.0.0.1:1/none") is None
+
+
+def test_quick_search_hands_back_a_database_that_is_not_an_archive(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    run_sql(other, "CREATE TABLE notes (body TEXT)")
+    assert quick_search("shelling", db=other) is None
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    assert quick_search("shelling", db=garbage) is None
+
+
+def test_quick_search_hands_back_an_archive_not_at_the_head_revision(filled: Path) -> None:
+    run_sql(filled, "UPDATE alembic_version SET version_num = '0004'")
+    assert quick_search("shelling", db=filled) is None
+
+
+def test_quick_search_reads_a_file_it_cannot_write_and_writes_nothing(filled: Path) -> None:
+    expected = _dicts(quick_search("shelling in Kharkiv", db=filled))
+    before = {p.name: p.stat().st_mtime_ns for p in filled.parent.iterdir()}
+    os.chmod(filled, 0o444)
+    try:
+        assert _dicts(quick_search("shelling in Kharkiv", db=filled)) == expected
+    finally:
+        os.chmod(filled, 0o644)
+    after = {p.name: p.stat().st_mtime_ns for p in filled.parent.iterdir() if p.name in before}
+    assert after[filled.name] == before[filled.name]
+
+
+def test_quick_search_sees_articles_ingested_since_its_last_search(filled: Path) -> None:
+    """The process-wide vector matrix is reused only while the file holds the same rows."""
+    assert not any("code70 " in r["text"] for r in _dicts(quick_search("code70", db=filled, mode="semantic")))
+    with Archive.open(filled, create=False) as archive:
+        archive.ingest_records(city_reports(70, 3))
+        expected = [r.to_dict() for r in archive.search("code70", mode="semantic")]
+    found = _dicts(quick_search("code70", db=filled, mode="semantic"))
+    assert found == expected
+    assert any(r["article_id"] for r in found if "code70" in r["text"])
+
+
+def test_direct_snapshot_is_one_read_snapshot(filled: Path) -> None:
+    snapshot = direct.open_snapshot(str(filled))
+    assert snapshot is not None
+    try:
+        reader = snapshot.reader(prefilter_min_rows=None)
+        assert isinstance(reader, SqliteSearchReader)
+        before = reader.approx_passages()
+        with Archive.open(filled, create=False) as archive:  # another connection commits meanwhile
+            archive.ingest_records(city_reports(100, 5))
+        fresh = direct.open_snapshot(str(filled))
+        assert fresh is not None
+        try:
+            assert fresh.reader(prefilter_min_rows=None).approx_passages() > before
+        finally:
+            fresh.close()
+        assert SqliteSearchReader(reader.session, reader.table).approx_passages() == before
+        with pytest.raises(pick_driver().module.OperationalError, match="readonly"):
+            snapshot.conn.exec_driver_sql("DELETE FROM chunks")
+    finally:
+        snapshot.close()
+
+
+def test_direct_snapshot_reports_the_active_model(filled: Path) -> None:
+    snapshot = direct.open_snapshot(str(filled))
+    assert snapshot is not None
+    try:
+        assert snapshot.model.name == "fake-embedder"
+        assert snapshot.dimension == FakeEmbedder().dimension
+        assert snapshot.model.vector_table.startswith("vec_")
+    finally:
+        snapshot.close()
