@@ -12,8 +12,11 @@ and the caller opens the Archive, which answers or reports the problem in its us
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.arguments import check_search
 from archive.config import Settings
@@ -23,6 +26,12 @@ from archive.search.params import build_params
 from archive.search.run import run_search
 from archive.search.variants import load_variants
 from archive.store.open import open_snapshot
+
+if TYPE_CHECKING:
+    from archive.embedding.base import Embedder
+    from archive.store.sqlite.direct import DirectSnapshot
+
+_log = logging.getLogger(__name__)
 
 
 def quick_search(
@@ -50,16 +59,13 @@ def quick_search(
         settings = Settings.resolve(db=db, model=model, home=home)
         snapshot = open_snapshot(settings.db_location)
     except Exception:
+        _log.debug("quick search handed back to Archive.search", exc_info=True)
         return None
     if snapshot is None:
         return None
     try:
-        active = snapshot.model
-        asked = settings.model
-        if asked and not (same_model(active.name, asked) or spec_for(active.name) == asked):
-            return None  # another model: Archive.open says how to switch
-        embedder = load_embedder(spec_for(active.name), home=settings.home, options=settings.embedding)
-        if embedder.dimension != snapshot.dimension:
+        embedder = _embedder(snapshot, settings)
+        if embedder is None:
             return None
         reader = snapshot.reader(prefilter_min_rows=settings.prefilter_min_rows)
         variants = load_variants(settings.variants_file)
@@ -81,7 +87,19 @@ def quick_search(
             min_score=min_score,
         )
         return run_search(reader, embedder, params, variants=variants)
-    except Exception:
+    except Exception:  # Archive.search answers, or reports it in its own words
+        _log.debug("quick search handed back to Archive.search", exc_info=True)
         return None
     finally:
-        snapshot.close()
+        with contextlib.suppress(Exception):  # a read snapshot: nothing to lose in closing it
+            snapshot.close()
+
+
+def _embedder(snapshot: DirectSnapshot, settings: Settings) -> Embedder | None:
+    """The recorded model's embedder; None when another model is asked for (Archive.open says how to
+    switch) or its vectors do not fit the table."""
+    active, asked = snapshot.model, settings.model
+    if asked and not (same_model(active.name, asked) or spec_for(active.name) == asked):
+        return None
+    embedder = load_embedder(spec_for(active.name), home=settings.home, options=settings.embedding)
+    return embedder if embedder.dimension == snapshot.dimension else None

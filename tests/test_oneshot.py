@@ -12,8 +12,8 @@ import pytest
 from archive import Archive
 from archive.embedding.fake import FakeEmbedder
 from archive.oneshot import quick_search
-from archive.store.sqlite import direct
-from archive.store.sqlite.driver import pick_driver
+from archive.store.sqlite import direct, knn
+from archive.store.sqlite.driver import access_mode, pick_driver
 from archive.store.sqlite.search import SqliteSearchReader
 from tests.helpers import city_reports, run_sql
 
@@ -49,6 +49,42 @@ def test_quick_search_gives_archive_search_results(filled: Path, options: dict[s
             expected = [r.to_dict() for r in archive.search(query, **options)]
             assert _dicts(quick_search(query, db=filled, **options)) == expected, query
     assert any(_dicts(quick_search(q, db=filled, **options)) for q in QUERIES)  # not all empty
+
+
+@pytest.mark.parametrize("scan", ["prefilter", "vec0"])
+def test_quick_search_takes_the_sign_bit_prefilter_and_the_vec0_scan_as_archive_search_does(
+    filled: Path, monkeypatch: pytest.MonkeyPatch, scan: str
+) -> None:
+    """Large archives leave the shared matrix: those scans run over the direct connection too."""
+    taken = {"prefilter": "_knn_prefiltered", "vec0": "_knn_vec0"}[scan]
+    if scan == "prefilter":
+        monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", "0")
+    else:
+        monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 0)
+    calls: list[int] = []
+    original = getattr(knn, taken)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(knn, taken, counted)
+    with Archive.open(filled, create=False) as archive:
+        expected = [r.to_dict() for r in archive.search("shelling in Kharkiv", mode="semantic")]
+    taken_by_archive = len(calls)
+    assert taken_by_archive and expected
+    assert _dicts(quick_search("shelling in Kharkiv", db=filled, mode="semantic")) == expected
+    assert len(calls) > taken_by_archive
+
+
+def test_quick_search_reads_an_archive_in_a_folder_it_cannot_write(filled: Path) -> None:
+    expected = _dicts(quick_search("drone strike Sumy", db=filled))
+    os.chmod(filled.parent, 0o555)  # no -wal or -shm can be made there: the file opens immutable
+    try:
+        assert access_mode(filled) == "immutable"
+        assert _dicts(quick_search("drone strike Sumy", db=filled)) == expected
+    finally:
+        os.chmod(filled.parent, 0o755)
 
 
 def test_quick_search_accepts_the_model_the_archive_records(filled: Path) -> None:

@@ -133,9 +133,10 @@ class DirectConnection:
         """End the snapshot (nothing was written) and close the connection."""
         raw = self.connection.dbapi_connection
         try:
-            if self._open:
+            if raw.in_transaction:  # SQLite may have rolled back on its own (after SQLITE_BUSY, IOERR, FULL)
                 raw.execute("ROLLBACK")
         finally:
+            self._open = False
             raw.close()
 
 
