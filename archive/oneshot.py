@@ -29,7 +29,7 @@ from archive.store.open import open_snapshot
 
 if TYPE_CHECKING:
     from archive.embedding.base import Embedder
-    from archive.store.sqlite.direct import DirectSnapshot
+    from archive.store.interface import SearchSnapshot
 
 _log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def quick_search(
             snapshot.close()
 
 
-def _embedder(snapshot: DirectSnapshot, settings: Settings) -> Embedder | None:
+def _embedder(snapshot: SearchSnapshot, settings: Settings) -> Embedder | None:
     """The recorded model's embedder; None when another model is asked for (Archive.open says how to
     switch) or its vectors do not fit the table."""
     active, asked = snapshot.model, settings.model

@@ -337,6 +337,29 @@ class ArchiveWriter(ArchiveReader, Protocol):
         ...
 
 
+class SearchSnapshot(Protocol):
+    """One read snapshot of an archive that is ready to search, opened without the full store
+    (``archive.store.open.open_snapshot``: what a one-shot search runs on)."""
+
+    @property
+    def model(self) -> ModelRecord:
+        """The active model's record."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """The dimension the active vector table declares."""
+        ...
+
+    def reader(self, *, prefilter_min_rows: int | None) -> SearchReader:
+        """The search half of a reader, over this snapshot."""
+        ...
+
+    def close(self) -> None:
+        """End the snapshot; nothing was written."""
+        ...
+
+
 class Store(Protocol):
     """A storage backend for one archive: snapshots, transactions, the writer lock, maintenance."""
 

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING
 from archive.config import is_server_url
 
 if TYPE_CHECKING:
-    from archive.store.interface import Store
+    from archive.store.interface import SearchSnapshot, Store
     from archive.store.records import Health
-    from archive.store.sqlite.direct import DirectSnapshot
 
 
 def open_store(
@@ -36,7 +35,7 @@ def open_store(
     return SqliteStore.open(location, create=create, prefilter_min_rows=prefilter_min_rows)
 
 
-def open_snapshot(location: Path | str) -> DirectSnapshot | None:
+def open_snapshot(location: Path | str) -> SearchSnapshot | None:
     """One read snapshot of a ready SQLite archive, opened without SQLAlchemy (``sqlite.direct``);
     None for a server URL or anything the full store must open (then use :func:`open_store`)."""
     if is_server_url(str(location)):
