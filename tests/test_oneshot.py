@@ -128,6 +128,14 @@ def test_quick_search_hands_back_an_archive_not_at_the_head_revision(filled: Pat
     assert quick_search("shelling", db=filled) is None
 
 
+def test_quick_search_hands_back_a_writable_archive_not_in_wal_mode(filled: Path) -> None:
+    run_sql(filled, "PRAGMA journal_mode = DELETE")
+    assert quick_search("shelling", db=filled) is None
+    with Archive.open(filled, create=False) as archive:  # the store's engine switches it back to WAL
+        expected = [r.to_dict() for r in archive.search("shelling")]
+    assert _dicts(quick_search("shelling", db=filled)) == expected
+
+
 def test_quick_search_reads_a_file_it_cannot_write_and_writes_nothing(filled: Path) -> None:
     expected = _dicts(quick_search("shelling in Kharkiv", db=filled))
     before = {p.name: p.stat().st_mtime_ns for p in filled.parent.iterdir()}

@@ -68,7 +68,7 @@ def open_snapshot(location: str) -> DirectSnapshot | None:
     try:
         prepare_connection(raw)
         raw.execute("PRAGMA query_only = ON")
-        snapshot = _ready(conn, head)
+        snapshot = _ready(conn, head, wal=mode == "rw")
     except BaseException:
         conn.close()
         raise
@@ -77,7 +77,11 @@ def open_snapshot(location: str) -> DirectSnapshot | None:
     return snapshot
 
 
-def _ready(conn: DirectConnection, head: str) -> DirectSnapshot | None:
+def _ready(conn: DirectConnection, head: str, *, wal: bool) -> DirectSnapshot | None:
+    """The snapshot when the archive is ready; ``wal``: a writable file must already be in WAL mode
+    (the store's engine switches any other, which a read-only connection cannot)."""
+    if wal and str(conn.exec_driver_sql("PRAGMA journal_mode").scalar()).lower() != "wal":
+        return None
     tables = {
         str(r[0])
         for r in conn.exec_driver_sql(
