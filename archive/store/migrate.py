@@ -53,7 +53,7 @@ def alembic_config(dimension: int | None = None) -> Config:
 
 def head_revision() -> str | None:
     """The newest revision in migrations/versions."""
-    return _quick_head() or _alembic_head()
+    return quick_head() or _alembic_head()
 
 
 def _alembic_head() -> str | None:
@@ -62,14 +62,10 @@ def _alembic_head() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def quick_head() -> str | None:
-    """The head revision read from the migration scripts' text (no alembic import); None if unsure."""
-    return _quick_head()
-
-
 @lru_cache(maxsize=1)
-def _quick_head() -> str | None:
-    """The single revision no other names as down_revision, read from the scripts' text; None if unsure."""
+def quick_head() -> str | None:
+    """The head revision read from the scripts' text, with no alembic import: the single revision no
+    other names as down_revision; None if unsure."""
     graph = _quick_graph()
     if graph is None:
         return None

@@ -27,6 +27,7 @@ from archive.store.postgres import hybrid, search
 from archive.store.postgres.ddl import article_table_ddl, check_ident, vector_table_ddl
 from archive.store.records import ChunkRow, SentenceSeen, VectorRow
 from archive.store.sqlite import boilerplate
+from archive.store.sqlite.search import CARRIERS_SELECT
 from archive.store.sqlite.session import SqliteReader, SqliteWriter
 from archive.store.sqlite.vtables import article_table_for, is_article_table
 from archive.store.sqlite.writes import _rowcount
@@ -56,16 +57,10 @@ class PostgresReader(SqliteReader):
     STORY_PASSAGES_SQL = (
         "SELECT c.article_id, c.id FROM chunks AS c WHERE c.article_id = ANY(:ids) ORDER BY c.article_id, c.ordinal"
     )
-    STORY_CARRIERS_SQL = (
-        "SELECT a.id, s.name, a.title, a.url, a.published_at, a.duplicate_kind, a.canonical_id "
-        "FROM articles AS a LEFT JOIN sources AS s ON s.id = a.source_id "
-        "WHERE a.id = ANY(:ids) OR a.canonical_id = ANY(:ids)"
-    )
+    STORY_CARRIERS_SQL = CARRIERS_SELECT + "WHERE a.id = ANY(:ids) OR a.canonical_id = ANY(:ids)"
     GROUP_ARTICLES_SQL = "SELECT DISTINCT c.group_id, c.article_id FROM chunks AS c WHERE c.group_id = ANY(:ids)"
     EXACT_COPIES_SQL = (
-        "SELECT a.id, s.name, a.title, a.url, a.published_at, a.duplicate_kind, a.canonical_id "
-        "FROM articles AS a LEFT JOIN sources AS s ON s.id = a.source_id "
-        "WHERE a.id = ANY(:ids) OR (a.canonical_id = ANY(:ids) AND a.duplicate_kind = 'exact')"
+        CARRIERS_SELECT + "WHERE a.id = ANY(:ids) OR (a.canonical_id = ANY(:ids) AND a.duplicate_kind = 'exact')"
     )
     fuse_in_sql = True  # hybrid lists and fusion in one statement (False: one statement per list, fused in Python)
 
@@ -75,13 +70,11 @@ class PostgresReader(SqliteReader):
     def knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         return search.knn(self.session, vector, k, filters, self.table)
 
-    def article_vectors_complete(self) -> bool:
-        if self._articles_complete is None:
-            stmt = select(EmbeddingModel.article_vectors).where(
-                EmbeddingModel.vector_table == self.table, EmbeddingModel.is_active
-            )
-            self._articles_complete = bool(self.session.scalar(stmt.limit(1)))
-        return self._articles_complete
+    def _article_vectors_recorded(self) -> bool:
+        stmt = select(EmbeddingModel.article_vectors).where(
+            EmbeddingModel.vector_table == self.table, EmbeddingModel.is_active
+        )
+        return bool(self.session.scalar(stmt.limit(1)))
 
     def passage_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
         return search.passage_keyword(self.session, query, limit, filters)

@@ -14,15 +14,7 @@ from pathlib import Path
 
 from archive.store import migrate
 from archive.store.records import ModelRecord
-from archive.store.sqlite.driver import (
-    CHANGES_AT_BEGIN,
-    TRANSACTION_SERIAL,
-    access_mode,
-    file_uri,
-    next_transaction_serial,
-    pick_driver,
-    prepare_connection,
-)
+from archive.store.sqlite.driver import access_mode, file_uri, pick_driver, prepare_connection
 from archive.store.sqlite.search import SqliteSearchReader
 from archive.store.sqlite.sql import DirectConnection, DirectSession
 from archive.store.sqlite.vtables import vec_table_dimension
@@ -62,9 +54,7 @@ def open_snapshot(location: str) -> DirectSnapshot | None:
     mode = access_mode(file)
     target, uri = (str(file), False) if mode == "rw" else (file_uri(str(file), mode), True)
     raw = driver.module.connect(target, uri=uri, isolation_level=None)
-    conn = DirectConnection(
-        raw, changes_key=CHANGES_AT_BEGIN, serial_key=TRANSACTION_SERIAL, serial=next_transaction_serial()
-    )
+    conn = DirectConnection(raw)
     try:
         prepare_connection(raw)
         raw.execute("PRAGMA query_only = ON")

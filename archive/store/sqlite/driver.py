@@ -11,7 +11,6 @@ one-shot searches (``direct``) both open their connections through these functio
 from __future__ import annotations
 
 import importlib
-import itertools
 import os
 import urllib.parse
 from dataclasses import dataclass
@@ -26,11 +25,6 @@ from archive.store.sqlite.sql import SqlConnection
 
 BUSY_TIMEOUT_MS = 30_000
 MMAP_BYTES = 1 << 36  # 64 GiB of address space, not memory: pages load on touch and stay shared
-# Connection info keys: the connection's total_changes() when its transaction began (writes since make it
-# "dirty"), and which transaction of the process that is (what may be reused within one read snapshot).
-CHANGES_AT_BEGIN = "archive_changes_at_begin"
-TRANSACTION_SERIAL = "archive_transaction_serial"
-_transactions = itertools.count(1)
 _CANDIDATES = (("sqlite3", "sqlite3 (stdlib)"), ("sqlean", "sqlean.py"), ("pysqlite3.dbapi2", "pysqlite3"))
 
 
@@ -137,11 +131,6 @@ def file_uri(target: str, mode: AccessMode) -> str:
     absolute = urllib.parse.quote(str(Path(target).expanduser().resolve()))
     flag = "mode=ro" if mode == "ro" else "immutable=1"
     return f"file:{absolute}?{flag}"
-
-
-def next_transaction_serial() -> int:
-    """A number no other transaction of this process had (what read-snapshot memos compare)."""
-    return next(_transactions)
 
 
 def database_file(conn: SqlConnection) -> str:

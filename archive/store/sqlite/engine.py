@@ -13,24 +13,20 @@ from archive.errors import ArchiveNotFoundError
 # Re-exported: callers and tests name these through the engine module.
 from archive.store.sqlite.driver import (
     BUSY_TIMEOUT_MS,
-    CHANGES_AT_BEGIN,
     MMAP_BYTES,
-    TRANSACTION_SERIAL,
     AccessMode,
     Driver,
     access_mode,
     database_file,
     file_uri,
-    next_transaction_serial,
     pick_driver,
     prepare_connection,
 )
+from archive.store.sqlite.sql import mark_begun
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
-    "CHANGES_AT_BEGIN",
     "MMAP_BYTES",
-    "TRANSACTION_SERIAL",
     "Driver",
     "access_mode",
     "create_archive_engine",
@@ -103,8 +99,6 @@ def create_archive_engine(path: Path | str, *, echo: bool = False, create: bool 
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
-        info = conn.connection.info
-        info[CHANGES_AT_BEGIN] = conn.connection.dbapi_connection.total_changes
-        info[TRANSACTION_SERIAL] = next_transaction_serial()
+        mark_begun(conn.connection.info, conn.connection.dbapi_connection)
 
     return engine

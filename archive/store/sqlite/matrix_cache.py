@@ -32,9 +32,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from archive.store.sqlite.driver import CHANGES_AT_BEGIN, TRANSACTION_SERIAL, database_file
+from archive.store.sqlite.driver import database_file
 from archive.store.sqlite.matrix import VectorMatrix
-from archive.store.sqlite.sql import SqlConnection
+from archive.store.sqlite.sql import CHANGES_AT_BEGIN, TRANSACTION_SERIAL, SqlConnection
 
 _CONNECTION_KEY = "archive_matrix_stamps"
 _MEMO_KEY = "archive_matrix_stamp_memo"

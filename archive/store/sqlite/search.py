@@ -36,20 +36,22 @@ _STORY_PASSAGES_SQL = (
     "SELECT c.article_id, c.id FROM json_each(?) AS j CROSS JOIN chunks AS c ON c.article_id = j.value "
     "ORDER BY c.article_id, c.ordinal"
 )
-# The stories' own articles and every article linked to one of them, as Carrier's fields; ?1 is bound once.
-_STORY_CARRIERS_SQL = (
+# Articles as Carrier's fields, in its field order (every dialect's carrier statements start so).
+CARRIERS_SELECT = (
     "SELECT a.id, s.name, a.title, a.url, a.published_at, a.duplicate_kind, a.canonical_id "
     "FROM articles AS a LEFT JOIN sources AS s ON s.id = a.source_id "
-    "WHERE a.id IN (SELECT value FROM json_each(?1)) OR a.canonical_id IN (SELECT value FROM json_each(?1))"
+)
+# The stories' own articles and every article linked to one of them; ?1 is bound once.
+_STORY_CARRIERS_SQL = (
+    CARRIERS_SELECT
+    + "WHERE a.id IN (SELECT value FROM json_each(?1)) OR a.canonical_id IN (SELECT value FROM json_each(?1))"
 )
 _GROUP_ARTICLES_SQL = (
     "SELECT DISTINCT c.group_id, c.article_id FROM json_each(?) AS j CROSS JOIN chunks AS c ON c.group_id = j.value"
 )
-# The articles and their exact copies (which hold no passages of their own), as Carrier's fields.
+# The articles and their exact copies (which hold no passages of their own).
 _EXACT_COPIES_SQL = (
-    "SELECT a.id, s.name, a.title, a.url, a.published_at, a.duplicate_kind, a.canonical_id "
-    "FROM articles AS a LEFT JOIN sources AS s ON s.id = a.source_id "
-    "WHERE a.id IN (SELECT value FROM json_each(?1)) "
+    CARRIERS_SELECT + "WHERE a.id IN (SELECT value FROM json_each(?1)) "
     "OR (a.canonical_id IN (SELECT value FROM json_each(?1)) AND a.duplicate_kind = 'exact')"
 )
 
@@ -88,8 +90,12 @@ class SqliteSearchReader:
     def article_vectors_complete(self) -> bool:
         """Whether every article has its vector (checked once per snapshot): else article KNN is left out."""
         if self._articles_complete is None:
-            self._articles_complete = knn.article_vectors_complete(self.session, self.table)
+            self._articles_complete = self._article_vectors_recorded()
         return self._articles_complete
+
+    def _article_vectors_recorded(self) -> bool:
+        """What the active model's record says of the article vectors (another dialect reads it its way)."""
+        return knn.article_vectors_complete(self.session, self.table)
 
     def hybrid_candidates(self, request: HybridRequest) -> HybridCandidates | None:
         return None  # fuse_in_sql is False

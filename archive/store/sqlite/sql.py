@@ -11,8 +11,22 @@ alone costs more than the search).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
+
+# Connection info keys: the connection's total_changes() when its transaction began (writes since make it
+# "dirty"), and which transaction of the process that is (what may be reused within one read snapshot).
+CHANGES_AT_BEGIN = "archive_changes_at_begin"
+TRANSACTION_SERIAL = "archive_transaction_serial"
+_transactions = itertools.count(1)
+
+
+def mark_begun(info: dict[Any, Any], dbapi_connection: Any) -> None:
+    """Record in a connection's ``info`` that its transaction just began (the engine's ``begin`` hook and
+    :class:`DirectConnection` both call this): the read-snapshot memos and caches compare these."""
+    info[CHANGES_AT_BEGIN] = dbapi_connection.total_changes
+    info[TRANSACTION_SERIAL] = next(_transactions)
 
 
 class SqlResult(Protocol):
@@ -101,14 +115,13 @@ class _Handle:
 class DirectConnection:
     """One DB-API connection (opened with ``isolation_level=None``) reading one snapshot.
 
-    The first statement opens a deferred transaction, as the engine's ``begin`` hook does,
-    recording the same two memo keys (``driver.CHANGES_AT_BEGIN``, ``driver.TRANSACTION_SERIAL``),
-    so the shared matrix and prefilter caches treat it like any pooled connection.
+    The first statement opens a deferred transaction, marked as the engine's ``begin`` hook marks
+    its own (:func:`mark_begun`), so the shared matrix and prefilter caches treat it like any pooled
+    connection.
     """
 
-    def __init__(self, raw: Any, *, changes_key: str, serial_key: str, serial: int) -> None:
+    def __init__(self, raw: Any) -> None:
         self.connection = _Handle(raw)
-        self._keys = (changes_key, serial_key, serial)
         self._open = False
 
     def exec_driver_sql(self, statement: str, parameters: Any = None) -> DirectResult:
@@ -121,9 +134,7 @@ class DirectConnection:
             return
         raw = self.connection.dbapi_connection
         raw.execute("BEGIN DEFERRED")
-        changes_key, serial_key, serial = self._keys
-        self.connection.info[changes_key] = raw.total_changes
-        self.connection.info[serial_key] = serial
+        mark_begun(self.connection.info, raw)
         self._open = True
 
     def in_transaction(self) -> bool:
