@@ -28,6 +28,8 @@ ENV_TORCH_THREADS = "ARCHIVE_TORCH_THREADS"
 ENV_QUERY_ENCODER = "ARCHIVE_QUERY_ENCODER"
 # "cpu", "cuda", "cuda:1", "mps" or "auto" (a GPU when torch sees one).
 ENV_DEVICE = "ARCHIVE_DEVICE"
+# "float32", "bfloat16" (autocast) or "auto": bfloat16 where the CPU multiplies it natively (AMX).
+ENV_PRECISION = "ARCHIVE_PRECISION"
 # A file of extra spelling variants for keyword search (archive/search/variants.txt's format).
 ENV_VARIANTS = "ARCHIVE_VARIANTS"
 # The pg_dump that `archive backup` runs for a PostgreSQL archive (unset: pg_dump on PATH).
@@ -44,6 +46,7 @@ ENV_MAX_INPUT_MB = "ARCHIVE_MAX_INPUT_MB"
 DEFAULT_PREFILTER_MIN_ROWS = 100_000
 DEFAULT_MAX_INPUT_MB = 64
 QueryEncoderChoice = Literal["auto", "torch"]
+PrecisionChoice = Literal["auto", "float32", "bfloat16"]
 
 
 def default_home(env: Mapping[str, str] | None = None) -> Path:
@@ -65,6 +68,7 @@ class EmbeddingSettings:
     workers: int | None = None  # None: one per usable core (1 on a GPU or with torch_threads set)
     torch_threads: int | None = None  # None: torch's default
     query_encoder: QueryEncoderChoice = "auto"
+    precision: PrecisionChoice = "auto"  # of passage embedding (archive.embedding.precision)
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ class Settings:
                     ENV_TORCH_THREADS, env.get(ENV_TORCH_THREADS, ""), "unset it for torch's default"
                 ),
                 query_encoder=parse_query_encoder(env.get(ENV_QUERY_ENCODER, "")),
+                precision=parse_precision(env.get(ENV_PRECISION, "")),
             ),
             allow_private_networks=parse_flag(ENV_ALLOW_PRIVATE, env.get(ENV_ALLOW_PRIVATE, "")),
             max_input_bytes=parse_megabytes(ENV_MAX_INPUT_MB, env.get(ENV_MAX_INPUT_MB, ""), DEFAULT_MAX_INPUT_MB),
@@ -217,6 +222,24 @@ def parse_query_encoder(raw: str) -> QueryEncoderChoice:
     if value == "torch":
         return "torch"
     raise ConfigError(f"{ENV_QUERY_ENCODER} must be 'auto' (NumPy where possible) or 'torch' (got {raw!r})")
+
+
+_PRECISION_NAMES: dict[str, PrecisionChoice] = {
+    "": "auto",
+    "auto": "auto",
+    "float32": "float32",
+    "fp32": "float32",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
+}
+
+
+def parse_precision(raw: str) -> PrecisionChoice:
+    """ARCHIVE_PRECISION: auto (unset), float32 (fp32) or bfloat16 (bf16)."""
+    value = _PRECISION_NAMES.get(raw.strip().lower())
+    if value is None:
+        raise ConfigError(f"{ENV_PRECISION} must be auto, float32 or bfloat16 (got {raw!r}); unset it for auto")
+    return value
 
 
 def parse_device(raw: str) -> str:

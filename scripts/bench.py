@@ -94,6 +94,9 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
             "baseline_rate": result.baseline_rate,
             "ratio": result.ratio,
             "median_segment_ratio": bench_ingest.median_ratio(result),
+            "articles_rate": result.articles_rate,
+            "float32_articles_rate": result.float32_articles_rate,
+            "precision_speedup": result.precision_speedup,
         }
     if args.child == "search":
         import bench_search

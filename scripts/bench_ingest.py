@@ -3,8 +3,13 @@
 The articles are split into segments. Each segment is ingested into a fresh
 archive (``Archive.ingest_records``: clean, chunk, dedup, embed, write) and the
 same passages are encoded with the archive's own SentenceTransformer (same
-weights and batch size); the order alternates per segment, so a burst of load
-from other processes on this shared machine hits both sides.
+weights and batch size); the order rotates per segment, so a burst of load
+from other processes on this shared machine hits every side.
+
+Where the pipeline embeds in another precision than float32 (``ARCHIVE_PRECISION``, whose
+``auto`` takes bfloat16 on a CPU with AMX: archive/embedding/precision.py), each segment is
+also ingested into a second fresh archive by a float32 pipeline on the same loaded model:
+the float32 / reduced-precision ratio of articles per second is the speed-up at equal input.
 
 The pipeline embeds on ARCHIVE_EMBED_WORKERS threads x 1 torch thread each
 (archive/encode_pool.py; default one per core). The baseline is plain
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import median
 
@@ -42,6 +47,8 @@ class IngestResult:
     torch_threads: int | None = None  # ARCHIVE_TORCH_THREADS (None: torch's default)
     embed_workers: int = 1  # the pipeline's embedding threads (ARCHIVE_EMBED_WORKERS or one per core)
     baseline_threads: int = 0  # torch.get_num_threads() while the baseline encoded
+    precision: str = "float32"  # what the pipeline embedded in
+    float32_s: float = 0.0  # the float32 pipeline's time, when the pipeline's precision is another
     peak_rss_mb: float = 0.0
     db_bytes: int = 0
 
@@ -52,6 +59,19 @@ class IngestResult:
     @property
     def baseline_rate(self) -> float:
         return self.chunks / self.baseline_s if self.baseline_s else 0.0
+
+    @property
+    def articles_rate(self) -> float:
+        return self.articles / self.pipeline_s if self.pipeline_s else 0.0
+
+    @property
+    def float32_articles_rate(self) -> float:
+        return self.articles / self.float32_s if self.float32_s else 0.0
+
+    @property
+    def precision_speedup(self) -> float:
+        """Articles/s of the pipeline over the float32 pipeline's (0 when both are float32)."""
+        return self.float32_s / self.pipeline_s if self.pipeline_s and self.float32_s else 0.0
 
     @property
     def ratio(self) -> float:
@@ -92,12 +112,17 @@ def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: 
     import torch
 
     default_threads = torch.get_num_threads()  # before loading the model applies ARCHIVE_TORCH_THREADS
+    exact_db = db.with_name(db.stem + "-float32" + db.suffix)
+    for stale in db.parent.glob(exact_db.name + "*"):
+        stale.unlink()
     with Archive.open(db, home=home) as archive:
         embedder = archive.embedder
         assert isinstance(embedder, SentenceTransformerEmbedder), "the benchmark needs the real model"
         model = embedder._load()  # the very instance ingest uses
         pipeline_threads = torch.get_num_threads()
         options = Settings.resolve().embedding
+        result.precision = embedder.precision
+        exact = _float32_archive(exact_db, home, embedder) if embedder.precision != "float32" else None
         result.embed_workers = default_workers(
             str(model.device), workers=options.workers, torch_threads=options.torch_threads
         )
@@ -108,10 +133,14 @@ def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: 
             part = records[start : start + size]
             texts = stored_texts(part, embedder, seen)
             timings = {}
-            for side in ("pipeline", "baseline") if number % 2 == 0 else ("baseline", "pipeline"):
+            sides = ["pipeline", "baseline"] + (["float32"] if exact is not None else [])
+            for side in sides[number % len(sides) :] + sides[: number % len(sides)]:
                 began = time.perf_counter()
                 if side == "pipeline":
                     report = archive.ingest_records(part, options=IngestOptions(), command="bench")
+                elif side == "float32":
+                    assert exact is not None
+                    exact.ingest_records(part, options=IngestOptions(), command="bench")
                 else:
                     torch.set_num_threads(default_threads)
                     result.baseline_threads = torch.get_num_threads()
@@ -124,18 +153,32 @@ def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: 
             result.distinct += len(set(texts))
             result.pipeline_s += timings["pipeline"]
             result.baseline_s += timings["baseline"]
+            result.float32_s += timings.get("float32", 0.0)
             result.segment_ratios.append(timings["baseline"] / timings["pipeline"])
             if log:
+                exact_rate = (
+                    f", float32 pipeline {len(texts) / timings['float32']:.1f}/s" if "float32" in timings else ""
+                )
                 print(
-                    f"  segment {number + 1}: {len(texts)} passages, pipeline {len(texts) / timings['pipeline']:.1f}/s, "
-                    f"encode {len(texts) / timings['baseline']:.1f}/s",
+                    f"  segment {number + 1}: {len(texts)} passages, pipeline ({result.precision}) "
+                    f"{len(texts) / timings['pipeline']:.1f}/s, encode {len(texts) / timings['baseline']:.1f}/s"
+                    + exact_rate,
                     flush=True,
                 )
         with archive.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         result.db_bytes = db.stat().st_size
+        if exact is not None:
+            exact.close()
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
+
+
+def _float32_archive(path: Path, home: Path, embedder: SentenceTransformerEmbedder) -> Archive:
+    """A second fresh archive whose pipeline embeds in float32, on ``embedder``'s loaded model."""
+    exact = SentenceTransformerEmbedder(None, home=home, options=replace(embedder.options, precision="float32"))
+    exact._model = embedder._load()  # one model in memory: the sides differ only in precision
+    return Archive.open(path, embedder=exact)
 
 
 def median_ratio(result: IngestResult) -> float:

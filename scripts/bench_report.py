@@ -28,8 +28,22 @@ def _ingest_rows(r: dict[str, Any]) -> list[str]:
             f"of {len(r['segment_ratios'])} interleaved segments",
             ">= 0.90",
         ),
+        *_precision_rows(r),
         _row("Peak RSS, ingest process (model + encode beside it)", f"{r['peak_rss_mb']:.0f} MB"),
         _row("Database size (real passages)", f"{r['db_bytes'] / 1e6 / (r['chunks'] / 1000):.2f} MB per 1k passages"),
+    ]
+
+
+def _precision_rows(r: dict[str, Any]) -> list[str]:
+    """The reduced-precision pipeline against the float32 one, same segments (none when both are float32)."""
+    if not r.get("float32_s"):
+        return []
+    return [
+        _row(
+            f"Ingest in {r['precision']} / in float32, articles/s",
+            f"**{r['precision_speedup']:.2f}x**: {r['articles_rate']:.2f} vs {r['float32_articles_rate']:.2f} articles/s",
+            ">= 2",
+        )
     ]
 
 

@@ -161,3 +161,19 @@ def run_sql(db: Path, statement: str) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+def downgrade_then_upgrade(path: Path, revision: str) -> None:
+    """Take the SQLite archive at ``path`` down to schema ``revision`` (alembic), then back up to head."""
+    from alembic import command
+
+    from archive.store import migrate
+    from archive.store.sqlite.engine import create_archive_engine
+
+    engine = create_archive_engine(path)
+    cfg = migrate.alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+    migrate.upgrade(engine)
+    engine.dispose()

@@ -8,14 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from click.testing import CliRunner
 
 from archive import Archive, RawArticle
 from archive.cli import cli
 from archive.embedding.fake import FakeEmbedder
-from archive.store import migrate
-from archive.store.sqlite.engine import create_archive_engine
+from tests.helpers import downgrade_then_upgrade
 
 STORIES = [
     RawArticle(
@@ -111,13 +109,7 @@ def test_reembed_fills_the_new_models_article_vectors(on_any: Archive) -> None:
 def test_upgrading_an_archive_with_articles_marks_its_article_vectors_missing(db_path: Path) -> None:
     with Archive.open(db_path, embedder=FakeEmbedder()) as archive:
         archive.ingest_records(STORIES)
-    engine = create_archive_engine(db_path)
-    cfg = migrate.alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0004")
-    migrate.upgrade(engine)
-    engine.dispose()
+    downgrade_then_upgrade(db_path, "0004")
     with Archive.open(db_path, embedder=FakeEmbedder()) as archive:
         with archive._store.reader() as reader:
             assert reader.active_model().article_vectors is False  # type: ignore[union-attr]

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from archive.config import EmbeddingSettings
 from archive.embedding import model_files, sentence
 from archive.embedding.fake import FakeEmbedder
 from archive.embedding.loader import load_embedder
@@ -52,7 +53,8 @@ def model_dir(model_home: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def minilm(model_home: Path) -> Iterator[SentenceTransformerEmbedder]:
-    yield SentenceTransformerEmbedder(None, home=model_home)
+    # float32: these tests compare vectors to 1e-5 (bfloat16's own tests are in test_precision.py)
+    yield SentenceTransformerEmbedder(None, home=model_home, options=EmbeddingSettings(precision="float32"))
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -402,15 +404,17 @@ def test_embedding_on_a_gpu_sends_large_batches_to_the_pool(tmp_path: Path, monk
 
     seen: dict[str, Any] = {}
 
-    def fake_encode(model: object, items: list[str], *, batch_size: int, workers: int, progress: object) -> np.ndarray:
-        seen.update(batch_size=batch_size, workers=workers)
+    def fake_encode(
+        model: object, items: list[str], *, batch_size: int, workers: int, progress: object, precision: str
+    ) -> np.ndarray:
+        seen.update(batch_size=batch_size, workers=workers, precision=precision)
         return np.zeros((len(items), 384), dtype=np.float32)
 
     embedder = SentenceTransformerEmbedder(None, home=tmp_path, device="cuda")
     monkeypatch.setattr(embedder, "_load", lambda: OnGpu())
     monkeypatch.setattr(sentence, "encode_parallel", fake_encode)
     assert embedder.embed(["a passage"] * 3, batch_size=32).shape == (3, 384)
-    assert seen == {"batch_size": GPU_BATCH_SIZE, "workers": 1}
+    assert seen == {"batch_size": GPU_BATCH_SIZE, "workers": 1, "precision": "float32"}  # auto: float32 on a GPU
 
 
 @pytest.mark.model
@@ -420,7 +424,8 @@ def test_gpu_vectors_equal_cpu_vectors(model_home: Path) -> None:
     if not torch.cuda.is_available():
         pytest.skip("no CUDA GPU visible to torch: run this on a GPU machine (ARCHIVE_DEVICE=cuda)")
     texts = [f"Report {i}: shelling near Kharkiv " + "and the front line " * (i % 9) for i in range(600)]
-    cpu = SentenceTransformerEmbedder(None, home=model_home, device="cpu").embed(texts)
+    exact = EmbeddingSettings(device="cpu", precision="float32")
+    cpu = SentenceTransformerEmbedder(None, home=model_home, options=exact).embed(texts)
     gpu_embedder = SentenceTransformerEmbedder(None, home=model_home, device="cuda")
     gpu = gpu_embedder.embed(texts)
     assert str(gpu_embedder._load().device).startswith("cuda")

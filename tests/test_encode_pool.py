@@ -172,8 +172,8 @@ def test_no_texts_give_an_empty_matrix(model: Any) -> None:
 def test_embedder_gives_the_same_vectors_with_one_or_two_workers(
     model: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    one = SentenceTransformerEmbedder(None, home=tmp_path, options=EmbeddingSettings(workers=1))
-    two = SentenceTransformerEmbedder(None, home=tmp_path, options=EmbeddingSettings(workers=2))
+    one = SentenceTransformerEmbedder(None, home=tmp_path, options=EmbeddingSettings(workers=1, precision="float32"))
+    two = SentenceTransformerEmbedder(None, home=tmp_path, options=EmbeddingSettings(workers=2, precision="float32"))
     one._model = two._model = model  # reuse the loaded model
     serial = one.embed(TEXTS, batch_size=4)
     reported: list[int] = []

@@ -1,4 +1,4 @@
-"""Driver fallback, PRAGMAs, migrations (alembic upgrade/check), model record."""
+"""Driver fallback, PRAGMAs, migrations (alembic upgrade/check), model record (and its vectors' precision)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from archive import Archive, ModelMismatchError, SchemaOutOfDateError
+from archive import Archive, ModelMismatchError, RawArticle, SchemaOutOfDateError
 from archive.embedding.fake import FakeEmbedder
 from archive.store import migrate
+from archive.store.records import merged_precision
 from archive.store.sqlite.engine import create_archive_engine, pick_driver
 from archive.store.sqlite.vtables import vec_table_dimension
+from tests.helpers import downgrade_then_upgrade
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -98,3 +100,48 @@ def test_old_schema_is_refused_with_the_fix(db_path: Path) -> None:
     engine.dispose()
     with pytest.raises(SchemaOutOfDateError, match="archive db upgrade"):
         Archive.open(db_path, embedder=FakeEmbedder())
+
+
+# --- what the vectors were computed in (embedding_models.precision) ---------------------------
+
+
+class _Bf16Fake(FakeEmbedder):
+    precision = "bfloat16"
+
+
+_FIRST = RawArticle(text="Grain ships left Odesa under a deal brokered in Istanbul.", title="Grain", outlet="Wire")
+_SECOND = RawArticle(
+    text="Engineers restored power to the nuclear plant after shelling.", title="Power", outlet="Daily"
+)
+
+
+def test_merged_precision_lists_every_precision_once_sorted() -> None:
+    assert merged_precision(None, "bfloat16") == "bfloat16"
+    assert merged_precision("float32", "float32") == "float32"
+    assert merged_precision("float32", "bfloat16") == "bfloat16+float32"
+    assert merged_precision("bfloat16+float32", "float32") == "bfloat16+float32"
+
+
+def test_the_model_record_says_what_its_vectors_were_computed_in(location: str) -> None:
+    with Archive.open(location, embedder=_Bf16Fake()) as archive:
+        assert archive.stats()["precision"] is None  # no vectors yet
+        archive.ingest_records([_FIRST])
+        assert archive.stats()["precision"] == "bfloat16"
+    with Archive.open(location, embedder=FakeEmbedder()) as archive:  # float32 (no precision of its own)
+        archive.ingest_records([_FIRST])  # already stored: nothing embedded, nothing noted
+        assert archive.stats()["precision"] == "bfloat16"
+        archive.ingest_records([_SECOND])
+        assert archive.stats()["precision"] == "bfloat16+float32"
+        report = archive.reembed(_Bf16Fake(dimension=64, name="fake-64"))
+        assert report.chunks == 2
+        assert archive.stats()["precision"] == "bfloat16"  # the new table's vectors, all computed anew
+
+
+def test_upgrading_an_archive_with_passages_records_float32(tmp_path: Path) -> None:
+    for name, records, expected in (("full.db", [_FIRST], "float32"), ("empty.db", [], None)):
+        path = tmp_path / name
+        with Archive.open(path, embedder=_Bf16Fake()) as archive:
+            archive.ingest_records(records)
+        downgrade_then_upgrade(path, "0005")  # 0006 adds the column again (it fails if the column stayed)
+        with Archive.open(path, embedder=FakeEmbedder()) as archive:
+            assert archive.stats()["precision"] == expected  # every vector before 0006 was float32

@@ -64,7 +64,8 @@ def db_check(db: str | None, model: str | None, home: str | None, as_json: bool)
 @db_options
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def stats(db: str | None, model: str | None, home: str | None, as_json: bool) -> None:
-    """Counts of articles, chunks, outlets and duplicates; date span; size; model.
+    """Counts of articles, chunks, outlets and duplicates; date span; size; model and the
+    precision its vectors were computed in (float32, bfloat16).
 
     \b
     Example:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from archive.embedding.precision import FLOAT32, autocast
 from archive.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -73,8 +74,12 @@ def encode_parallel(
     batch_size: int,
     workers: int,
     progress: Callable[[int], None] | None = None,
+    precision: str = FLOAT32,
 ) -> Vectors:
     """Embed ``texts`` with ``model`` on ``workers`` threads: float32, L2-normalised, input order.
+
+    ``precision`` "bfloat16" runs each thread's forward passes under torch's autocast
+    (``archive.embedding.precision``); the vectors handed back are float32 either way.
 
     Texts are sorted longest first and cut into batches of ``batch_size``, so each batch pads to
     similar lengths; the threads take batches in turn. ``progress`` hears the number of texts
@@ -92,8 +97,8 @@ def encode_parallel(
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     prompt = _default_prompt(model)
     if workers == 1 or len(batches) == 1 or (prompt and not hasattr(model, "preprocess")):
-        return _encode_serial(model, items, order, batch_size, progress)
-    return _Pool(model, items, batches, prompt).run(min(workers, len(batches)), progress)
+        return _encode_serial(model, items, order, batch_size, progress, precision)
+    return _Pool(model, items, batches, prompt, precision).run(min(workers, len(batches)), progress)
 
 
 def _encode_serial(
@@ -102,17 +107,19 @@ def _encode_serial(
     order: list[int],
     batch_size: int,
     progress: Callable[[int], None] | None,
+    precision: str,
 ) -> Vectors:
     out: Vectors | None = None
     for start in range(0, len(order), batch_size * BATCHES_PER_PROGRESS):
         rows = order[start : start + batch_size * BATCHES_PER_PROGRESS]
-        vectors = model.encode(
-            [items[i] for i in rows],
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with autocast(precision, str(model.device)):
+            vectors = model.encode(
+                [items[i] for i in rows],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         block = np.asarray(vectors, dtype=np.float32)
         if out is None:
             out = np.empty((len(items), block.shape[1]), dtype=np.float32)
@@ -127,9 +134,15 @@ class _Pool:
     """One ``encode_parallel`` call: the shared batch index, the results and the stop flag."""
 
     def __init__(
-        self, model: SentenceTransformer, items: list[str], batches: list[list[int]], prompt: str | None
+        self,
+        model: SentenceTransformer,
+        items: list[str],
+        batches: list[list[int]],
+        prompt: str | None,
+        precision: str = FLOAT32,
     ) -> None:
         self.model = model
+        self.precision = precision
         self.items = items
         self.batches = batches
         self.prompt = prompt
@@ -192,7 +205,7 @@ class _Pool:
         import torch
 
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast(self.precision, str(self.model.device)):  # per thread
                 while not self.stop.is_set():
                     with self.lock:
                         number = self.next_batch

@@ -25,6 +25,7 @@ from archive.embedding.model_files import (
     set_offline_environment,
 )
 from archive.embedding.pool import default_workers, encode_parallel, release_freed_memory
+from archive.embedding.precision import FLOAT32, resolve_precision
 from archive.errors import ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class SentenceTransformerEmbedder:
         self._max_tokens: int | None = None
         self._fast_query: QueryEncoder | None = None
         self._query_encoder_checked = False
+        self._precision: str | None = None
 
     @property
     def source(self) -> Path | str:
@@ -109,26 +111,40 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: ProgressCallback | None = None) -> Vectors:
         """Embed ``texts`` in input order on ARCHIVE_EMBED_WORKERS threads (archive/encode_pool.py).
 
-        ``progress`` hears after every few batches, on the calling thread.
+        ``progress`` hears after every few batches, on the calling thread. The forward passes
+        run in :attr:`precision`.
         """
         items = check_texts(texts, batch_size)
         if not items:
             return np.empty((0, self.dimension), dtype=np.float32)
+        return self._encode(items, batch_size, progress, self.precision)
+
+    def _encode(self, items: list[str], batch_size: int, progress: ProgressCallback | None, precision: str) -> Vectors:
         model = self._load()
         device = str(model.device)
         workers = default_workers(device, workers=self.options.workers, torch_threads=self.options.torch_threads)
         batch_size = device_batch_size(device, batch_size)
         try:
-            return encode_parallel(model, items, batch_size=batch_size, workers=workers, progress=progress)
+            return encode_parallel(
+                model, items, batch_size=batch_size, workers=workers, progress=progress, precision=precision
+            )
         finally:
             release_freed_memory()
 
+    @property
+    def precision(self) -> str:
+        """What passages are embedded in, "float32" or "bfloat16" (settled with the device, torch loaded)."""
+        if self._precision is None:
+            self._precision = resolve_precision(self.options.precision, str(self._load().device))
+        return self._precision
+
     def embed_query(self, text: str) -> Vectors:
-        """Embed one search query: in NumPy when the model allows it (no torch import), else with torch."""
+        """Embed one search query in float32: in NumPy when the model allows it (no torch import), else
+        with torch (one text: reduced precision would save nothing)."""
         encoder = self._query_encoder()
         if encoder is not None:
             return encoder.encode(text)
-        vector: Vectors = self.embed([text])[0]
+        vector: Vectors = self._encode([text], 32, None, FLOAT32)[0]
         return vector
 
     def _query_encoder(self) -> QueryEncoder | None:

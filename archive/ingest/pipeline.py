@@ -14,6 +14,7 @@ import numpy as np
 
 from archive.dedup.minhash import MinHasher, jaccard_of_shingles, word_shingles
 from archive.embedding.base import Embedder
+from archive.embedding.precision import precision_of
 from archive.ingest.decide import decide_batch
 from archive.ingest.prepare import IngestOptions, Prepared
 from archive.results import IngestReport
@@ -82,6 +83,8 @@ class BatchWriter:
         article_vectors = self._article_vectors([p for p in kept if p.keeps_text])
         with self.store.writer() as writer:
             _BatchWrite(self, writer, vectors, article_vectors).write(kept)
+            if article_vectors:  # the embedder ran (every new article gets its article vector)
+                writer.note_precision(precision_of(self.embedder))
             self.report.skipped += len(items) - len(kept)
             for item in kept:
                 self._count(item)

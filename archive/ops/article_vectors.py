@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from archive.embedding.base import Embedder
+from archive.embedding.precision import precision_of
 from archive.errors import OperationError
 from archive.store.interface import Store
 from archive.store.records import vector_row
@@ -63,6 +64,7 @@ def fill_article_vectors(
             ]
             with store.writer() as writer:
                 writer.add_article_vectors(vectors, table=table)
+                writer.note_precision(precision_of(embedder), table=table)
             embedded += len(todo)
         if progress is not None:
             progress(len(rows))

@@ -74,6 +74,7 @@ def stats(store: Store) -> dict[str, object]:
         db_bytes=store.size_bytes(),
         model=active.name if active else None,
         dimension=active.dimension if active else None,
+        precision=active.precision if active else None,  # what the vectors were computed in
         driver=store.driver_name,
     )
     return data

@@ -17,6 +17,7 @@ import numpy as np
 
 from archive.dedup.minhash import MinHasher, content_hash
 from archive.embedding.base import Embedder
+from archive.embedding.precision import precision_of
 from archive.store.interface import ArchiveWriter, Store
 from archive.store.records import ChunkRow, SentenceSeen, vector_row
 from archive.text.boilerplate import remove_sentences, sentences
@@ -141,12 +142,14 @@ def _rewrite(
         inputs = [passage_input(chunks[i].text, row.title, passage_format) for i in fresh]
         matrix = np.asarray(embedder.embed(inputs), dtype=np.float32)
         vectors.update({i: matrix[n].tobytes() for n, i in enumerate(fresh)})
+        writer.note_precision(precision_of(embedder))
     meta = (row.source_id, row.published_at, row.language)
     writer.add_vector_rows([vector_row(ids[i], vectors[i], *meta) for i in range(len(ids))])
     lead = article_input(row.title, text)
     if lead != article_input(row.title, row.text):  # furniture left the lead: its article vector changes
         vector = np.asarray(embedder.embed([lead]), dtype=np.float32)[0]
         writer.add_article_vectors([vector_row(row.id, vector.tobytes(), *meta)])
+        writer.note_precision(precision_of(embedder))
     writer.set_groups([(ids[i], ids[i]) for i in fresh])
     signature = hasher.signature(text)
     writer.update_article_text(

@@ -18,6 +18,7 @@ import numpy as np
 
 from archive.embedding.base import Embedder
 from archive.embedding.loader import load_embedder
+from archive.embedding.precision import precision_of
 from archive.errors import OperationError
 from archive.ops.article_vectors import fill_article_vectors
 from archive.store.interface import Store
@@ -74,7 +75,9 @@ def reembed(
         chunks = _fill(store, embedder, table, batch_size, chunks_per_batch, progress)
         fill_article_vectors(store, embedder, table, batch_size=batch_size)
         with store.writer() as writer:
-            writer.record_model(embedder.name, embedder.dimension, getattr(embedder, "fingerprint", None), table)
+            fingerprint = getattr(embedder, "fingerprint", None)
+            precision = precision_of(embedder) if chunks else None
+            writer.record_model(embedder.name, embedder.dimension, fingerprint, table, precision=precision)
             writer.drop_vector_table(old_table)
     store.vector_table = table
     return ReembedReport(embedder.name, embedder.dimension, table, old_model, old_table, chunks, leftovers)

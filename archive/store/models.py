@@ -113,6 +113,8 @@ class EmbeddingModel(Base):
     # Whether every article holding text has its article vector (headline and lead) in the table
     # beside ``vector_table``; false for archives stored before 0005 until `archive reembed --articles`.
     article_vectors: Mapped[bool] = mapped_column(default=True, server_default=false())
+    # What the vectors were computed in: "float32", "bfloat16", or several joined by "+" (None: none yet).
+    precision: Mapped[str | None] = mapped_column(String(32))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -119,6 +119,18 @@ class ModelRecord:
     passage_format: str
     fingerprint: str | None = None
     article_vectors: bool = True  # every article holding text has its article vector
+    precision: str | None = None  # what the vectors were computed in (merged_precision); None: none yet
+
+
+def merged_precision(recorded: str | None, used: str) -> str:
+    """What a model record says once vectors computed in ``used`` join those it ``recorded``.
+
+    One precision stays its name; vectors of several are listed, sorted: "bfloat16+float32".
+    """
+    if not recorded:
+        return used
+    names = set(recorded.split("+"))
+    return recorded if used in names else "+".join(sorted(names | {used}))
 
 
 @dataclass(frozen=True)

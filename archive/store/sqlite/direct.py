@@ -20,7 +20,7 @@ from archive.store.sqlite.sql import DirectConnection, DirectSession
 from archive.store.sqlite.vtables import vec_table_dimension
 
 _MODEL_SQL = (
-    "SELECT name, dimension, vector_table, passage_format, fingerprint, article_vectors "
+    "SELECT name, dimension, vector_table, passage_format, fingerprint, article_vectors, precision "
     "FROM embedding_models WHERE is_active"
 )
 
@@ -81,12 +81,16 @@ def _ready(conn: DirectConnection, head: str, *, wal: bool) -> DirectSnapshot | 
     if tables != {"alembic_version", "embedding_models"}:
         return None
     revisions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    if [tuple(r) for r in revisions] != [(head,)]:
+        return None  # before reading the model record, whose columns are the head revision's
     models = conn.exec_driver_sql(_MODEL_SQL).all()
-    if [tuple(r) for r in revisions] != [(head,)] or len(models) != 1:
+    if len(models) != 1:
         return None
-    name, dimension, table, passage_format, fingerprint, article_vectors = models[0]
+    name, dimension, table, passage_format, fingerprint, article_vectors, precision = models[0]
     declared = vec_table_dimension(conn, str(table))
     if declared is None or declared != int(dimension):
         return None
-    model = ModelRecord(str(name), int(dimension), str(table), str(passage_format), fingerprint, bool(article_vectors))
+    model = ModelRecord(
+        str(name), int(dimension), str(table), str(passage_format), fingerprint, bool(article_vectors), precision
+    )
     return DirectSnapshot(conn, model, declared)

@@ -6,6 +6,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from archive.store.models import Article, Chunk, EmbeddingModel, Source
+from archive.store.records import merged_precision
 from archive.store.sqlite.vtables import VEC_TABLE
 from archive.text.context import CURRENT_PASSAGE_FORMAT
 
@@ -22,8 +23,10 @@ def record_model(
     table: str = VEC_TABLE,
     *,
     passage_format: str = CURRENT_PASSAGE_FORMAT,
+    precision: str | None = None,
 ) -> EmbeddingModel:
-    """Make ``name`` the active model whose vectors (embedding ``passage_format``) live in ``table``."""
+    """Make ``name`` the active model whose vectors (embedding ``passage_format``, computed in
+    ``precision``; None while there are none) live in ``table``."""
     session.execute(update(EmbeddingModel).values(is_active=False))
     row = EmbeddingModel(
         name=name,
@@ -32,10 +35,20 @@ def record_model(
         vector_table=table,
         is_active=True,
         passage_format=passage_format,
+        precision=precision,
     )
     session.add(row)
     session.flush()
     return row
+
+
+def note_precision(session: Session, table: str, precision: str) -> None:
+    """Record that vectors computed in ``precision`` were written to ``table`` (see ModelRecord.precision)."""
+    row = session.scalar(
+        select(EmbeddingModel).where(EmbeddingModel.vector_table == table).order_by(EmbeddingModel.id.desc())
+    )
+    if row is not None and (value := merged_precision(row.precision, precision)) != row.precision:
+        row.precision = value
 
 
 def counts(session: Session) -> dict[str, int]:

@@ -34,7 +34,13 @@ from archive.store.sqlite.vtables import VEC_TABLE
 
 def model_record(row: EmbeddingModel) -> ModelRecord:
     return ModelRecord(
-        row.name, row.dimension, row.vector_table, row.passage_format, row.fingerprint, row.article_vectors
+        row.name,
+        row.dimension,
+        row.vector_table,
+        row.passage_format,
+        row.fingerprint,
+        row.article_vectors,
+        row.precision,
     )
 
 
@@ -237,6 +243,9 @@ class SqliteWriter(SqliteReader):
     def mark_article_vectors(self, complete: bool, *, table: str | None = None) -> None:
         article_vectors.mark_complete(self.session, table or self.table, complete)
 
+    def note_precision(self, precision: str, *, table: str | None = None) -> None:
+        meta.note_precision(self.session, table or self.table, precision)
+
     def count_sentences(self, seen: Sequence[SentenceSeen]) -> list[tuple[int, int]]:
         return boilerplate.count_sentences(self.session, seen)
 
@@ -274,8 +283,11 @@ class SqliteWriter(SqliteReader):
     def update_feed(self, feed_id: int, *, status: str, etag: str | None, modified: str | None) -> None:
         writes.update_feed(self.session, feed_id, status=status, etag=etag, modified=modified)
 
-    def record_model(self, name: str, dimension: int, fingerprint: str | None, table: str) -> ModelRecord:
-        return model_record(meta.record_model(self.session, name, dimension, fingerprint, table=table))
+    def record_model(
+        self, name: str, dimension: int, fingerprint: str | None, table: str, *, precision: str | None = None
+    ) -> ModelRecord:
+        row = meta.record_model(self.session, name, dimension, fingerprint, table=table, precision=precision)
+        return model_record(row)
 
     def free_vector_table(self) -> str:
         taken = set(self.vector_tables()) | {self.table}
