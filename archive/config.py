@@ -46,6 +46,7 @@ ENV_MAX_INPUT_MB = "ARCHIVE_MAX_INPUT_MB"
 DEFAULT_PREFILTER_MIN_ROWS = 100_000
 DEFAULT_MAX_INPUT_MB = 64
 QueryEncoderChoice = Literal["auto", "torch"]
+Precision = Literal["float32", "bfloat16"]  # what passages are embedded in
 PrecisionChoice = Literal["auto", "float32", "bfloat16"]
 
 

@@ -107,71 +107,99 @@ def run(data: Path, db: Path, *, articles: int, segments: int, home: Path, log: 
     result = IngestResult(articles=len(records), torch_threads=Settings.resolve().embedding.torch_threads)
     seen: set[str] = set()
     size = -(-len(records) // segments)
-    for stale in db.parent.glob(db.name + "*"):
+    exact_db = db.with_name(db.stem + "-float32" + db.suffix)
+    for stale in [*db.parent.glob(db.name + "*"), *db.parent.glob(exact_db.name + "*")]:
         stale.unlink()
     import torch
 
     default_threads = torch.get_num_threads()  # before loading the model applies ARCHIVE_TORCH_THREADS
-    exact_db = db.with_name(db.stem + "-float32" + db.suffix)
-    for stale in db.parent.glob(exact_db.name + "*"):
-        stale.unlink()
     with Archive.open(db, home=home) as archive:
         embedder = archive.embedder
         assert isinstance(embedder, SentenceTransformerEmbedder), "the benchmark needs the real model"
-        model = embedder._load()  # the very instance ingest uses
-        pipeline_threads = torch.get_num_threads()
+        sides = _Sides(archive, embedder, default_threads)
         options = Settings.resolve().embedding
         result.precision = embedder.precision
-        exact = _float32_archive(exact_db, home, embedder) if embedder.precision != "float32" else None
         result.embed_workers = default_workers(
-            str(model.device), workers=options.workers, torch_threads=options.torch_threads
+            str(sides.model.device), workers=options.workers, torch_threads=options.torch_threads
         )
+        result.baseline_threads = default_threads
+        if embedder.precision != "float32":
+            sides.exact = _float32_archive(exact_db, home, embedder)
         # Warm up on real passages: the first batches of each padded length are slower, and
         # whichever side ran first would pay for them.
-        model.encode(stored_texts(records[:size], embedder, set())[:512], batch_size=32)
-        for number, start in enumerate(range(0, len(records), size)):
-            part = records[start : start + size]
-            texts = stored_texts(part, embedder, seen)
-            timings = {}
-            sides = ["pipeline", "baseline"] + (["float32"] if exact is not None else [])
-            for side in sides[number % len(sides) :] + sides[: number % len(sides)]:
-                began = time.perf_counter()
-                if side == "pipeline":
-                    report = archive.ingest_records(part, options=IngestOptions(), command="bench")
-                elif side == "float32":
-                    assert exact is not None
-                    exact.ingest_records(part, options=IngestOptions(), command="bench")
-                else:
-                    torch.set_num_threads(default_threads)
-                    result.baseline_threads = torch.get_num_threads()
-                    model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
-                    torch.set_num_threads(pipeline_threads)
-                timings[side] = time.perf_counter() - began
-            if report.chunks != len(texts) and log:
-                print(f"  note: pipeline stored {report.chunks} passages, baseline encoded {len(texts)}")
-            result.chunks += len(texts)
-            result.distinct += len(set(texts))
-            result.pipeline_s += timings["pipeline"]
-            result.baseline_s += timings["baseline"]
-            result.float32_s += timings.get("float32", 0.0)
-            result.segment_ratios.append(timings["baseline"] / timings["pipeline"])
-            if log:
-                exact_rate = (
-                    f", float32 pipeline {len(texts) / timings['float32']:.1f}/s" if "float32" in timings else ""
-                )
-                print(
-                    f"  segment {number + 1}: {len(texts)} passages, pipeline ({result.precision}) "
-                    f"{len(texts) / timings['pipeline']:.1f}/s, encode {len(texts) / timings['baseline']:.1f}/s"
-                    + exact_rate,
-                    flush=True,
-                )
+        sides.model.encode(stored_texts(records[:size], embedder, set())[:512], batch_size=32)
+        try:
+            for number, start in enumerate(range(0, len(records), size)):
+                part = records[start : start + size]
+                texts = stored_texts(part, embedder, seen)
+                timings = sides.time(number, part, texts)
+                _add(result, texts, timings)
+                if log:
+                    _log(number, texts, timings, result.precision)
+        finally:
+            if sides.exact is not None:
+                sides.exact.close()
         with archive.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         result.db_bytes = db.stat().st_size
-        if exact is not None:
-            exact.close()
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
+
+
+class _Sides:
+    """What one segment is timed on: the pipeline, plain encode, and the float32 pipeline when there is one."""
+
+    def __init__(self, archive: Archive, embedder: SentenceTransformerEmbedder, default_threads: int) -> None:
+        import torch
+
+        self.archive = archive
+        self.model = embedder._load()  # the very instance ingest uses
+        self.default_threads = default_threads
+        self.pipeline_threads = torch.get_num_threads()
+        self.exact: Archive | None = None
+
+    def time(self, number: int, part: list[RawArticle], texts: list[str]) -> dict[str, float]:
+        """Seconds per side, the order rotated by segment ``number``."""
+        names = ["pipeline", "baseline"] + (["float32"] if self.exact is not None else [])
+        timings: dict[str, float] = {}
+        for side in names[number % len(names) :] + names[: number % len(names)]:
+            began = time.perf_counter()
+            if side == "baseline":
+                self._encode(texts)
+            else:
+                target = self.archive if side == "pipeline" else self.exact
+                assert target is not None
+                report = target.ingest_records(part, options=IngestOptions(), command="bench")
+                if report.chunks != len(texts):
+                    print(f"  note: {side} stored {report.chunks} passages, baseline encoded {len(texts)}")
+            timings[side] = time.perf_counter() - began
+        return timings
+
+    def _encode(self, texts: list[str]) -> None:
+        import torch
+
+        torch.set_num_threads(self.default_threads)
+        self.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+        torch.set_num_threads(self.pipeline_threads)
+
+
+def _add(result: IngestResult, texts: list[str], timings: dict[str, float]) -> None:
+    result.chunks += len(texts)
+    result.distinct += len(set(texts))
+    result.pipeline_s += timings["pipeline"]
+    result.baseline_s += timings["baseline"]
+    result.float32_s += timings.get("float32", 0.0)
+    result.segment_ratios.append(timings["baseline"] / timings["pipeline"])
+
+
+def _log(number: int, texts: list[str], timings: dict[str, float], precision: str) -> None:
+    rates = {side: len(texts) / seconds for side, seconds in timings.items()}
+    exact = f", float32 pipeline {rates['float32']:.1f}/s" if "float32" in rates else ""
+    print(
+        f"  segment {number + 1}: {len(texts)} passages, pipeline ({precision}) {rates['pipeline']:.1f}/s, "
+        f"encode {rates['baseline']:.1f}/s{exact}",
+        flush=True,
+    )
 
 
 def _float32_archive(path: Path, home: Path, embedder: SentenceTransformerEmbedder) -> Archive:

@@ -207,7 +207,7 @@ def eval_scifact(data_dir: Path, home: Path, runs: Sequence[Run]) -> list[dict[s
     note = (
         f"{len(corpus)} docs, {len(qrels)} queries; cleaner changed {cleaning_changes(corpus)} texts; "
         f"near-duplicates linked at ingest: {info['near_duplicates']}, exact: {info['exact_duplicates']}; "
-        f"built in {info.get('seconds', '?')}s"
+        f"built in {info.get('seconds', '?')}s; vectors in {archive.stats()['precision']}"
     )
     rows = []
     with archive:
@@ -265,7 +265,8 @@ def eval_news(data_dir: Path, home: Path, runs: Sequence[Run], others: int) -> l
     archive, info = cached_archive(home, "news", key, lambda: iter(subset), options)
     note = (
         f"{len(subset)} articles ({len(relevant)} judged), {info['chunks']} passages, {len(queries)} queries; "
-        f"near-duplicates linked: {info['near_duplicates']}, exact: {info['exact_duplicates']}; built in {info.get('seconds', '?')}s"
+        f"near-duplicates linked: {info['near_duplicates']}, exact: {info['exact_duplicates']}; built in {info.get('seconds', '?')}s; "
+        f"vectors in {archive.stats()['precision']}"
     )
     rows = []
     with archive:
@@ -313,7 +314,7 @@ def eval_known(data_dir: Path, home: Path, *, with_txtai: bool) -> None:
         stats = archive.stats()
     note = (
         f"{stats['articles']} articles, {stats['chunks']} passages; this run added {report.added}, "
-        f"clean changed {cleaned.changed}; {time.perf_counter() - started:.0f}s"
+        f"clean changed {cleaned.changed}; vectors in {stats['precision']}; {time.perf_counter() - started:.0f}s"
     )
     eval_known.print_rows(rows, share, note)
 

@@ -1,4 +1,4 @@
-"""archive.config: the settings this issue added (private networks, input cap) parse strictly."""
+"""archive.config: settings parse strictly (private networks, input cap, embedding precision)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,13 @@ def test_allow_private_reads_a_flag(raw: str, expected: bool) -> None:
 
 @pytest.mark.parametrize(
     ("name", "raw"),
-    [("ARCHIVE_ALLOW_PRIVATE", "maybe"), ("ARCHIVE_MAX_INPUT_MB", "nan"), ("ARCHIVE_MAX_INPUT_MB", "0")],
+    [
+        ("ARCHIVE_ALLOW_PRIVATE", "maybe"),
+        ("ARCHIVE_MAX_INPUT_MB", "nan"),
+        ("ARCHIVE_MAX_INPUT_MB", "0"),
+        ("ARCHIVE_PRECISION", "fp16"),
+        ("ARCHIVE_PRECISION", "int8"),
+    ],
 )
 def test_bad_values_name_the_variable(name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -50,3 +56,18 @@ def test_redacted_urls_hide_a_password_in_the_authority_or_the_query() -> None:
         "postgresql://news@db/archive?password=***&sslmode=require"
     )
     assert redact_url("postgresql://news@db/archive") == "postgresql://news@db/archive"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", "auto"),
+        ("AUTO", "auto"),
+        ("float32", "float32"),
+        (" fp32 ", "float32"),
+        ("bf16", "bfloat16"),
+        ("bfloat16", "bfloat16"),
+    ],
+)
+def test_precision_takes_its_names_and_short_forms(raw: str, expected: str) -> None:
+    assert Settings.resolve(db="x.db", env={"ARCHIVE_PRECISION": raw}).embedding.precision == expected

@@ -16,6 +16,7 @@ from archive.embedding import model_files, precision
 from archive.embedding.fake import FakeEmbedder
 from archive.embedding.precision import BFLOAT16, FLOAT32, autocast, precision_of, resolve_precision
 from archive.embedding.sentence import SentenceTransformerEmbedder
+from archive.errors import ConfigError
 
 TEXTS = [
     "Russian forces shelled residential districts of Kharkiv overnight, regional officials said.",
@@ -27,9 +28,22 @@ TEXTS = [
 
 
 @pytest.mark.parametrize("device", ["cpu", "cuda", "cuda:1", "mps"])
-@pytest.mark.parametrize("choice", ["float32", "bfloat16"])
-def test_an_explicit_precision_is_kept_on_every_device(choice: str, device: str) -> None:
-    assert resolve_precision(choice, device) == choice  # type: ignore[arg-type]
+def test_float32_is_kept_on_every_device(device: str) -> None:
+    assert resolve_precision("float32", device) == FLOAT32
+
+
+def test_bfloat16_runs_on_cpus_and_on_gpus_that_support_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    assert resolve_precision("bfloat16", "cpu") == BFLOAT16
+    with pytest.raises(ConfigError, match="bfloat16 cannot run on mps: use float32 or auto"):
+        resolve_precision("bfloat16", "mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    with pytest.raises(ConfigError, match="cannot run on cuda:1"):
+        resolve_precision("bfloat16", "cuda:1")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_precision("bfloat16", "cuda:1") == BFLOAT16
 
 
 @pytest.mark.parametrize(("native", "expected"), [(True, BFLOAT16), (False, FLOAT32)])
@@ -93,12 +107,9 @@ def model_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def _embedder(home: Path, choice: str, workers: int) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder(
-        None,
-        home=home,
-        options=EmbeddingSettings(precision=choice, workers=workers),  # type: ignore[arg-type]
-    )
+def _embedder(home: Path, choice: str, workers: int, query_encoder: str = "auto") -> SentenceTransformerEmbedder:
+    settings = EmbeddingSettings(precision=choice, workers=workers, query_encoder=query_encoder)  # type: ignore[arg-type]
+    return SentenceTransformerEmbedder(None, home=home, options=settings)
 
 
 @pytest.mark.model
@@ -113,9 +124,17 @@ def test_bfloat16_vectors_stay_within_float_rounding_of_float32(model_home: Path
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     cosines = (vectors * reference).sum(axis=1)
     assert cosines.min() >= 0.9999
-    assert np.abs(vectors - reference).max() > 1e-6  # autocast really ran (on every worker)
-    query = fast.embed_query(TEXTS[0])  # queries stay float32 (the NumPy encoder)
-    assert float(np.dot(query, reference[0])) >= 0.9999
+    assert (np.abs(vectors - reference).max(axis=1) > 1e-6).all()  # autocast ran for every row: on every worker
+
+
+@pytest.mark.model
+def test_queries_embedded_with_torch_stay_float32(model_home: Path) -> None:
+    exact = _embedder(model_home, "float32", 1, query_encoder="torch")
+    fast = _embedder(model_home, "bfloat16", 1, query_encoder="torch")
+    assert fast._query_encoder() is None  # the torch path, not the NumPy encoder
+    query = TEXTS[0]
+    np.testing.assert_allclose(fast.embed_query(query), exact.embed([query])[0], atol=1e-6)
+    assert np.abs(fast.embed([query])[0] - exact.embed([query])[0]).max() > 1e-6  # passages: bfloat16
 
 
 @pytest.mark.model

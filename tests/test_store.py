@@ -137,6 +137,22 @@ def test_the_model_record_says_what_its_vectors_were_computed_in(location: str) 
         assert archive.stats()["precision"] == "bfloat16"  # the new table's vectors, all computed anew
 
 
+def test_a_reused_table_name_leaves_the_replaced_models_record_alone(archive: Archive) -> None:
+    archive.ingest_records([_FIRST])
+    archive.reembed(FakeEmbedder(dimension=64, name="fake-64"))  # -> vec_chunks_2
+    archive.reembed(FakeEmbedder(dimension=32, name="fake-32"))  # -> vec_chunks_3, vec_chunks_2 dropped
+    report = archive.reembed(_Bf16Fake(dimension=16, name="fake-16"))  # reuses the name vec_chunks_2
+    assert report.table == "vec_chunks_2"
+    with archive.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT name, vector_table, precision FROM embedding_models ORDER BY id").all()
+    assert [tuple(r) for r in rows] == [
+        ("fake-embedder", "vec_chunks", "float32"),
+        ("fake-64", "vec_chunks_2", "float32"),
+        ("fake-32", "vec_chunks_3", "float32"),
+        ("fake-16", "vec_chunks_2", "bfloat16"),
+    ]
+
+
 def test_upgrading_an_archive_with_passages_records_float32(tmp_path: Path) -> None:
     for name, records, expected in (("full.db", [_FIRST], "float32"), ("empty.db", [], None)):
         path = tmp_path / name

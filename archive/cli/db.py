@@ -64,8 +64,9 @@ def db_check(db: str | None, model: str | None, home: str | None, as_json: bool)
 @db_options
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def stats(db: str | None, model: str | None, home: str | None, as_json: bool) -> None:
-    """Counts of articles, chunks, outlets and duplicates; date span; size; model and the
-    precision its vectors were computed in (float32, bfloat16).
+    """Counts of articles, chunks, outlets and duplicates; date span; size; model.
+
+    "precision" says what the vectors were computed in (float32, bfloat16, or both).
 
     \b
     Example:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from archive.config import Precision
 from archive.embedding.precision import FLOAT32, autocast
 from archive.errors import ConfigError
 
@@ -74,7 +75,7 @@ def encode_parallel(
     batch_size: int,
     workers: int,
     progress: Callable[[int], None] | None = None,
-    precision: str = FLOAT32,
+    precision: Precision = FLOAT32,
 ) -> Vectors:
     """Embed ``texts`` with ``model`` on ``workers`` threads: float32, L2-normalised, input order.
 
@@ -107,7 +108,7 @@ def _encode_serial(
     order: list[int],
     batch_size: int,
     progress: Callable[[int], None] | None,
-    precision: str,
+    precision: Precision,
 ) -> Vectors:
     out: Vectors | None = None
     for start in range(0, len(order), batch_size * BATCHES_PER_PROGRESS):
@@ -139,7 +140,7 @@ class _Pool:
         items: list[str],
         batches: list[list[int]],
         prompt: str | None,
-        precision: str = FLOAT32,
+        precision: Precision = FLOAT32,
     ) -> None:
         self.model = model
         self.precision = precision

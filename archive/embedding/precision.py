@@ -2,11 +2,11 @@
 
 Under autocast the matrix products run in bfloat16 while layer norms, softmax and the
 pooling stay in float32. On a CPU with AMX (Intel Sapphire Rapids and later) oneDNN runs
-those products on the AMX tiles: all-MiniLM-L6-v2 embedded news passages about twice as fast
-as in float32, at a cosine of 0.99998 to the float32 vectors (``scripts/bench.py`` and
-``scripts/eval.py`` measure speed and retrieval quality). Elsewhere bfloat16 is emulated and
-slower, so ``auto`` takes it only where the CPU multiplies it natively, and float32 on every
-other device. Query vectors (the NumPy encoder, float32) stay comparable with either.
+those products on the AMX tiles, much faster than float32 at vectors within float rounding of
+float32's (``scripts/bench.py --sections ingest`` times both pipelines side by side,
+``scripts/eval.py`` measures retrieval quality, ``tests/test_precision.py`` bounds the cosine).
+Elsewhere bfloat16 is emulated and slower, so ``auto`` takes it only where the CPU multiplies
+it natively, and float32 on every other device. Query vectors (float32) stay comparable with either.
 
 torch is imported only by the functions that need it, when a model is loaded.
 """
@@ -18,22 +18,41 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
-from archive.config import PrecisionChoice
+from archive.config import Precision, PrecisionChoice
+from archive.errors import ConfigError
 
 __all__ = ["BFLOAT16", "FLOAT32", "autocast", "cpu_has_native_bfloat16", "precision_of", "resolve_precision"]
 
-FLOAT32 = "float32"
-BFLOAT16 = "bfloat16"
+FLOAT32: Precision = "float32"
+BFLOAT16: Precision = "bfloat16"
 _CPUINFO = Path("/proc/cpuinfo")
 
 
-def resolve_precision(choice: PrecisionChoice, device: str) -> str:
-    """The precision ``choice`` means on ``device`` ("cpu", "cuda:0", ...): float32 or bfloat16."""
-    if choice != "auto":
-        return choice
-    if device.split(":")[0] == "cpu" and cpu_has_native_bfloat16():
-        return BFLOAT16
-    return FLOAT32
+def resolve_precision(choice: PrecisionChoice, device: str) -> Precision:
+    """The precision ``choice`` means on ``device`` ("cpu", "cuda:0", ...): float32 or bfloat16.
+
+    Raises ConfigError for bfloat16 on a device whose autocast cannot run it (torch would
+    fail mid-ingest, or quietly embed in float32).
+    """
+    kind = device.split(":")[0]
+    if choice == "auto":
+        return BFLOAT16 if kind == "cpu" and cpu_has_native_bfloat16() else FLOAT32
+    if choice == BFLOAT16 and not _runs_bfloat16(kind):
+        raise ConfigError(
+            f"ARCHIVE_PRECISION=bfloat16 cannot run on {device}: use float32 or auto there (bfloat16 runs on CPUs "
+            "and on CUDA GPUs that support it)"
+        )
+    return choice
+
+
+def _runs_bfloat16(kind: str) -> bool:
+    if kind == "cpu":
+        return True
+    if kind != "cuda":
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
 
 
 @cache
@@ -59,7 +78,7 @@ def _cpuinfo_flag(flag: str) -> bool:
 
 
 @contextlib.contextmanager
-def autocast(precision: str, device: str) -> Iterator[None]:
+def autocast(precision: Precision, device: str) -> Iterator[None]:
     """Run this thread's forward passes in ``precision`` on ``device`` (autocast is per thread)."""
     if precision != BFLOAT16:
         yield

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from archive.config import EmbeddingSettings
+from archive.config import EmbeddingSettings, Precision
 from archive.embedding.base import ProgressCallback, Vectors, check_texts
 from archive.embedding.model_files import (
     DEFAULT_MODEL,
@@ -69,7 +69,7 @@ class SentenceTransformerEmbedder:
         self._max_tokens: int | None = None
         self._fast_query: QueryEncoder | None = None
         self._query_encoder_checked = False
-        self._precision: str | None = None
+        self._precision: Precision | None = None
 
     @property
     def source(self) -> Path | str:
@@ -119,7 +119,9 @@ class SentenceTransformerEmbedder:
             return np.empty((0, self.dimension), dtype=np.float32)
         return self._encode(items, batch_size, progress, self.precision)
 
-    def _encode(self, items: list[str], batch_size: int, progress: ProgressCallback | None, precision: str) -> Vectors:
+    def _encode(
+        self, items: list[str], batch_size: int, progress: ProgressCallback | None, precision: Precision
+    ) -> Vectors:
         model = self._load()
         device = str(model.device)
         workers = default_workers(device, workers=self.options.workers, torch_threads=self.options.torch_threads)
@@ -132,7 +134,7 @@ class SentenceTransformerEmbedder:
             release_freed_memory()
 
     @property
-    def precision(self) -> str:
+    def precision(self) -> Precision:
         """What passages are embedded in, "float32" or "bfloat16" (settled with the device, torch loaded)."""
         if self._precision is None:
             self._precision = resolve_precision(self.options.precision, str(self._load().device))
