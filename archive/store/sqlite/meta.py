@@ -45,9 +45,7 @@ def record_model(
 def note_precision(session: Session, table: str, precision: str) -> None:
     """Record that vectors computed in ``precision`` were written to ``table`` (see ModelRecord.precision)."""
     # The active record only: a replaced model's record may name a table a later reembed reuses.
-    row = session.scalar(
-        select(EmbeddingModel).where(EmbeddingModel.is_active, EmbeddingModel.vector_table == table)
-    )
+    row = session.scalar(select(EmbeddingModel).where(EmbeddingModel.is_active, EmbeddingModel.vector_table == table))
     if row is not None and (value := merged_precision(row.precision, precision)) != row.precision:
         row.precision = value
 
