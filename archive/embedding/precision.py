@@ -60,7 +60,7 @@ def cpu_has_native_bfloat16() -> bool:
     """Whether this CPU multiplies bfloat16 in hardware (AMX-BF16 tiles), as oneDNN needs for speed."""
     import torch
 
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # torch >= 2.3; private but stable
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # a private probe: cpuinfo where it is gone
     if probe is not None:
         try:
             return bool(probe()) and bool(torch.backends.mkldnn.is_available())  # type: ignore[no-untyped-call]
