@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from archive import RawArticle
+from archive.embedding.fake import FakeEmbedder
 from archive.store.sqlite.driver import pick_driver
 
 CASE_TIMEOUT_S = 30  # a case that takes longer is a hang, whatever the machine's load
@@ -177,3 +178,9 @@ def downgrade_then_upgrade(path: Path, revision: str) -> None:
         command.downgrade(cfg, revision)
     migrate.upgrade(engine)
     engine.dispose()
+
+
+class Bfloat16Fake(FakeEmbedder):
+    """The fake embedder, saying its passages are embedded in bfloat16 (as the real model's ``precision``)."""
+
+    precision = "bfloat16"

@@ -17,6 +17,7 @@ from archive.embedding.fake import FakeEmbedder
 from archive.embedding.precision import BFLOAT16, FLOAT32, autocast, precision_of, resolve_precision
 from archive.embedding.sentence import SentenceTransformerEmbedder
 from archive.errors import ConfigError
+from tests.helpers import Bfloat16Fake
 
 TEXTS = [
     "Russian forces shelled residential districts of Kharkiv overnight, regional officials said.",
@@ -85,13 +86,9 @@ def test_autocast_turns_on_bfloat16_for_this_thread_only() -> None:
         assert not torch.is_autocast_enabled("cpu")
 
 
-class _Bf16Fake(FakeEmbedder):
-    precision = BFLOAT16
-
-
 def test_precision_of_an_embedder_without_one_is_float32() -> None:
     assert precision_of(FakeEmbedder()) == FLOAT32
-    assert precision_of(_Bf16Fake()) == BFLOAT16
+    assert precision_of(Bfloat16Fake()) == BFLOAT16
     assert precision_of(object()) == FLOAT32
 
 

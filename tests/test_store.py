@@ -15,7 +15,7 @@ from archive.store import migrate
 from archive.store.records import merged_precision
 from archive.store.sqlite.engine import create_archive_engine, pick_driver
 from archive.store.sqlite.vtables import vec_table_dimension
-from tests.helpers import downgrade_then_upgrade
+from tests.helpers import Bfloat16Fake, downgrade_then_upgrade
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,10 +105,6 @@ def test_old_schema_is_refused_with_the_fix(db_path: Path) -> None:
 # --- what the vectors were computed in (embedding_models.precision) ---------------------------
 
 
-class _Bf16Fake(FakeEmbedder):
-    precision = "bfloat16"
-
-
 _FIRST = RawArticle(text="Grain ships left Odesa under a deal brokered in Istanbul.", title="Grain", outlet="Wire")
 _SECOND = RawArticle(
     text="Engineers restored power to the nuclear plant after shelling.", title="Power", outlet="Daily"
@@ -123,7 +119,7 @@ def test_merged_precision_lists_every_precision_once_sorted() -> None:
 
 
 def test_the_model_record_says_what_its_vectors_were_computed_in(location: str) -> None:
-    with Archive.open(location, embedder=_Bf16Fake()) as archive:
+    with Archive.open(location, embedder=Bfloat16Fake()) as archive:
         assert archive.stats()["precision"] is None  # no vectors yet
         archive.ingest_records([_FIRST])
         assert archive.stats()["precision"] == "bfloat16"
@@ -132,7 +128,7 @@ def test_the_model_record_says_what_its_vectors_were_computed_in(location: str) 
         assert archive.stats()["precision"] == "bfloat16"
         archive.ingest_records([_SECOND])
         assert archive.stats()["precision"] == "bfloat16+float32"
-        report = archive.reembed(_Bf16Fake(dimension=64, name="fake-64"))
+        report = archive.reembed(Bfloat16Fake(dimension=64, name="fake-64"))
         assert report.chunks == 2
         assert archive.stats()["precision"] == "bfloat16"  # the new table's vectors, all computed anew
 
@@ -141,7 +137,7 @@ def test_a_reused_table_name_leaves_the_replaced_models_record_alone(archive: Ar
     archive.ingest_records([_FIRST])
     archive.reembed(FakeEmbedder(dimension=64, name="fake-64"))  # -> vec_chunks_2
     archive.reembed(FakeEmbedder(dimension=32, name="fake-32"))  # -> vec_chunks_3, vec_chunks_2 dropped
-    report = archive.reembed(_Bf16Fake(dimension=16, name="fake-16"))  # reuses the name vec_chunks_2
+    report = archive.reembed(Bfloat16Fake(dimension=16, name="fake-16"))  # reuses the name vec_chunks_2
     assert report.table == "vec_chunks_2"
     with archive.engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT name, vector_table, precision FROM embedding_models ORDER BY id").all()
@@ -156,7 +152,7 @@ def test_a_reused_table_name_leaves_the_replaced_models_record_alone(archive: Ar
 def test_upgrading_an_archive_with_passages_records_float32(tmp_path: Path) -> None:
     for name, records, expected in (("full.db", [_FIRST], "float32"), ("empty.db", [], None)):
         path = tmp_path / name
-        with Archive.open(path, embedder=_Bf16Fake()) as archive:
+        with Archive.open(path, embedder=Bfloat16Fake()) as archive:
             archive.ingest_records(records)
         downgrade_then_upgrade(path, "0005")  # 0006 adds the column again (it fails if the column stayed)
         with Archive.open(path, embedder=FakeEmbedder()) as archive:

@@ -111,9 +111,9 @@ def _encode_serial(
     precision: Precision,
 ) -> Vectors:
     out: Vectors | None = None
-    for start in range(0, len(order), batch_size * BATCHES_PER_PROGRESS):
-        rows = order[start : start + batch_size * BATCHES_PER_PROGRESS]
-        with autocast(precision, str(model.device)):
+    with autocast(precision, str(model.device)):  # once: leaving it drops autocast's cast weights
+        for start in range(0, len(order), batch_size * BATCHES_PER_PROGRESS):
+            rows = order[start : start + batch_size * BATCHES_PER_PROGRESS]
             vectors = model.encode(
                 [items[i] for i in rows],
                 batch_size=batch_size,
@@ -121,12 +121,12 @@ def _encode_serial(
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-        block = np.asarray(vectors, dtype=np.float32)
-        if out is None:
-            out = np.empty((len(items), block.shape[1]), dtype=np.float32)
-        out[rows] = block
-        if progress is not None:
-            progress(len(rows))
+            block = np.asarray(vectors, dtype=np.float32)
+            if out is None:
+                out = np.empty((len(items), block.shape[1]), dtype=np.float32)
+            out[rows] = block
+            if progress is not None:
+                progress(len(rows))
     assert out is not None  # items is not empty
     return out
 

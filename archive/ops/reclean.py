@@ -142,13 +142,14 @@ def _rewrite(
         inputs = [passage_input(chunks[i].text, row.title, passage_format) for i in fresh]
         matrix = np.asarray(embedder.embed(inputs), dtype=np.float32)
         vectors.update({i: matrix[n].tobytes() for n, i in enumerate(fresh)})
-        writer.note_precision(precision_of(embedder))
     meta = (row.source_id, row.published_at, row.language)
     writer.add_vector_rows([vector_row(ids[i], vectors[i], *meta) for i in range(len(ids))])
     lead = article_input(row.title, text)
-    if lead != article_input(row.title, row.text):  # furniture left the lead: its article vector changes
+    lead_changed = lead != article_input(row.title, row.text)  # furniture left the lead: its vector changes
+    if lead_changed:
         vector = np.asarray(embedder.embed([lead]), dtype=np.float32)[0]
         writer.add_article_vectors([vector_row(row.id, vector.tobytes(), *meta)])
+    if fresh or lead_changed:  # the embedder ran
         writer.note_precision(precision_of(embedder))
     writer.set_groups([(ids[i], ids[i]) for i in fresh])
     signature = hasher.signature(text)
