@@ -417,6 +417,20 @@ def test_embedding_on_a_gpu_sends_large_batches_to_the_pool(tmp_path: Path, monk
     assert seen == {"batch_size": GPU_BATCH_SIZE, "workers": 1, "precision": "float32"}  # auto: float32 on a GPU
 
 
+@pytest.mark.parametrize("device", ["cuda", "cuda:7", "mps"])
+def test_a_device_torch_cannot_see_is_a_config_error(monkeypatch: pytest.MonkeyPatch, device: str) -> None:
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: device == "cuda:7")  # :7 -> one GPU, index 0 only
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match=f"ARCHIVE_DEVICE={device}, but torch sees no such device here: use cpu"):
+        sentence._pick_device(device)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert sentence._pick_device("cuda:0") == "cuda:0"
+    assert sentence._pick_device("auto") == "cuda"
+    assert sentence._pick_device("cpu") == "cpu"
+
+
 @pytest.mark.model
 @needs_package
 def test_gpu_vectors_equal_cpu_vectors(model_home: Path) -> None:

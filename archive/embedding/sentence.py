@@ -26,7 +26,7 @@ from archive.embedding.model_files import (
 )
 from archive.embedding.pool import default_workers, encode_parallel, release_freed_memory
 from archive.embedding.precision import FLOAT32, resolve_precision
-from archive.errors import ModelNotFoundError
+from archive.errors import ConfigError, ModelNotFoundError
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -240,9 +240,21 @@ def device_batch_size(device: str, batch_size: int) -> int:
 
 
 def _pick_device(device: str) -> str:
-    """``auto`` is a GPU when torch sees one (importing torch only then), else the CPU."""
-    if device != "auto":
+    """``auto`` is a GPU when torch sees one, else the CPU; a GPU torch cannot see is a ConfigError."""
+    if device == "cpu":
         return device
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    kind, _, index = device.partition(":")
+    if kind == "cuda":
+        seen = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        missing = seen <= (int(index) if index else 0)
+    else:  # mps (parse_device admits nothing else)
+        missing = not torch.backends.mps.is_available()
+    if missing:
+        raise ConfigError(
+            f"ARCHIVE_DEVICE={device}, but torch sees no such device here: use cpu, or auto (a GPU when there is one)"
+        )
+    return device
