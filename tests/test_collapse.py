@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from archive import Archive, InvalidQueryError, RawArticle
+from archive.dedup.overlap import spans
+from archive.search.collapse import _Chosen, _Echoes
+from archive.store.interface import Passage
 
 WORDS = [
     "amber",
@@ -124,3 +127,53 @@ def test_an_article_found_only_by_its_headline_still_shows_a_passage(archive: Ar
     )
     hit = archive.search("Zaporozhye convoy", k=1, mode="keyword")[0]
     assert hit.title == "Zaporizhzhia convoy waits" and "Trucks queued" in hit.text
+
+
+def _passage(pid: int, text: str, group: int | None = None) -> Passage:
+    return Passage(pid, text, 0, len(text), group, pid, pid, f"Title {pid}", None, None, None)
+
+
+def _chosen(passage: Passage, *attached: Passage) -> _Chosen:
+    every = [passage, *attached]
+    return _Chosen(
+        passage.story_id,
+        passage,
+        1.0,
+        list(attached),
+        [spans(p.text) for p in every],
+        {p.group_id or -p.id for p in every},
+    )
+
+
+SHARED = (
+    "The International Committee of the Red Cross said its teams delivered insulin, surgical kits and blankets "
+    "to the two hospitals still working in the besieged city after a local truce allowed a convoy to cross."
+)
+
+
+def test_echoes_find_the_earliest_chosen_result_a_passage_repeats() -> None:
+    echoes = _Echoes(dedup=True)
+    first = _chosen(_passage(1, "Shelling went on overnight in the north of the city, residents said."))
+    second = _chosen(_passage(2, "Markets reopened on Monday."), _passage(3, "Officials said. " + SHARED))
+    third = _chosen(_passage(4, SHARED + " Fuel ran short."))
+    for item in (first, second, third):
+        echoes.add(item)
+    repeat = _passage(9, SHARED.replace("blankets", "warm blankets"))
+    assert echoes.first_echoed(repeat, spans(repeat.text)) is second  # an attached passage counts; 2 before 3
+    unrelated = _passage(10, "Aid trucks reached two hospitals in the encircled city on Wednesday, after a truce.")
+    assert echoes.first_echoed(unrelated, spans(unrelated.text)) is None
+    assert _Echoes(dedup=False).first_echoed(repeat, spans(repeat.text)) is None
+
+
+def test_echoes_follow_duplicate_groups_and_merged_copies() -> None:
+    echoes = _Echoes(dedup=True)
+    item = _chosen(_passage(1, "Shelling went on overnight.", group=7))
+    echoes.add(item)
+    copy = _passage(2, "A text sharing nothing with it at all, word for word.", group=7)
+    assert echoes.first_echoed(copy, spans(copy.text)) is item
+    other_group = _passage(3, "Another text sharing nothing either, in other words.", group=8)
+    assert echoes.first_echoed(other_group, spans(other_group.text)) is None
+    echoes.merge(item, other_group)  # found to repeat it: the rest of group 8 is item's too
+    later = _passage(4, "Yet one more unrelated text of that group.", group=8)
+    assert echoes.first_echoed(later, spans(later.text)) is item
+    assert item.groups == {7, 8}

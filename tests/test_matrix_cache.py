@@ -76,6 +76,32 @@ def test_pooled_connections_share_one_matrix(filled: Archive, cache: MatrixCache
     assert loads == [VEC_TABLE]
 
 
+def test_a_load_takes_its_content_key_from_what_it_read(
+    filled: Archive, cache: MatrixCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archive.store.sqlite import matrix_cache
+
+    reads: list[str] = []
+    monkeypatch.setattr(
+        matrix_cache, "content_key", lambda conn, table: reads.append(table) or content_key(conn, table)
+    )
+    with filled.engine.connect() as conn:
+        for table in (VEC_TABLE, ARTICLES):
+            loaded = matrix.load_matrix(conn, table, DIMENSION)
+            assert loaded.key == content_key(conn, table) and loaded.key[0] >= 1
+            assert cache.get(conn, table, DIMENSION, matrix.load_matrix).key == loaded.key
+    assert reads == [], "the first load of a table reads no key of its own"
+    _replace_vector(filled, 1, np.ones(DIMENSION, dtype=np.float32))
+    with filled.engine.connect() as conn:
+        assert cache.get(conn, ARTICLES, DIMENSION, matrix.load_matrix).lookup([1])[1][0] == 1.0
+    assert reads == [ARTICLES], "a changed table compares keys before it reloads"
+
+
+def test_an_empty_table_has_the_key_of_no_blocks(archive: Archive) -> None:
+    with archive.engine.connect() as conn:
+        assert matrix.load_matrix(conn, VEC_TABLE, DIMENSION).key == content_key(conn, VEC_TABLE) == (0,)
+
+
 def test_threads_searching_at_once_load_the_matrix_once(filled: Archive, loads: list[str]) -> None:
     CACHE.clear()
     results: list[list[tuple[int, float]]] = []

@@ -231,3 +231,17 @@ def test_wordpiece_counter_is_only_used_for_uncased_bert_tokenizers(
     changed = tmp_path / "tokenizer.json"
     changed.write_text(json.dumps(config), encoding="utf-8")
     assert wordpiece_counter(Tokenizer.from_file(str(model_dir / "tokenizer.json")), changed) is None
+
+
+def test_gelu_is_the_exact_erf_gelu_and_leaves_its_input_alone() -> None:
+    import math
+
+    from archive.embedding.query_encoder import _gelu
+
+    x = np.linspace(-6, 6, 2401, dtype=np.float32).reshape(7, 343)
+    before = x.copy()
+    out = _gelu(x)
+    expected = np.array([0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x.ravel().tolist()]).reshape(x.shape)
+    assert out.dtype == np.float32 and out.shape == x.shape
+    assert np.abs(out - expected).max() < 2e-6
+    assert np.array_equal(x, before), "the products run in place on new arrays, never on the hidden states"

@@ -7,9 +7,9 @@ import threading
 import pytest
 
 from archive import Archive, InvalidQueryError, RawArticle
-from archive.search.params import highlight_terms, keyword_query
+from archive.search.params import highlight_terms, highlight_words, highlighted, keyword_query
 from archive.search.query import parse_query
-from archive.search.variants import Variants
+from archive.search.variants import Variants, load_variants
 from archive.store.sqlite.keyword import match_expression
 from archive.store.sqlite.search import SqliteSearchReader
 
@@ -209,3 +209,17 @@ def test_hybrid_embeds_the_query_on_a_worker_thread_while_keyword_lists_are_read
     assert [(r.chunk_id, r.score) for r in overlapped] == [(r.chunk_id, r.score) for r in inline] and overlapped
     semantic = corpus.search("grain exports in Odesa", k=3, mode="semantic")
     assert semantic and threads[2] == threading.current_thread().name  # nothing to overlap: embedded inline
+
+
+def test_highlight_words_are_read_once_and_give_what_highlight_terms_gives() -> None:
+    variants = load_variants(None)
+    query = '"nuclear plant" shelling of Kiev -Chernobyl'
+    wanted = highlight_words(query, variants)
+    assert {"nuclear", "plant", "shelling", "kiev", "kyiv"} <= wanted
+    assert "of" not in wanted and "chernobyl" not in wanted
+    passage = "Shelling near the Kyiv nuclear plant; Chernobyl staff left."
+    assert (
+        highlighted(wanted, passage)
+        == highlight_terms(query, passage, variants)
+        == ("Shelling", "Kyiv", "nuclear", "plant")
+    )

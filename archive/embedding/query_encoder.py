@@ -207,16 +207,31 @@ def _layer_norm(x: Vector, pair: tuple[Vector, Vector], eps: float) -> Vector:
 
 def _gelu(x: Vector) -> Vector:
     """Exact (erf) GELU, as BERT's ``"gelu"``."""
-    return 0.5 * x * (1.0 + _erf(x * np.float32(1 / np.sqrt(2))))
+    out = _erf(x * np.float32(1 / np.sqrt(2)))
+    out += np.float32(1.0)
+    out *= x
+    out *= np.float32(0.5)
+    return out
 
 
 def _erf(x: Vector) -> Vector:
+    """erf of a float32 array, a new array (the products run in place: a query's hidden states are small,
+    and each temporary array costs about what its arithmetic does)."""
     # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, below float32 resolution of GELU's output.
-    sign = np.sign(x)
     a = np.abs(x)
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t
-    out: Vector = (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)
+    t = a * np.float32(0.3275911)
+    t += np.float32(1.0)
+    np.reciprocal(t, out=t)
+    poly = t * np.float32(1.061405429)
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += np.float32(coefficient)
+        poly *= t
+    np.square(a, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a
+    np.subtract(np.float32(1.0), poly, out=poly)
+    out: Vector = np.copysign(poly, x, out=poly)
     return out
 
 

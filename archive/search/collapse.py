@@ -16,7 +16,7 @@ import numpy as np
 from archive.dedup.overlap import share_a_span, spans
 from archive.results import MatchedPassage, SearchResult, Source
 from archive.search.fusion import Candidates, passage_scores, story_scores
-from archive.search.params import SearchParams, highlight_terms
+from archive.search.params import SearchParams, highlight_words, highlighted
 from archive.search.variants import Variants
 from archive.store.interface import Carrier, Passage, SearchReader
 
@@ -48,6 +48,47 @@ class _Chosen:
         return any(share_a_span(passage_spans, mine) for mine in self.spans)
 
 
+class _Echoes:
+    """The results chosen so far, indexed by the duplicate groups and the spans they hold: which one a
+    passage repeats is then one lookup per span of that passage, not one set test per chosen result."""
+
+    def __init__(self, dedup: bool) -> None:
+        self.dedup = dedup
+        self.chosen: list[_Chosen] = []
+        self._by_group: dict[int, list[int]] = {}
+        self._by_span: dict[int, list[int]] = {}
+
+    def add(self, item: _Chosen) -> None:
+        position = len(self.chosen)
+        self.chosen.append(item)
+        for group in item.groups:
+            self._by_group.setdefault(group, []).append(position)
+        for span in frozenset().union(*item.spans):
+            self._by_span.setdefault(span, []).append(position)
+
+    def merge(self, item: _Chosen, passage: Passage) -> None:
+        """``passage`` repeats ``item``: later copies of its group are ``item``'s too."""
+        group = passage.group_id or -passage.id
+        if group not in item.groups:
+            item.groups.add(group)
+            self._by_group.setdefault(group, []).append(self.chosen.index(item))
+
+    def first_echoed(self, passage: Passage, passage_spans: frozenset[int]) -> _Chosen | None:
+        """The earliest chosen result ``passage`` repeats (same group, or a long shared span), if any."""
+        if not self.dedup:
+            return None
+        positions: set[int] = set()
+        if passage.group_id is not None:
+            positions.update(self._by_group.get(passage.group_id, ()))
+        for span in passage_spans:
+            held = self._by_span.get(span)
+            if held is not None:
+                positions.update(held)
+        return next(
+            (c for c in map(self.chosen.__getitem__, sorted(positions)) if c.echoes(passage, passage_spans)), None
+        )
+
+
 def article_results(
     reader: SearchReader, found: Candidates, params: SearchParams, vector: np.ndarray | None, variants: Variants
 ) -> list[SearchResult]:
@@ -70,7 +111,8 @@ def article_results(
         if article_id in story_of_article:
             hit_article.setdefault(story_of_article[article_id], article_id)
     cosines = _Cosines(reader, vector, found)
-    chosen: list[_Chosen] = []
+    echoes = _Echoes(params.dedup)
+    chosen = echoes.chosen
     full_at: int | None = None
     for position, story in enumerate(order):
         if full_at is not None and position > full_at + ECHO_HORIZON + 2 * params.k:
@@ -88,9 +130,9 @@ def article_results(
         if params.min_score is not None and (cosines.of(best) or -1.0) < params.min_score:
             continue
         best_spans = spans(best.text)
-        echo = next((c for c in chosen if params.dedup and c.echoes(best, best_spans)), None)
+        echo = echoes.first_echoed(best, best_spans)
         if echo is not None:
-            echo.groups.add(best.group_id or -best.id)
+            echoes.merge(echo, best)
             echo.merged_stories.append(story)
             continue
         if len(chosen) >= params.k:
@@ -98,7 +140,7 @@ def article_results(
         attached = passages[1 : 1 + MAX_ATTACHED]
         if len(chosen) + 1 == params.k:
             full_at = position
-        chosen.append(
+        echoes.add(
             _Chosen(
                 story,
                 best,
@@ -110,13 +152,14 @@ def article_results(
         )
     carriers = reader.story_carriers(sorted({s for c in chosen for s in (c.story, *c.merged_stories)}))
     results: list[SearchResult] = []
+    wanted = highlight_words(params.query, variants)
     for item in chosen:
         held = [r for s in (item.story, *item.merged_stories) for r in carriers.get(s, [])]
         sources = _sources(held, item.passage)
         shown = [item.passage, *item.attached][: params.per_article] if params.per_article else [item.passage]
         for passage in shown:
             others = () if params.per_article else tuple(_matched(p, cosines) for p in item.attached)
-            results.append(_result(len(results) + 1, passage, item.score, cosines, sources, params, variants, others))
+            results.append(_result(len(results) + 1, passage, item.score, cosines, sources, params, wanted, others))
     return results
 
 
@@ -128,7 +171,8 @@ def passage_results(
     details = reader.passages(list(own))
     banned = _excluded_stories(reader, params, list({p.story_id for p in details.values()}))
     cosines = _Cosines(reader, vector, found)
-    chosen: list[_Chosen] = []
+    echoes = _Echoes(params.dedup)
+    chosen = echoes.chosen
     for cid in sorted(own, key=lambda c: (-own[c], c)):
         passage = details.get(cid)
         if passage is None or passage.story_id in banned:
@@ -136,19 +180,20 @@ def passage_results(
         if params.min_score is not None and (cosines.of(passage) or -1.0) < params.min_score:
             continue
         passage_spans = spans(passage.text)
-        echo = next((c for c in chosen if params.dedup and c.echoes(passage, passage_spans)), None)
+        echo = echoes.first_echoed(passage, passage_spans)
         if echo is not None:
-            echo.groups.add(passage.group_id or -passage.id)
+            echoes.merge(echo, passage)
             continue
         if len(chosen) < params.k:
-            chosen.append(_Chosen(passage.story_id, passage, own[cid], [], [passage_spans], {passage.group_id or -cid}))
+            echoes.add(_Chosen(passage.story_id, passage, own[cid], [], [passage_spans], {passage.group_id or -cid}))
     groups = sorted({g for c in chosen for g in c.groups if g > 0}) if params.dedup else []
     carriers = reader.group_carriers(groups)
     results: list[SearchResult] = []
+    wanted = highlight_words(params.query, variants)
     for item in chosen:
         held = [r for g in sorted(item.groups) for r in carriers.get(g, [])]
         sources = _sources(held, item.passage)
-        results.append(_result(len(results) + 1, item.passage, item.score, cosines, sources, params, variants, ()))
+        results.append(_result(len(results) + 1, item.passage, item.score, cosines, sources, params, wanted, ()))
     return results
 
 
@@ -248,7 +293,7 @@ def _result(
     cosines: _Cosines,
     sources: tuple[Source, ...],
     params: SearchParams,
-    variants: Variants,
+    wanted: frozenset[str],
     others: tuple[MatchedPassage, ...],
 ) -> SearchResult:
     similarity = cosines.of(passage)
@@ -271,7 +316,7 @@ def _result(
         published=passage.published_at,
         sources=sources,
         scores={k: float(v) for k, v in scores.items()},
-        highlights=highlight_terms(params.query, passage.text, variants),
+        highlights=highlighted(wanted, passage.text),
         group_id=passage.group_id,
         similarity=similarity,
         passages=others,

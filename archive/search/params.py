@@ -117,11 +117,20 @@ def keyword_query(parsed: ParsedQuery, variants: Variants) -> KeywordQuery | Non
 
 def highlight_terms(query: str, passage: str, variants: Variants | None = None) -> tuple[str, ...]:
     """Query words (not stopwords) and their spelling variants that occur in the passage, as written there."""
+    return highlighted(highlight_words(query, variants), passage)
+
+
+def highlight_words(query: str, variants: Variants | None = None) -> frozenset[str]:
+    """The lowercased words :func:`highlight_terms` looks for: read once per search, not once per result."""
     parsed = parse_query(query)
     wanted = set(content_words(parsed.words)) | {w for phrase in parsed.phrases for w in phrase}
     if variants is not None:
         wanted |= {w for word in list(wanted) for term in variants.of((word,)) if len(term) == 1 for w in term}
-    wanted -= {w for phrase in parsed.excluded for w in phrase}
+    return frozenset(wanted - {w for phrase in parsed.excluded for w in phrase})
+
+
+def highlighted(wanted: frozenset[str], passage: str) -> tuple[str, ...]:
+    """The words of ``wanted`` (see :func:`highlight_words`) occurring in ``passage``, as written there."""
     seen: dict[str, str] = {}
     for word in WORD.findall(passage):
         low = word.lower()

@@ -17,7 +17,8 @@ the vec0 scan.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ class VectorMatrix:
     published: npt.NDArray[np.int64]  # YYYYMMDD, 0 when unknown
     languages: npt.NDArray[np.void]  # the 16-byte TEXT slots, compared whole
     order: npt.NDArray[np.intp]  # rows sorted by id, for lookups by id
+    key: tuple[object, ...] = ()  # the content key (matrix_cache.content_key) of the snapshot it was read from
 
     @property
     def rows(self) -> int:
@@ -111,6 +113,21 @@ def text_slot(value: str) -> npt.NDArray[np.void]:
     return np.frombuffer(slot, dtype=f"V{_TEXT_SLOT}")
 
 
+def content_key_of(
+    validities: Sequence[bytes], last_block: int, last_blobs: Iterable[bytes | None]
+) -> tuple[object, ...]:
+    """A vec0 table's content key (``matrix_cache.content_key``) from its blocks' validity bitmaps, the
+    last block's id, and that block's row ids, vectors and metadata blobs, in that order."""
+    if not validities:
+        return (0,)
+    digest = hashlib.blake2b(digest_size=16)
+    for validity in validities:
+        digest.update(bytes(validity))
+    for blob in last_blobs:
+        digest.update(b"" if blob is None else bytes(blob))
+    return len(validities), last_block, digest.digest()
+
+
 def load_matrix(conn: SqlConnection, table: str, dimension: int) -> VectorMatrix:
     """Read every live vector of vec0 table ``table`` (``float[dimension]``) and its filter columns."""
     blocks = conn.exec_driver_sql(
@@ -128,9 +145,11 @@ def load_matrix(conn: SqlConnection, table: str, dimension: int) -> VectorMatrix
     vectors = np.empty((rows, dimension), dtype=np.float32)
     start = 0
     sql = f"SELECT rowid, vectors FROM {table}_vector_chunks00 ORDER BY rowid"
+    last_vectors: bytes | None = None
     for (block_id, size, _, _), valid, (rowid, blob) in zip(blocks, valid_per_block, conn.exec_driver_sql(sql)):
         if rowid != block_id or len(blob) != size * dimension * 4:
             raise LayoutError(f"{table}: vector blocks do not match the slot blocks")
+        last_vectors = blob
         count = int(valid.sum())
         vectors[start : start + count] = np.frombuffer(blob, dtype=np.float32).reshape(size, dimension)[valid]
         start += count
@@ -139,14 +158,19 @@ def load_matrix(conn: SqlConnection, table: str, dimension: int) -> VectorMatrix
     norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
     inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
     all_ids = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
+    last_blobs: list[bytes | None] = [blocks[-1][3] if blocks else None, last_vectors]
+    source_ids = _metadata(conn, table, _SOURCE_COLUMN, blocks, valid_per_block, "<i8", last_blobs)
+    published = _metadata(conn, table, _PUBLISHED_COLUMN, blocks, valid_per_block, "<i8", last_blobs)
+    languages = _metadata(conn, table, _LANGUAGE_COLUMN, blocks, valid_per_block, f"V{_TEXT_SLOT}", last_blobs)
     return VectorMatrix(
         ids=all_ids,
         vectors=vectors,
         inverse_norms=inverse,
-        source_ids=_metadata(conn, table, _SOURCE_COLUMN, blocks, valid_per_block, "<i8"),
-        published=_metadata(conn, table, _PUBLISHED_COLUMN, blocks, valid_per_block, "<i8"),
-        languages=_metadata(conn, table, _LANGUAGE_COLUMN, blocks, valid_per_block, f"V{_TEXT_SLOT}"),
+        source_ids=source_ids,
+        published=published,
+        languages=languages,
         order=np.argsort(all_ids, kind="stable"),
+        key=content_key_of([b[2] for b in blocks], int(blocks[-1][0]) if blocks else 0, last_blobs),
     )
 
 
@@ -157,12 +181,15 @@ def _metadata(
     blocks: Sequence[Sequence[Any]],
     valid_per_block: list[npt.NDArray[np.bool_]],
     dtype: str,
+    last_blobs: list[bytes | None],
 ) -> npt.NDArray[Any]:
-    """The live slots' values of metadata column ``column`` (int64, or raw 16-byte TEXT slots)."""
+    """The live slots' values of metadata column ``column`` (int64, or raw 16-byte TEXT slots); the last
+    block's blob is appended to ``last_blobs`` (for the content key)."""
     sql = f"SELECT rowid, data FROM {table}_metadatachunks{column:02d} ORDER BY rowid"
     rows = conn.exec_driver_sql(sql).all()
     if [int(r[0]) for r in rows] != [int(b[0]) for b in blocks]:
         raise LayoutError(f"{table}: metadata blocks do not match the vector blocks")
+    last_blobs.append(rows[-1][1] if rows else None)
     width = np.dtype(dtype).itemsize
     parts = []
     for (_, data), valid in zip(rows, valid_per_block):

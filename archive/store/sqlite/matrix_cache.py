@@ -16,7 +16,7 @@ is its own snapshot's before using it:
 vec0 (sqlite-vec 0.1.x) writes a row only by inserting it into the latest block (a delete
 clears a validity bit where the row was; a new block is added when the latest is full), so
 the content key is the block count, the last block id, every block's validity bitmap and a
-digest of the last block's row ids, vectors and metadata. Loading a matrix is serialised per
+digest of the last block's row ids, vectors and metadata (a load computes it from the blobs it read). Loading a matrix is serialised per
 table, so concurrent searches after a change wait for one load instead of making several.
 
 A connection holding uncommitted writes gets no matrix (its caller scans vec0, which sees
@@ -25,7 +25,6 @@ them): its snapshot may yet roll back, which moves none of the stamps above.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import threading
 from collections import OrderedDict
@@ -33,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from archive.store.sqlite.driver import database_file
-from archive.store.sqlite.matrix import VectorMatrix
+from archive.store.sqlite.matrix import VectorMatrix, content_key_of
 from archive.store.sqlite.sql import CHANGES_AT_BEGIN, TRANSACTION_SERIAL, SqlConnection
 
 _CONNECTION_KEY = "archive_matrix_stamps"
@@ -58,18 +57,13 @@ def content_key(conn: SqlConnection, table: str) -> tuple[object, ...]:
     if not blocks:
         return (0,)
     last = int(blocks[-1][0])
-    digest = hashlib.blake2b(digest_size=16)
-    for _, validity in blocks:
-        digest.update(bytes(validity))
     parts = [
         f"SELECT rowids FROM {table}_chunks WHERE chunk_id = ?",
         f"SELECT vectors FROM {table}_vector_chunks00 WHERE rowid = ?",
     ]
     parts += [f"SELECT data FROM {table}_metadatachunks{c:02d} WHERE rowid = ?" for c in range(_METADATA_COLUMNS)]
-    for sql in parts:
-        blob = conn.exec_driver_sql(sql, (last,)).scalar()
-        digest.update(b"" if blob is None else bytes(blob))
-    return len(blocks), last, digest.digest()
+    blobs = [conn.exec_driver_sql(sql, (last,)).scalar() for sql in parts]
+    return content_key_of([validity for _, validity in blocks], last, blobs)
 
 
 def connection_stamp(conn: SqlConnection, table: str) -> tuple[int, ...]:
@@ -119,15 +113,17 @@ class MatrixCache:
         entry = self._accepted(conn, name, table, stamp)
         if entry is not None:
             return entry.matrix
-        key = content_key(conn, table)
         with self._load_lock(name, table):
             with self._lock:
                 entry = self._entries.get((name, table))
-                if entry is not None and entry.key != key:
-                    del self._entries[(name, table)]  # let the old arrays go before the new ones are read
-                    entry = None
-            if entry is None:
-                entry = self._install(name, table, key, load(conn, table, dimension))
+            if entry is not None and entry.key != content_key(conn, table):
+                with self._lock:
+                    if self._entries.get((name, table)) is entry:
+                        del self._entries[(name, table)]  # let the old arrays go before the new ones are read
+                entry = None
+            if entry is None:  # the key comes from the blobs the load read: no second read of them
+                loaded = load(conn, table, dimension)
+                entry = self._install(name, table, loaded.key or content_key(conn, table), loaded)
         _stamps(conn)[table] = (stamp, entry.token)
         return entry.matrix
 
