@@ -18,6 +18,10 @@ from archive.config import EmbeddingSettings, Settings
 from archive.embedding import model_files
 from archive.embedding.model_files import resolve_model_path
 from archive.embedding.pool import (
+    BATCH_TEXT_CHARS,
+    LONGEST_COUNTED_CHARS,
+    _Pool,
+    cut_batches,
     default_workers,
     encode_parallel,
 )
@@ -127,6 +131,44 @@ def test_parallel_path_does_not_call_model_encode(model: Any, monkeypatch: pytes
 
     monkeypatch.setattr(model, "encode", forbidden)
     assert encode_parallel(model, TEXTS, batch_size=8, workers=2, progress=None).shape == (len(TEXTS), 384)
+
+
+# --- batches of long texts ----------------------------------------------------------------
+
+
+def test_batches_of_long_texts_hold_fewer_texts() -> None:
+    assert BATCH_TEXT_CHARS * 2 == LONGEST_COUNTED_CHARS  # the figures below assume it
+    lengths = [9000, 1500, 1500, 1500, 1100, 900, 750, 750, 700, 400, 300, 10, 0]
+    batches = cut_batches(lengths, 4)
+    assert [len(b) for b in batches] == [2, 2, 2, 4, 3]  # 4 * 750 // min(first length, 1500), at most 4
+    assert [i for b in batches for i in b] == list(range(len(lengths)))  # consecutive, each once
+    assert cut_batches([100] * 5, 2) == [[0, 1], [2, 3], [4]]
+    assert cut_batches([], 8) == []
+    assert [len(b) for b in cut_batches([20_000] * 3, 1)] == [1, 1, 1]
+
+
+LONG = [f"Article {n}: " + "Shelling near Kharkiv damaged homes and a school, officials said. " * 25 for n in range(9)]
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("workers", [1, 2])
+def test_long_texts_are_embedded_in_smaller_batches_with_the_same_vectors(
+    model: Any, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    assert all(len(t) >= LONGEST_COUNTED_CHARS for t in LONG)
+    reference = np.asarray(model.encode(LONG + TEXTS, normalize_embeddings=True), dtype=np.float32)
+    sizes: list[int] = []
+    original_encode, original_preprocess = model.encode, _Pool._preprocess
+    monkeypatch.setattr(
+        model, "encode", lambda texts, **kw: sizes.append(kw["batch_size"]) or original_encode(texts, **kw)
+    )
+    monkeypatch.setattr(
+        _Pool, "_preprocess", lambda self, texts: sizes.append(len(texts)) or original_preprocess(self, texts)
+    )
+    vectors = encode_parallel(model, LONG + TEXTS, batch_size=8, workers=workers, progress=None)
+    assert np.abs(vectors - reference).max() <= 1e-5
+    assert sizes[0] == 4, "texts of the model's whole window go 4 to a batch of 8"
+    assert max(sizes) == 8 if workers == 2 else sizes == [4]  # one worker: one encode() call for 8 batches
 
 
 # --- one worker, a single batch, no texts ------------------------------------------------

@@ -44,6 +44,13 @@ BATCHES_PER_PROGRESS = 8
 # that Ctrl-C (delivered to the main thread only between waits) stops an ingest at once.
 _POLL_SECONDS = 0.2
 _FINISHED = -1  # a worker's last message on the progress queue
+# A forward pass's activations grow with its batch's size times its longest text. A batch holds
+# ``batch_size`` texts of up to BATCH_TEXT_CHARS characters (a passage with its headline); a batch of
+# longer texts (article inputs: headline and lead, the model's whole window) holds proportionally
+# fewer, which bounds ingest's memory peak (scripts/bench.py's ingest section times it). Past
+# LONGEST_COUNTED_CHARS the model truncates anyway, so length counts no further.
+BATCH_TEXT_CHARS = 750
+LONGEST_COUNTED_CHARS = 1_500
 
 Vectors = npt.NDArray[np.float32]
 
@@ -82,9 +89,10 @@ def encode_parallel(
     ``precision`` "bfloat16" runs each thread's forward passes under torch's autocast
     (``archive.embedding.precision``); the vectors handed back are float32 either way.
 
-    Texts are sorted longest first and cut into batches of ``batch_size``, so each batch pads to
-    similar lengths; the threads take batches in turn. ``progress`` hears the number of texts
-    finished after every few batches, always on the calling thread. One worker (or a single batch) calls
+    Texts are sorted longest first and cut into batches of ``batch_size`` (fewer for long texts,
+    see :func:`cut_batches`), so each batch pads to similar lengths; the threads take batches in
+    turn. ``progress`` hears the number of texts finished after every few batches, always on the
+    calling thread. One worker (or a single batch) calls
     ``model.encode`` on this thread, with torch's thread count as it is.
     """
     if batch_size < 1:
@@ -95,28 +103,42 @@ def encode_parallel(
     if not items:
         return np.empty((0, _dimension(model)), dtype=np.float32)
     order = sorted(range(len(items)), key=lambda i: -len(items[i]))
-    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    batches = cut_batches([len(items[i]) for i in order], batch_size)
+    batches = [[order[i] for i in batch] for batch in batches]
     prompt = _default_prompt(model)
     if workers == 1 or len(batches) == 1 or (prompt and not hasattr(model, "preprocess")):
-        return _encode_serial(model, items, order, batch_size, progress, precision)
+        return _encode_serial(model, items, batches, progress, precision)
     return _Pool(model, items, batches, prompt, precision).run(min(workers, len(batches)), progress)
+
+
+def cut_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Positions ``0..len(lengths)-1`` (texts of these lengths, longest first) cut into consecutive batches:
+    ``batch_size`` texts each, fewer where the batch's first (longest) text is past BATCH_TEXT_CHARS."""
+    batches: list[list[int]] = []
+    start = 0
+    while start < len(lengths):
+        longest = max(1, min(lengths[start], LONGEST_COUNTED_CHARS))
+        size = max(1, min(batch_size, batch_size * BATCH_TEXT_CHARS // longest))
+        batches.append(list(range(start, min(start + size, len(lengths)))))
+        start += size
+    return batches
 
 
 def _encode_serial(
     model: SentenceTransformer,
     items: list[str],
-    order: list[int],
-    batch_size: int,
+    batches: list[list[int]],
     progress: Callable[[int], None] | None,
     precision: Precision,
 ) -> Vectors:
     out: Vectors | None = None
     with autocast(precision, str(model.device)):  # once: leaving it drops autocast's cast weights
-        for start in range(0, len(order), batch_size * BATCHES_PER_PROGRESS):
-            rows = order[start : start + batch_size * BATCHES_PER_PROGRESS]
+        for start in range(0, len(batches), BATCHES_PER_PROGRESS):
+            group = batches[start : start + BATCHES_PER_PROGRESS]
+            rows = [row for batch in group for row in batch]
             vectors = model.encode(
                 [items[i] for i in rows],
-                batch_size=batch_size,
+                batch_size=len(group[0]),  # the group's longest texts set its (smallest) batch
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
