@@ -16,8 +16,9 @@ is its own snapshot's before using it:
 vec0 (sqlite-vec 0.1.x) writes a row only by inserting it into the latest block (a delete
 clears a validity bit where the row was; a new block is added when the latest is full), so
 the content key is the block count, the last block id, every block's validity bitmap and a
-digest of the last block's row ids, vectors and metadata (a load computes it from the blobs it read). Loading a matrix is serialised per
-table, so concurrent searches after a change wait for one load instead of making several.
+digest of the last block's row ids, vectors and metadata; a load computes it from the blobs it
+has read. Loading a matrix is serialised per table, so concurrent searches after a change wait
+for one load instead of making several.
 
 A connection holding uncommitted writes gets no matrix (its caller scans vec0, which sees
 them): its snapshot may yet roll back, which moves none of the stamps above.
