@@ -36,15 +36,12 @@ class _Chosen:
     spans: list[frozenset[int]]
     groups: set[int]
     merged_stories: list[int] = field(default_factory=list)  # other stories that repeat this one's text
-    every_span: frozenset[int] = frozenset()  # union of spans: most passages share none, one check says so
 
     def echoes(self, passage: Passage, passage_spans: frozenset[int]) -> bool:
+        """Same group, or a long span shared with one of these passages (``_Echoes`` asks only the
+        results that share a group or a span with it)."""
         if passage.group_id is not None and passage.group_id in self.groups:
             return True
-        if not self.every_span:
-            self.every_span = frozenset().union(*self.spans)
-        if passage_spans.isdisjoint(self.every_span):
-            return False
         return any(share_a_span(passage_spans, mine) for mine in self.spans)
 
 
