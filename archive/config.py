@@ -28,7 +28,7 @@ ENV_TORCH_THREADS = "ARCHIVE_TORCH_THREADS"
 ENV_QUERY_ENCODER = "ARCHIVE_QUERY_ENCODER"
 # "cpu", "cuda", "cuda:1", "mps" or "auto" (a GPU when torch sees one).
 ENV_DEVICE = "ARCHIVE_DEVICE"
-# "float32", "bfloat16" (autocast) or "auto": bfloat16 where the CPU multiplies it natively (AMX).
+# "float32", "bfloat16" (autocast) or "auto": bfloat16 where the CPU multiplies it natively (AMX, AVX512-BF16).
 ENV_PRECISION = "ARCHIVE_PRECISION"
 # A file of extra spelling variants for keyword search (archive/search/variants.txt's format).
 ENV_VARIANTS = "ARCHIVE_VARIANTS"

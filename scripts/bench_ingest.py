@@ -7,7 +7,7 @@ weights and batch size); the order rotates per segment, so a burst of load
 from other processes on this shared machine hits every side.
 
 Where the pipeline embeds in another precision than float32 (``ARCHIVE_PRECISION``, whose
-``auto`` takes bfloat16 on a CPU with AMX: archive/embedding/precision.py), each segment is
+``auto`` takes bfloat16 on a CPU with AMX-BF16 or AVX512-BF16: archive/embedding/precision.py), each segment is
 also ingested into a second fresh archive by a float32 pipeline on the same loaded model:
 the float32 / reduced-precision ratio of articles per second is the speed-up at equal input.
 

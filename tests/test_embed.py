@@ -405,16 +405,24 @@ def test_embedding_on_a_gpu_sends_large_batches_to_the_pool(tmp_path: Path, monk
     seen: dict[str, Any] = {}
 
     def fake_encode(
-        model: object, items: list[str], *, batch_size: int, workers: int, progress: object, precision: str
+        model: object,
+        items: list[str],
+        *,
+        batch_size: int,
+        workers: int,
+        progress: object,
+        precision: str,
+        batch_chars: int | None,
     ) -> np.ndarray:
-        seen.update(batch_size=batch_size, workers=workers, precision=precision)
+        seen.update(batch_size=batch_size, workers=workers, precision=precision, batch_chars=batch_chars)
         return np.zeros((len(items), 384), dtype=np.float32)
 
     embedder = SentenceTransformerEmbedder(None, home=tmp_path, device="cuda")
     monkeypatch.setattr(embedder, "_load", lambda: OnGpu())
     monkeypatch.setattr(sentence, "encode_parallel", fake_encode)
     assert embedder.embed(["a passage"] * 3, batch_size=32).shape == (3, 384)
-    assert seen == {"batch_size": GPU_BATCH_SIZE, "workers": 1, "precision": "float32"}  # auto: float32 on a GPU
+    # auto: float32 on a GPU, and its large batches are not cut by the CPU's character budget
+    assert seen == {"batch_size": GPU_BATCH_SIZE, "workers": 1, "precision": "float32", "batch_chars": None}
 
 
 @pytest.mark.parametrize("device", ["cuda", "cuda:7", "mps"])

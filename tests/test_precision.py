@@ -68,6 +68,43 @@ def test_cpu_flags_are_read_from_cpuinfo(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert not precision._cpuinfo_flag("amx_bf16")
 
 
+@pytest.mark.parametrize(
+    ("amx", "avx512_bf16", "expected"), [(True, False, True), (False, True, True), (False, False, False)]
+)
+def test_native_bfloat16_is_amx_tiles_or_avx512_bf16(
+    monkeypatch: pytest.MonkeyPatch, amx: bool, avx512_bf16: bool, expected: bool
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    precision.cpu_has_native_bfloat16.cache_clear()
+    try:
+        assert precision.cpu_has_native_bfloat16() is expected
+        monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+        precision.cpu_has_native_bfloat16.cache_clear()
+        assert precision.cpu_has_native_bfloat16() is False  # no oneDNN: nothing runs it fast
+    finally:
+        precision.cpu_has_native_bfloat16.cache_clear()
+
+
+@pytest.mark.parametrize(("flags", "expected"), [("amx_bf16 amx_tile", True), ("avx512_bf16", True), ("avx2", False)])
+def test_without_torch_probes_cpuinfo_decides(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, flags: str, expected: bool
+) -> None:
+    import torch
+
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nflags\t\t: fpu sse2 avx512f {flags}\n")
+    monkeypatch.setattr(precision, "_CPUINFO", info)
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported", raising=False)
+    precision.cpu_has_native_bfloat16.cache_clear()
+    try:
+        assert precision.cpu_has_native_bfloat16() is expected
+    finally:
+        precision.cpu_has_native_bfloat16.cache_clear()
+
+
 def test_autocast_turns_on_bfloat16_for_this_thread_only() -> None:
     import torch
 

@@ -249,6 +249,50 @@ def test_encoding_option_overrides_detection(tmp_path: Path) -> None:
     assert article.text == "\u0422\u0435\u043a\u0441\u0442"
 
 
+JSONL_RECORDS = [
+    {"title": "Kyiv", "text": "Caf\u00e9 near the front \U0001f600 reopened."},
+    {"text": "A separator \u2028 inside a string."},
+    {"text": "Koi: \u0422\u0435\u043a\u0441\u0442"},
+]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix", "option"),
+    [("utf-8", b"", None), ("utf-8", b"\xef\xbb\xbf", None), ("utf-16", b"", None), ("koi8-r", b"", "koi8-r")],
+)
+def test_json_lines_decode_a_line_at_a_time_as_the_whole_file_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str, prefix: bytes, option: str | None
+) -> None:
+    import archive.ingest.readers as readers
+
+    path = tmp_path / "n.jsonl"
+    records = JSONL_RECORDS[2:] if encoding == "koi8-r" else JSONL_RECORDS  # koi8-r has no emoji
+    path.write_bytes(prefix + "".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in records).encode(encoding))
+    whole = readers._decode
+    decoded: list[int] = []
+    monkeypatch.setattr(readers, "_decode", lambda raw, *a: decoded.append(len(raw)) or whole(raw, *a))
+    got = articles(path, encoding=option)
+    assert [a.text for a in got] == [r["text"] for r in records]
+    assert got[0].title == records[0].get("title")
+    assert decoded == ([len(path.read_bytes())] if encoding == "utf-16" else [])  # only UTF-16 decodes it whole
+
+
+def test_json_lines_in_windows_1252_fall_back_as_a_whole_file_did(tmp_path: Path) -> None:
+    path = tmp_path / "n.jsonl"
+    path.write_bytes('{"text": "caf\u00e9 \u2019quoted\u2019"}\n{"text": "plain"}\n'.encode("cp1252"))
+    assert [a.text for a in articles(path)] == ["caf\u00e9 \u2019quoted\u2019", "plain"]
+
+
+def test_json_lines_that_do_not_decode_fail_before_any_record(tmp_path: Path) -> None:
+    path = tmp_path / "n.jsonl"
+    path.write_bytes(b'{"text": "fine"}\n{"text": "caf\xc3\xa9"}\n')
+    records = read_file(path, encoding="ascii")
+    with pytest.raises(IngestError, match=r"cannot decode as ascii \(byte offset 30\)"):
+        next(records)  # the whole file is checked first: nothing of it is ingested
+    with pytest.raises(ConfigError, match="unknown encoding 'hex'"):
+        list(read_file(path, encoding="hex"))  # a codec, but not of text
+
+
 def test_unknown_encoding_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "n.csv"
     path.write_text("text\nx\n", encoding="utf-8")

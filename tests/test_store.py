@@ -157,3 +157,37 @@ def test_upgrading_an_archive_with_passages_records_float32(tmp_path: Path) -> N
         downgrade_then_upgrade(path, "0005")  # 0006 adds the column again (it fails if the column stayed)
         with Archive.open(path, embedder=FakeEmbedder()) as archive:
             assert archive.stats()["precision"] == expected  # every vector before 0006 was float32
+
+
+def _mapped_bytes(archive: Archive) -> int:
+    with archive.engine.connect() as conn:  # a checkout, as every reader and writer session makes
+        return int(conn.exec_driver_sql("PRAGMA mmap_size").scalar_one())
+
+
+def test_connections_inside_bounded_memory_do_not_map_the_file(archive: Archive) -> None:
+    store = archive.store()
+    mapped = _mapped_bytes(archive)
+    assert mapped > 0  # searches map the file
+    with store.bounded_memory():
+        assert _mapped_bytes(archive) == 0
+        with store.bounded_memory():  # nested blocks count
+            assert _mapped_bytes(archive) == 0
+        assert _mapped_bytes(archive) == 0
+        with store.reader() as reader:  # the store's own sessions check out the same way
+            assert reader.counts()["articles"] == 0
+    assert _mapped_bytes(archive) == mapped  # mapped again once the block ends
+
+
+def test_an_ingest_reads_the_archive_unmapped(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    original = archive.embedder.embed
+
+    def spy(texts: list[str], **kwargs: object) -> object:
+        seen.append(_mapped_bytes(archive))
+        return original(texts, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(archive.embedder, "embed", spy)
+    article = RawArticle(title="Unmapped", text="Shelling hit the outskirts of Kharkiv overnight. " * 4, outlet="Test")
+    assert archive.ingest_records([article]).added == 1
+    assert seen and set(seen) == {0}
+    assert _mapped_bytes(archive) > 0

@@ -33,7 +33,14 @@ from archive.errors import ConfigError
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["default_workers", "encode_parallel", "release_freed_memory", "usable_cores"]
+__all__ = [
+    "CPU_BATCH_CHARS",
+    "bound_kernel_cache",
+    "default_workers",
+    "encode_parallel",
+    "release_freed_memory",
+    "usable_cores",
+]
 
 # Past a handful of cores, one process's Python threads start to queue on the GIL between kernels.
 MAX_DEFAULT_WORKERS = 8
@@ -44,13 +51,19 @@ BATCHES_PER_PROGRESS = 8
 # that Ctrl-C (delivered to the main thread only between waits) stops an ingest at once.
 _POLL_SECONDS = 0.2
 _FINISHED = -1  # a worker's last message on the progress queue
-# A forward pass's activations grow with its batch's size times its longest text. A batch holds
-# ``batch_size`` texts of up to BATCH_TEXT_CHARS characters (a passage with its headline); a batch of
-# longer texts (article inputs: headline and lead, the model's whole window) holds proportionally
-# fewer, which bounds ingest's memory peak (scripts/bench.py's ingest section times it). Past
-# LONGEST_COUNTED_CHARS the model truncates anyway, so length counts no further.
+# A forward pass's activations grow with its batch's size times its longest text. By default a batch
+# holds ``batch_size`` texts of up to BATCH_TEXT_CHARS characters (a passage with its headline); a
+# batch of longer texts (article inputs: headline and lead, the model's whole window) holds
+# proportionally fewer. Past LONGEST_COUNTED_CHARS the model truncates anyway, so length counts no
+# further.
 BATCH_TEXT_CHARS = 750
 LONGEST_COUNTED_CHARS = 1_500
+# On a CPU a batch is bounded by its padded characters instead: a forward pass of 8 passages runs as
+# fast per passage as one of 32 on one core (the core is busy either way), with a third of the
+# activations. Scratch runs of encode_parallel (2 workers, bfloat16 and float32, 1,024 ukraine_media
+# passages with headlines): 6,000 characters embedded 93-95 passages/s against 81-86 at 32 texts a
+# batch, and article inputs 56-59/s against 46-53, at 350-460 MB lower peaks.
+CPU_BATCH_CHARS = 6_000
 
 Vectors = npt.NDArray[np.float32]
 
@@ -83,14 +96,16 @@ def encode_parallel(
     workers: int,
     progress: Callable[[int], None] | None = None,
     precision: Precision = FLOAT32,
+    batch_chars: int | None = None,
 ) -> Vectors:
     """Embed ``texts`` with ``model`` on ``workers`` threads: float32, L2-normalised, input order.
 
     ``precision`` "bfloat16" runs each thread's forward passes under torch's autocast
     (``archive.embedding.precision``); the vectors handed back are float32 either way.
 
-    Texts are sorted longest first and cut into batches of ``batch_size`` (fewer for long texts,
-    see :func:`cut_batches`), so each batch pads to similar lengths; the threads take batches in
+    Texts are sorted longest first and cut into batches of ``batch_size`` (fewer for long texts, and
+    at most ``batch_chars`` padded characters when given: see :func:`cut_batches`), so each batch
+    pads to similar lengths; the threads take batches in
     turn. ``progress`` hears the number of texts finished after every few batches, always on the
     calling thread. One worker (or a single batch) calls
     ``model.encode`` on this thread, with torch's thread count as it is.
@@ -103,7 +118,7 @@ def encode_parallel(
     if not items:
         return np.empty((0, _dimension(model)), dtype=np.float32)
     order = sorted(range(len(items)), key=lambda i: -len(items[i]))
-    batches = cut_batches([len(items[i]) for i in order], batch_size)
+    batches = cut_batches([len(items[i]) for i in order], batch_size, batch_chars)
     batches = [[order[i] for i in batch] for batch in batches]
     prompt = _default_prompt(model)
     if workers == 1 or len(batches) == 1 or (prompt and not hasattr(model, "preprocess")):
@@ -111,14 +126,17 @@ def encode_parallel(
     return _Pool(model, items, batches, prompt, precision).run(min(workers, len(batches)), progress)
 
 
-def cut_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Positions ``0..len(lengths)-1`` (texts of these lengths, longest first) cut into consecutive batches:
-    ``batch_size`` texts each, fewer where the batch's first (longest) text is past BATCH_TEXT_CHARS."""
+def cut_batches(lengths: Sequence[int], batch_size: int, batch_chars: int | None = None) -> list[list[int]]:
+    """Positions ``0..len(lengths)-1`` (texts of these lengths, longest first) cut into consecutive batches
+    of at most ``batch_size`` texts and ``batch_chars`` padded characters (the batch's first, longest,
+    text counted once per text, up to LONGEST_COUNTED_CHARS). ``batch_chars`` defaults to
+    ``batch_size * BATCH_TEXT_CHARS``. Every batch holds at least one text."""
+    budget = batch_size * BATCH_TEXT_CHARS if batch_chars is None else batch_chars
     batches: list[list[int]] = []
     start = 0
     while start < len(lengths):
         longest = max(1, min(lengths[start], LONGEST_COUNTED_CHARS))
-        size = max(1, min(batch_size, batch_size * BATCH_TEXT_CHARS // longest))
+        size = max(1, min(batch_size, budget // longest))
         batches.append(list(range(start, min(start + size, len(lengths)))))
         start += size
     return batches
@@ -275,6 +293,18 @@ def _dimension(model: SentenceTransformer) -> int:
     getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     dimension = getter()
     return dimension if isinstance(dimension, int) else 0
+
+
+# oneDNN (torch's bfloat16 products on a CPU) keeps every kernel it built, with the weights packed for
+# it, for up to 1,024 shapes; each batch's padded length is a new shape, so over a long ingest that
+# cache grew by hundreds of MB. A few dozen cover the shapes of the batches in flight.
+KERNEL_CACHE_CAPACITY = 32
+_KERNEL_CACHE_VARIABLE = "ONEDNN_PRIMITIVE_CACHE_CAPACITY"
+
+
+def bound_kernel_cache() -> None:
+    """Cap oneDNN's kernel cache (read when it builds its first kernel); a value the user set stays."""
+    os.environ.setdefault(_KERNEL_CACHE_VARIABLE, str(KERNEL_CACHE_CAPACITY))
 
 
 def release_freed_memory() -> None:

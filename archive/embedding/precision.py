@@ -1,9 +1,9 @@
 """Which float precision passages are embedded in: float32, or bfloat16 under torch's autocast.
 
 Under autocast the matrix products run in bfloat16 while layer norms, softmax and the
-pooling stay in float32. On a CPU with AMX (Intel Sapphire Rapids and later) oneDNN runs
-those products on the AMX tiles, much faster than float32 at vectors within float rounding of
-float32's (``scripts/bench.py --sections ingest`` times both pipelines side by side,
+pooling stay in float32. On a CPU with AMX tiles (Intel Sapphire Rapids and later) or AVX512-BF16
+dot products (Intel Cooper Lake, AMD Zen 4 and later) oneDNN runs those products in hardware, much
+faster than float32 at vectors within float rounding of float32's (``scripts/bench.py --sections ingest`` times both pipelines side by side,
 ``scripts/eval.py`` measures retrieval quality, ``tests/test_precision.py`` bounds the cosine).
 Elsewhere bfloat16 is emulated and slower, so ``auto`` takes it only where the CPU multiplies
 it natively, and float32 on every other device. Query vectors (float32) stay comparable with either.
@@ -26,6 +26,9 @@ __all__ = ["BFLOAT16", "FLOAT32", "autocast", "cpu_has_native_bfloat16", "precis
 FLOAT32: Precision = "float32"
 BFLOAT16: Precision = "bfloat16"
 _CPUINFO = Path("/proc/cpuinfo")
+# AMX-BF16 or AVX512-BF16: torch's probes of them, and their names in /proc/cpuinfo.
+_TORCH_PROBES = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+_CPUINFO_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 def resolve_precision(choice: PrecisionChoice, device: str) -> Precision:
@@ -57,16 +60,19 @@ def _runs_bfloat16(kind: str) -> bool:
 
 @cache
 def cpu_has_native_bfloat16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (AMX-BF16 tiles), as oneDNN needs for speed."""
+    """Whether this CPU multiplies bfloat16 in hardware, as oneDNN needs for speed: AMX-BF16 tiles (Intel
+    Sapphire Rapids and later) or AVX512-BF16 dot products (Intel Cooper Lake, AMD Zen 4 and later)."""
     import torch
 
-    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # a private probe: cpuinfo where it is gone
-    if probe is not None:
+    if not torch.backends.mkldnn.is_available():  # type: ignore[no-untyped-call]
+        return False
+    probes = [getattr(torch.cpu, name, None) for name in _TORCH_PROBES]  # private: cpuinfo where they are gone
+    if all(probe is not None for probe in probes):
         try:
-            return bool(probe()) and bool(torch.backends.mkldnn.is_available())  # type: ignore[no-untyped-call]
+            return any(bool(probe()) for probe in probes if probe is not None)
         except RuntimeError:
             pass
-    return _cpuinfo_flag("amx_bf16")
+    return any(_cpuinfo_flag(flag) for flag in _CPUINFO_FLAGS)
 
 
 def _cpuinfo_flag(flag: str) -> bool:

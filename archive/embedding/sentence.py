@@ -24,7 +24,13 @@ from archive.embedding.model_files import (
     resolve_model_path,
     set_offline_environment,
 )
-from archive.embedding.pool import default_workers, encode_parallel, release_freed_memory
+from archive.embedding.pool import (
+    CPU_BATCH_CHARS,
+    bound_kernel_cache,
+    default_workers,
+    encode_parallel,
+    release_freed_memory,
+)
 from archive.embedding.precision import FLOAT32, resolve_precision
 from archive.errors import ConfigError, ModelNotFoundError
 
@@ -126,9 +132,16 @@ class SentenceTransformerEmbedder:
         device = str(model.device)
         workers = default_workers(device, workers=self.options.workers, torch_threads=self.options.torch_threads)
         batch_size = device_batch_size(device, batch_size)
+        batch_chars = device_batch_chars(device)
         try:
             return encode_parallel(
-                model, items, batch_size=batch_size, workers=workers, progress=progress, precision=precision
+                model,
+                items,
+                batch_size=batch_size,
+                workers=workers,
+                progress=progress,
+                precision=precision,
+                batch_chars=batch_chars,
             )
         finally:
             release_freed_memory()
@@ -166,6 +179,7 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 source = self.source
                 set_offline_environment()
+                bound_kernel_cache()
                 if self.options.torch_threads is not None:
                     import torch
 
@@ -237,6 +251,12 @@ def device_batch_size(device: str, batch_size: int) -> int:
     batches pad little.
     """
     return batch_size if device.split(":")[0] == "cpu" else max(batch_size, GPU_BATCH_SIZE)
+
+
+def device_batch_chars(device: str) -> int | None:
+    """The padded characters a batch may hold on ``device``: CPU_BATCH_CHARS on a CPU (the pool's
+    measure), no bound of their own elsewhere (a GPU wants its large batches)."""
+    return CPU_BATCH_CHARS if device.split(":")[0] == "cpu" else None
 
 
 def _pick_device(device: str) -> str:

@@ -78,6 +78,18 @@ def run_ingest(
     report: IngestReport,
 ) -> IngestReport:
     """Ingest ``records`` as one recorded run; the caller holds the writer lock."""
+    with target.store.bounded_memory():  # a long run touches most of the file: keep it out of the RSS
+        return _run(target, records, opts, progress, command, report)
+
+
+def _run(
+    target: IngestTarget,
+    records: Iterable[RawArticle | IngestError],
+    opts: IngestOptions,
+    progress: ProgressFn | None,
+    command: str,
+    report: IngestReport,
+) -> IngestReport:
     with target.store.writer() as store_writer:
         # The writer lock is ours, so a run still marked running was killed.
         if store_writer.interrupt_stale_runs(live_pid=os.getpid()):

@@ -85,7 +85,7 @@ def embed_articles(
 
     ``embedder`` must be the model the archive records (the caller checked it, as opening does).
     """
-    with store.writer_lock(wait=wait, command="reembed --articles"):
+    with store.writer_lock(wait=wait, command="reembed --articles"), store.bounded_memory():
         with store.reader() as reader:
             active = reader.active_model()
         if active is None:

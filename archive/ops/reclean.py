@@ -62,7 +62,7 @@ def reclean(
     report = CleanReport()
     hasher = MinHasher()
     max_tokens = min(embedder.max_tokens, DEFAULT_MAX_TOKENS)
-    with store.writer_lock(wait=wait, command="clean"):
+    with store.writer_lock(wait=wait, command="clean"), store.bounded_memory():
         with store.writer() as writer:
             if relearn or writer.boilerplate_is_empty():
                 report.relearned = _count_stored(writer)

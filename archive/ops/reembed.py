@@ -61,7 +61,7 @@ def reembed(
     """
     if batch_size < 1 or chunks_per_batch < 1:
         raise OperationError("--batch-size must be at least 1")
-    with store.writer_lock(wait=wait):
+    with store.writer_lock(wait=wait), store.bounded_memory():
         with store.writer() as writer:
             active = writer.active_model()
             if active is None:

@@ -394,6 +394,11 @@ class Store(Protocol):
         row by row (PostgreSQL's HNSW) are dropped for the block and rebuilt when it ends."""
         ...
 
+    def bounded_memory(self) -> AbstractContextManager[None]:
+        """A long run of writes (an ingest): this process's reads of the archive keep its memory bounded
+        inside the block (SQLite: through the page cache, not a map of the whole file)."""
+        ...
+
     def writer_lock(self, *, wait: float = 0, command: str | None = None) -> AbstractContextManager[object]:
         """The one-writer-per-archive lock: raises LockedError when held longer than ``wait`` seconds."""
         ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, event
@@ -71,6 +71,9 @@ class PostgresStore:
         """A large load: the HNSW indexes are dropped for the block and built once after it."""
         with deferred_hnsw(self.engine, self.vector_table):
             yield
+
+    def bounded_memory(self) -> AbstractContextManager[None]:
+        return nullcontext()  # the server holds the data: this process maps nothing
 
     def writer_lock(self, *, wait: float = 0, command: str | None = None) -> AbstractContextManager[int]:
         return self._lock.hold(wait=wait, command=command)

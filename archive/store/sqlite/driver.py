@@ -98,6 +98,12 @@ def prepare_connection(dbapi_conn: Any) -> None:
     cur.close()
 
 
+def set_file_map(dbapi_conn: Any, size: int) -> None:
+    """Map at most ``size`` bytes of the file on this connection (0: none; reads then go through the page
+    cache). A smaller map is unmapped at once, so its pages stop counting in the process's RSS."""
+    dbapi_conn.execute(f"PRAGMA mmap_size = {int(size)}").close()
+
+
 AccessMode = Literal["rw", "ro", "immutable"]
 
 

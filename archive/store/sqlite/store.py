@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from archive.errors import OperationError
 from archive.store import lockfile, migrate
 from archive.store.lockfile import LockHolder
 from archive.store.sqlite import writes
+from archive.store.sqlite.driver import MMAP_BYTES, set_file_map
 from archive.store.sqlite.engine import create_archive_engine, engine_path, is_read_only, pick_driver
 from archive.store.sqlite.errors import read_only_error, translate_errors
 from archive.store.sqlite.readonly import make_read_only
 from archive.store.sqlite.session import SqliteReader, SqliteWriter
 from archive.store.sqlite.vtables import VEC_TABLE
+
+_MAP_SIZE = "archive_mmap_size"  # what a pooled connection maps now, when bounded_memory() changed it
 
 
 class SqliteStore:
@@ -28,6 +33,9 @@ class SqliteStore:
         self.vector_table = vector_table
         self.prefilter_min_rows = prefilter_min_rows
         self.location = engine_path(engine)
+        self._bounded = 0  # bounded_memory() blocks open now, on any thread
+        self._bounded_lock = threading.Lock()
+        event.listen(engine, "checkout", self._on_checkout)
 
     @classmethod
     def open(cls, path: Path | str, *, create: bool = True, prefilter_min_rows: int | None = None) -> SqliteStore:
@@ -60,6 +68,29 @@ class SqliteStore:
 
     def bulk_load(self) -> AbstractContextManager[None]:
         return nullcontext()  # vec0 tables have no index to defer
+
+    @contextmanager
+    def bounded_memory(self) -> Iterator[None]:
+        """Connections checked out inside the block do not map the file.
+
+        An ingest reads pages all over a growing file (band keys, groups, sentence counts, FTS
+        merges); mapped, each page it touched stays in its RSS, which grew with the archive
+        (about 300 MB over the whole ukraine_media set). Unmapped, reads go through SQLite's page
+        cache (``cache_size``, bounded) and the OS's. Searches outside such a block map it again.
+        """
+        with self._bounded_lock:
+            self._bounded += 1
+        try:
+            yield
+        finally:
+            with self._bounded_lock:
+                self._bounded -= 1
+
+    def _on_checkout(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        size = 0 if self._bounded else MMAP_BYTES
+        if record.info.get(_MAP_SIZE, MMAP_BYTES) != size:  # a new connection maps MMAP_BYTES
+            set_file_map(dbapi_conn, size)
+            record.info[_MAP_SIZE] = size
 
     def writer_lock(self, *, wait: float = 0, command: str | None = None) -> AbstractContextManager[LockHolder]:
         return lockfile.writer_lock(self.path, wait=wait, command=command)
