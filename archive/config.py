@@ -42,8 +42,10 @@ ENV_ALLOW_PRIVATE = "ARCHIVE_ALLOW_PRIVATE"
 # Largest input file read by ingest, in MiB, after decompression (bounds the memory of one file).
 ENV_MAX_INPUT_MB = "ARCHIVE_MAX_INPUT_MB"
 
-# Up to this many passages KNN scans every float vector, held in memory (store.sqlite.knn.MATRIX_MAX_ROWS).
-DEFAULT_PREFILTER_MIN_ROWS = 100_000
+# Up to this many passages (or articles, for the article vectors) KNN scans every float vector; above it
+# the sign-bit prefilter picks the vectors to score exactly (store.sqlite.knn): out of the matrix held in
+# memory up to store.sqlite.knn.MATRIX_MAX_ROWS passages, where it costs a third of the exact scan.
+DEFAULT_PREFILTER_MIN_ROWS = 50_000
 DEFAULT_MAX_INPUT_MB = 64
 QueryEncoderChoice = Literal["auto", "torch"]
 Precision = Literal["float32", "bfloat16"]  # what passages are embedded in

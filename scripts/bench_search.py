@@ -134,15 +134,19 @@ def _recall(found: list[list[int]], truth: list[list[int]]) -> float:
 
 @contextmanager
 def _prefilter(archive: Archive, min_rows: int | None, candidates: int | None = None) -> Iterator[None]:
-    """Force the prefilter threshold (None: exact) and, optionally, the float-rescored candidate count."""
-    saved = archive.settings, knn.NARROW_MIN, knn.NARROW_PER_K
+    """Force the prefilter threshold (None: exact) and, optionally, the float-rescored candidate count.
+
+    The store's readers take the threshold from the store (set when it was opened), so both change."""
+    store = archive.store()
+    saved = archive.settings, store.prefilter_min_rows, knn.NARROW_MIN, knn.NARROW_PER_K  # type: ignore[attr-defined]
     archive.settings = replace(archive.settings, prefilter_min_rows=min_rows)
+    store.prefilter_min_rows = min_rows  # type: ignore[attr-defined]
     if candidates:
         knn.NARROW_MIN, knn.NARROW_PER_K = candidates, 0
     try:
         yield
     finally:
-        archive.settings, knn.NARROW_MIN, knn.NARROW_PER_K = saved
+        archive.settings, store.prefilter_min_rows, knn.NARROW_MIN, knn.NARROW_PER_K = saved  # type: ignore[attr-defined]
 
 
 def measure_size(cache: Path, chunks: int, *, queries: int, home: Path | None = None) -> SizeResult:

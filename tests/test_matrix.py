@@ -249,3 +249,98 @@ def _article_vectors(archive: Archive) -> dict[int, np.ndarray]:
     with archive.engine.connect() as conn:
         rows = conn.exec_driver_sql(f"SELECT article_id, embedding FROM {article_table_for(VEC_TABLE)}")
         return {int(a): np.frombuffer(v, dtype=np.float32) for a, v in rows}
+
+
+# -- the prefilter over the matrix's own sign bits (archives above prefilter_min_rows) ------------------------------
+
+
+def _clustered(rows: int, seed: int = 3) -> matrix.VectorMatrix:
+    """A matrix of ``rows`` unit vectors in 40 clusters (neighbours as real passages have them), ids shuffled."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((40, 384)).astype(np.float32)
+    vectors = centres[rng.integers(0, 40, rows)] + 0.6 * rng.standard_normal((rows, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = rng.permutation(np.arange(1, rows + 1, dtype=np.int64) * 3)
+    return matrix.VectorMatrix(
+        ids=ids,
+        vectors=vectors,
+        inverse_norms=1.0 / np.linalg.norm(vectors, axis=1).astype(np.float32),
+        source_ids=ids % 4,
+        published=np.full(rows, 20220301, dtype=np.int64),
+        languages=np.zeros(rows, dtype="V16"),
+        order=np.argsort(ids, kind="stable"),
+    )
+
+
+def _queries(held: matrix.VectorMatrix, n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(11)
+    picked = held.vectors[rng.integers(0, held.rows, n)]
+    return [q + 0.03 * rng.standard_normal(384).astype(np.float32) for q in picked]  # near a stored vector
+
+
+def test_the_first_prefiltered_scan_of_a_matrix_is_exact_and_packs_nothing() -> None:
+    held = _clustered(2000)
+    query = _queries(held, 1)[0]
+    assert held.nearest_prefiltered(query, 10, None, wide=40, narrow=10) == held.nearest(query, 10, None)
+    assert held._signs == [None]
+    held.nearest_prefiltered(query, 10, None, wide=40, narrow=10)
+    signs = held._signs[0]
+    assert signs is not None and signs.shape == (6, 2000)
+
+
+def test_the_prefiltered_scan_returns_exact_distances_and_nearly_the_exact_neighbours() -> None:
+    held = _clustered(6000)
+    held.nearest_prefiltered(_queries(held, 1)[0], 10, None, wide=600, narrow=150)  # the first one scans every row
+    recalls = []
+    for query in _queries(held, 20):
+        exact = held.nearest(query, 10, None)
+        every = dict(held.nearest(query, held.rows, None))
+        found = held.nearest_prefiltered(query, 10, None, wide=600, narrow=150)
+        assert len(found) == 10 and [d for _, d in found] == sorted(d for _, d in found)
+        assert all(abs(d - every[i]) < 1e-6 for i, d in found)  # exact cosine distances of the rows it returns
+        recalls.append(len({i for i, _ in found} & {i for i, _ in exact}) / 10)
+    assert np.mean(recalls) >= 0.95
+
+
+def test_the_prefiltered_scan_keeps_to_the_mask_and_is_exact_when_the_mask_is_narrow() -> None:
+    held = _clustered(3000)
+    query = _queries(held, 1)[0]
+    held.nearest_prefiltered(query, 10, None, wide=300, narrow=60)  # the first one scans every row
+    outlet = held.source_ids == 2
+    found = held.nearest_prefiltered(query, 10, outlet, wide=300, narrow=60)
+    assert len(found) == 10 and {i % 4 for i, _ in found} == {2}
+    few = outlet & (held.ids % 5 == 0)  # ~150 rows: no more than narrow, every one scored
+    assert held.nearest_prefiltered(query, 10, few, wide=300, narrow=200) == held.nearest(query, 10, few)
+    assert held.nearest_prefiltered(query, 10, None, wide=3000, narrow=3000) == held.nearest(query, 10, None)
+
+
+@pytest.mark.parametrize("table", ["passages", "articles"])
+def test_knn_above_the_threshold_goes_through_the_matrix_sign_bits(
+    filled: Archive, monkeypatch: pytest.MonkeyPatch, table: str
+) -> None:
+    calls: list[str] = []
+    for name in ("nearest", "nearest_prefiltered"):
+        original = getattr(matrix.VectorMatrix, name)
+
+        def spy(self: matrix.VectorMatrix, *args: object, _name: str = name, _f: object = original, **kw: object):  # type: ignore[no-untyped-def]
+            calls.append(_name)
+            return _f(self, *args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(matrix.VectorMatrix, name, spy)
+    monkeypatch.setattr(knn, "NARROW_MIN", 5)
+    monkeypatch.setattr(knn, "NARROW_PER_K", 1)
+    vector = np.asarray(filled.embedder.embed_query(QUERIES[0]), dtype=np.float32)
+
+    def run(threshold: int | None) -> Neighbours:
+        with Session(filled.engine) as session:
+            if table == "passages":
+                return knn.knn(session, vector, 3, Filters(), prefilter_min_rows=threshold)
+            return knn.article_knn(session, vector, 3, Filters(), VEC_TABLE, prefilter_min_rows=threshold)
+
+    exact = run(None)
+    assert calls == ["nearest"]
+    assert run(0) == exact  # the matrix's first prefiltered search scans every row
+    assert calls == ["nearest", "nearest_prefiltered", "nearest"]
+    sieved = run(0)
+    assert calls[3:] == ["nearest_prefiltered"] and len(sieved) == 3
+    assert all(d >= exact[0][1] - 1e-6 for _, d in sieved)  # never nearer than the true nearest

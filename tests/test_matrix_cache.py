@@ -180,7 +180,7 @@ def test_a_connections_own_uncommitted_writes_are_searched_and_rolled_back(fille
         _nearest(conn, filled, ARTICLES)
         conn.exec_driver_sql(f"DELETE FROM {ARTICLES} WHERE article_id = 1")
         assert knn._knn_matrix(conn, ARTICLES, query, 10, Filters()) is None  # vec0 answers a dirty snapshot
-        inside = knn.exact_knn(conn, ARTICLES, query, 1000, Filters(), rows=100, key="article_id")
+        inside = knn.scan_knn(conn, ARTICLES, query, 1000, Filters(), rows=100, key="article_id")
         assert inside and 1 not in {a for a, _ in inside}
         assert CACHE.current(conn, ARTICLES) is None
         conn.rollback()

@@ -59,8 +59,7 @@ def test_quick_search_takes_the_sign_bit_prefilter_and_the_vec0_scan_as_archive_
     taken = {"prefilter": "_knn_prefiltered", "vec0": "_knn_vec0"}[scan]
     if scan == "prefilter":
         monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", "0")
-    else:
-        monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 0)
+    monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 0)  # past the shared matrix: vec0's bit table or scan
     calls: list[int] = []
     original = getattr(knn, taken)
 

@@ -78,6 +78,30 @@ def test_candidates_are_the_nearest_when_they_cover_the_mask(filled: Archive) ->
     assert len(few) == 8 and set(few.tolist()) <= allowed
 
 
+def test_sign_words_of_the_float_vectors_are_what_the_bit_table_holds(filled: Archive) -> None:
+    """The shared matrix packs its own sign bits: they must be the vec0 bit table's, row for row."""
+    with filled.engine.connect() as conn:
+        blocks = prefilter.load_blocks(conn, BITS, 384)
+        floats = conn.exec_driver_sql("SELECT chunk_id, embedding FROM vec_chunks ORDER BY chunk_id").all()
+    ids = [int(r[0]) for r in floats]
+    vectors = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in floats])
+    stored = {int(i): blocks.words[:, slot] for slot, i in enumerate(blocks.ids) if blocks.valid[slot]}
+    packed = prefilter.sign_words(vectors, step=7)  # several steps, one short
+    assert packed.shape == (6, len(ids)) and set(stored) == set(ids)
+    assert all(np.array_equal(packed[:, row], stored[i]) for row, i in enumerate(ids))
+
+
+@pytest.mark.parametrize("dimension", [384, 100, 64, 5])
+def test_sign_scores_are_the_query_against_the_sign_vectors(dimension: int) -> None:
+    rng = np.random.default_rng(dimension)
+    vectors = rng.standard_normal((300, dimension)).astype(np.float32)
+    query = rng.standard_normal(dimension).astype(np.float32)
+    expected = (2.0 * (vectors > 0) - 1.0) @ query  # q . (2b - 1): the scores differ from it by sum(q)
+    scores = prefilter.sign_scores(prefilter.sign_words(vectors), query)
+    assert scores.shape == (300,)
+    assert np.allclose(scores - query.sum(), expected, atol=1e-4)
+
+
 def test_the_cache_is_reused_until_the_database_changes(filled: Archive) -> None:
     with Session(filled.engine) as session:
         conn = session.connection()
@@ -106,6 +130,7 @@ def test_deleted_articles_never_come_back_through_the_prefilter(
     filled: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(filled, "settings", replace(filled.settings, prefilter_min_rows=0))
+    monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 0)  # the vec0 bit table's prefilter, not the matrix's
     first = filled.search("shelling near town5 talks2", k=5, mode="semantic")  # loads and caches the blocks
     filled.delete_articles([first[0].article_id])
     again = filled.search("shelling near town5 talks2", k=5, mode="semantic")
@@ -119,6 +144,7 @@ def test_an_unexpected_layout_falls_back_to_the_exact_scan(filled: Archive, monk
         raise prefilter.LayoutError("vectors: 47 bytes where 48 were expected")
 
     monkeypatch.setattr(filled, "settings", replace(filled.settings, prefilter_min_rows=0))
+    monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 0)
     monkeypatch.setattr(prefilter, "load_blocks", broken)
     assert [h.chunk_id for h in filled.search("talks4 item9", k=5, mode="semantic")] == [h.chunk_id for h in exact]
 
@@ -145,7 +171,7 @@ def test_the_threshold_comes_from_the_environment(
 def test_archives_below_the_default_threshold_are_scanned_in_memory() -> None:
     # Below the threshold KNN is exact: the shared float matrix must be allowed to hold that many rows,
     # else those archives fall to vec0's slower exact scan.
-    assert DEFAULT_PREFILTER_MIN_ROWS == knn.MATRIX_MAX_ROWS
+    assert DEFAULT_PREFILTER_MIN_ROWS <= knn.MATRIX_MAX_ROWS
 
 
 def test_a_bad_threshold_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -59,6 +59,7 @@ def _prefilter_on(monkeypatch: pytest.MonkeyPatch, oversample: int, archive: Arc
     monkeypatch.setattr(knn, "WIDE_MIN", 3 * oversample)
     monkeypatch.setattr(knn, "WIDE_PER_K", 3 * oversample)
     monkeypatch.setattr(knn, "NARROW_MAX", 10**9)
+    monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 0)  # past the shared matrix: the vec0 bit table's prefilter
 
 
 def _count_prefiltered(monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from click.testing import CliRunner
 
@@ -148,3 +150,23 @@ def test_ingest_removes_furniture_by_its_form_from_the_first_article_of_an_outle
         "Crews will inspect the lines again on Friday."
     )
     assert archive.search("updated with comments from the ministry", k=5, mode="keyword") == []
+
+
+def test_a_rerun_skips_articles_stored_before_their_boilerplate_was_learned(archive: Archive) -> None:
+    """Cleaning learns from the archive: a rerun of the same file cleans the early articles with more than
+    they were stored with, and must still find them stored (not add each again as its own near-duplicate)."""
+    records = [replace(_story(i, month=1 + i), url=f"https://mirror.example/story-{i}") for i in range(5)]
+    archive.ingest_records(records)
+    assert archive.boilerplate() and all(SIGNUP in archive.article(a).text for a in _ids(archive))
+    before = _ids(archive)
+    again = archive.ingest_records(records)
+    assert (again.added, again.near_duplicates, again.skipped) == (0, 0, 5)
+    assert _ids(archive) == before
+    edited = replace(records[0], text=records[0].text.replace("in detail", "at length, with a correction"))
+    changed = archive.ingest_records([edited])  # a changed text at the same URL is still a new version
+    assert changed.added == 1 and len(_ids(archive)) == 6
+
+
+def _ids(archive: Archive) -> set[int]:
+    with archive.engine.connect() as conn:
+        return {int(r[0]) for r in conn.exec_driver_sql("SELECT id FROM articles")}

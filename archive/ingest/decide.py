@@ -1,5 +1,8 @@
 """Duplicate decisions for a batch: skip (already stored), exact copy, near-duplicate or new.
 
+Already stored: the same outlet holds the same canonical URL with the same cleaned text, or with a
+text that becomes this one once the boilerplate learned since is removed from it (cleaning learns
+from the archive, so an article ingested early was cleaned with less: a re-run must still skip it).
 Lookups are made once per batch; articles earlier in the same batch count too,
 so a file holding the same story twice is handled like two files. Near-duplicate
 candidates come from MinHash LSH; the link is confirmed with the exact Jaccard
@@ -17,6 +20,7 @@ from archive.dedup.minhash import MinHasher, jaccard_of_shingles, word_shingles
 from archive.ingest.prepare import Prepared
 from archive.store.interface import ArchiveReader
 from archive.store.records import Candidate, StoredCopy
+from archive.text.boilerplate import remove_sentences
 
 Ref = int | Prepared
 # LSH estimates are noisy (±0.09 at 128 permutations); look a little below the
@@ -39,6 +43,7 @@ class _Context:
     hasher: MinHasher
     threshold: float
     bands: dict[int, list[Candidate]]
+    earlier: dict[tuple[str, int], list[str]] = field(default_factory=dict)  # see _earlier_texts
     seen: _Seen = field(default_factory=_Seen)
 
 
@@ -48,15 +53,47 @@ def decide_batch(reader: ArchiveReader, items: list[Prepared], hasher: MinHasher
     outlets = sorted({p.raw.outlet for p in items if p.raw.outlet})
     source_ids = reader.source_ids_by_name(outlets) if outlets else {}
     bands = reader.band_candidates([k for p in items for k in p.band_keys])
-    ctx = _Context(reader, hasher, threshold, bands)
+    ctx = _Context(reader, hasher, threshold, bands, _earlier_texts(reader, items, stored, source_ids))
     for item in items:
         _decide(item, stored.get(item.content_hash, []), source_ids.get(item.raw.outlet or ""), ctx)
+
+
+def _earlier_texts(
+    reader: ArchiveReader, items: list[Prepared], stored: dict[str, list[StoredCopy]], source_ids: dict[str, int]
+) -> dict[tuple[str, int], list[str]]:
+    """(canonical URL, source id) -> texts of the stored articles there whose content hash differs from the
+    item's, for items cleaned with learned boilerplate (the only way one article's cleaned text changes)."""
+    learned = [p for p in items if p.boilerplate and p.canonical_url and (p.raw.outlet or "") in source_ids]
+    if not learned:
+        return {}
+    by_url = reader.copies_by_url([p.canonical_url for p in learned if p.canonical_url])
+    places: dict[int, tuple[str, int]] = {}
+    for item in learned:
+        source_id = source_ids[item.raw.outlet or ""]
+        for copy in by_url.get(item.canonical_url or "", []):
+            if copy.has_text and copy.source_id == source_id and copy.content_hash != item.content_hash:
+                places[copy.id] = (item.canonical_url or "", source_id)
+    texts = reader.article_texts(sorted(places)) if places else {}
+    earlier: dict[tuple[str, int], list[str]] = {}
+    for article_id, text in texts.items():
+        earlier.setdefault(places[article_id], []).append(text)
+    return earlier
+
+
+def _stored_before(item: Prepared, source_id: int | None, ctx: _Context) -> bool:
+    """Whether this outlet stored this URL with a text that is this one once the boilerplate known now is
+    removed from it: the same article, ingested before that boilerplate was learned."""
+    if source_id is None or not item.canonical_url or not item.boilerplate:
+        return False
+    texts = ctx.earlier.get((item.canonical_url, source_id), [])
+    return any(remove_sentences(text, item.boilerplate)[0] == item.cleaned.text for text in texts)
 
 
 def _decide(item: Prepared, stored: list[StoredCopy], source_id: int | None, ctx: _Context) -> None:
     seen = ctx.seen
     identity = (item.content_hash, item.canonical_url, item.raw.outlet)
     already = any(c.canonical_url == item.canonical_url and c.source_id == source_id for c in stored)
+    already = already or _stored_before(item, source_id, ctx)
     if already or identity in seen.copies:
         item.decision = "skip"
         return

@@ -63,6 +63,7 @@ class Prepared:
     signature: np.ndarray
     band_keys: list[int]
     sentences: list[Sentence] = field(default_factory=list)  # distinct, before learned boilerplate was removed
+    boilerplate: Collection[int] = ()  # keys of the learned sentences removed from it (those known when prepared)
     decision: str = "new"  # new | exact | near | skip
     canonical: int | Prepared | None = None
     score: float | None = None
@@ -143,4 +144,5 @@ def prepare(
         signature=signature,
         band_keys=hasher.band_keys(signature),
         sentences=seen,
+        boilerplate=boilerplate,
     )

@@ -1,8 +1,10 @@
-"""Nearest passages (and articles): an exact scan of the shared vector matrix, or the sign-bit prefilter.
+"""Nearest passages (and articles): a scan of the shared vector matrix, or the sign-bit prefilter.
 
-Tables above ``MATRIX_MAX_ROWS`` rows that the prefilter cannot serve (a language
-filter, a very large k, the prefilter switched off, article vectors) use sqlite-vec's
-exact vec0 scan, which holds nothing in memory.
+Above ``prefilter_min_rows`` rows the sign-bit prefilter picks the vectors to score exactly: out of
+the shared matrix's own sign bits while the table is held in memory, else out of the vec0 bit table.
+Passage tables above ``MATRIX_MAX_ROWS`` rows that the prefilter cannot serve (a language
+filter, a very large k, the prefilter switched off), and article vector tables above
+``ARTICLE_MATRIX_MAX_ROWS``, use sqlite-vec's exact vec0 scan, which holds nothing in memory.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ WIDE_PER_K, WIDE_MIN = 100, 4096
 NARROW_PER_K, NARROW_MIN, NARROW_MAX = 20, 800, 8192
 # Float vectors held in memory per table and process for the exact scan, at most (1,536 bytes a passage at 384-d).
 MATRIX_MAX_ROWS = 100_000
+# The same for article vectors. An article holds eight or so passages, so a million passages come with
+# ~120,000 articles: held in memory (184 MB), their scan costs ~3 ms where vec0's exact scan costs ~150 ms
+# on every semantic and hybrid search (article vectors have no vec0 bit table).
+ARTICLE_MATRIX_MAX_ROWS = 250_000
 
 
 def knn(
@@ -40,51 +46,78 @@ def knn(
 
     Distances are always exact float cosine distances. Archives above
     ``prefilter_min_rows`` passages (None: never) choose the chunks to score through the
-    sign-bit prefilter; smaller ones, language filters and very large k scan every
-    vector exactly (the cached matrix up to ``MATRIX_MAX_ROWS`` passages, else vec0).
+    sign-bit prefilter (the shared matrix's up to ``MATRIX_MAX_ROWS`` passages, else the vec0
+    bit table's, which language filters skip); smaller ones and very large k scan every
+    vector exactly (the shared matrix up to ``MATRIX_MAX_ROWS`` passages, else vec0).
     """
     vector = np.asarray(query, dtype=np.float32)
     k = int(min(k, KNN_MAX_K))
     conn = session.connection()
-    narrow = max(NARROW_MIN, NARROW_PER_K * k)
-    threshold = prefilter_min_rows
     passages = approx_passages(session)
-    if threshold is not None and not filters.language and narrow <= NARROW_MAX and passages > threshold:
+    sieve = _sieve(k, passages, prefilter_min_rows)
+    if sieve is not None and passages > MATRIX_MAX_ROWS and not filters.language:
         bits = existing_bits_table(conn, table)
         if bits is not None:
             try:
-                return _knn_prefiltered(conn, bits, table, vector, k, narrow, filters)
+                return _knn_prefiltered(conn, bits, table, vector, k, sieve[1], filters)
             except prefilter.LayoutError:
                 pass  # not the vec0 layout this release reads: the exact scan below still answers
-    return exact_knn(conn, table, vector, k, filters, rows=passages)
+    return scan_knn(conn, table, vector, k, filters, rows=passages, sieve=sieve)
 
 
-def exact_knn(
-    conn: SqlConnection, table: str, vector: np.ndarray, k: int, filters: Filters, *, rows: int, key: str = "chunk_id"
+def _sieve(k: int, rows: int, threshold: int | None) -> tuple[int, int] | None:
+    """(wide, narrow) of the sign-bit prefilter for the k nearest of ``rows``; None where the scan is exact."""
+    narrow = max(NARROW_MIN, NARROW_PER_K * k)
+    if threshold is None or rows <= threshold or narrow > NARROW_MAX:
+        return None
+    return max(WIDE_MIN, WIDE_PER_K * k), narrow
+
+
+def scan_knn(
+    conn: SqlConnection,
+    table: str,
+    vector: np.ndarray,
+    k: int,
+    filters: Filters,
+    *,
+    rows: int,
+    key: str = "chunk_id",
+    limit: int | None = None,
+    sieve: tuple[int, int] | None = None,
 ) -> list[tuple[int, float]]:
     """(row id, cosine distance) of the ``k`` nearest rows of vec0 table ``table`` (primary key ``key``).
 
-    The shared matrix answers while the table holds at most ``MATRIX_MAX_ROWS`` rows
-    (``rows``: an upper bound) and its layout is readable; vec0's exact scan otherwise.
+    The shared matrix answers while the table holds at most ``limit`` rows (default
+    ``MATRIX_MAX_ROWS``; ``rows``: an upper bound) and its layout is readable, through its
+    sign bits first when ``sieve`` gives the prefilter's (wide, narrow); vec0's exact scan otherwise.
     """
-    if rows <= MATRIX_MAX_ROWS:
-        found = _knn_matrix(conn, table, vector, k, filters)
+    if rows <= (MATRIX_MAX_ROWS if limit is None else limit):
+        found = _knn_matrix(conn, table, vector, k, filters, sieve)
         if found is not None:
             return found
     return _knn_vec0(conn, table, vector, k, filters, key=key)
 
 
 def _knn_matrix(
-    conn: SqlConnection, table: str, vector: np.ndarray, k: int, filters: Filters
+    conn: SqlConnection,
+    table: str,
+    vector: np.ndarray,
+    k: int,
+    filters: Filters,
+    sieve: tuple[int, int] | None = None,
 ) -> list[tuple[int, float]] | None:
-    """The exact scan over the shared matrix; None when the table's layout cannot be read or the
-    connection holds uncommitted writes (the vec0 scan sees those)."""
+    """The scan over the shared matrix (exact, or of the rows its sign bits pick); None when the table's
+    layout cannot be read or the connection holds uncommitted writes (the vec0 scan sees those)."""
     dimension = vec_table_dimension(conn, table)
     if dimension is None or dimension != len(vector):
         return None
     try:
         held = CACHE.get(conn, table, dimension, matrix.load_matrix)
-        return held.nearest(vector, k, held.mask(filters)) if held is not None else None
+        if held is None:
+            return None
+        if sieve is None:
+            return held.nearest(vector, k, held.mask(filters))
+        return held.nearest_prefiltered(vector, k, held.mask(filters), wide=sieve[0], narrow=sieve[1])
     except prefilter.LayoutError:
         return None
 
@@ -105,6 +138,7 @@ def _knn_vec0(
 def _knn_prefiltered(
     conn: SqlConnection, bits: str, table: str, vector: np.ndarray, k: int, narrow: int, filters: Filters
 ) -> list[tuple[int, float]]:
+    """The vec0 bit table's prefilter, then one vec0 point lookup per candidate for its float distance."""
     blocks = prefilter.cached_blocks(conn, bits, len(vector))
     mask = prefilter.slot_mask(
         conn, bits, blocks, since=filters.since, until=filters.until, source_ids=filters.source_ids
@@ -143,19 +177,30 @@ def approx_articles(session: SqlSession) -> int:
 
 
 def article_knn(
-    session: SqlSession, query: np.ndarray, k: int, filters: Filters, table: str
+    session: SqlSession,
+    query: np.ndarray,
+    k: int,
+    filters: Filters,
+    table: str,
+    *,
+    prefilter_min_rows: int | None = None,
 ) -> list[tuple[int, float]]:
-    """(article id, cosine distance) of the ``k`` nearest article vectors passing the filters; exact scan
-    (of the shared matrix, as for passages, or of vec0 past ``MATRIX_MAX_ROWS`` articles)."""
+    """(article id, cosine distance) of the ``k`` nearest article vectors passing the filters: a scan of the
+    shared matrix as for passages (through its sign bits above ``prefilter_min_rows`` articles), or vec0's
+    exact scan past ``ARTICLE_MATRIX_MAX_ROWS`` articles."""
     vector = np.asarray(query, dtype=np.float32)
-    return exact_knn(
+    k = int(min(k, KNN_MAX_K))
+    articles = approx_articles(session)
+    return scan_knn(
         session.connection(),
         article_table_for(table),
         vector,
-        int(min(k, KNN_MAX_K)),
+        k,
         filters,
-        rows=approx_articles(session),
+        rows=articles,
         key="article_id",
+        limit=ARTICLE_MATRIX_MAX_ROWS,
+        sieve=_sieve(k, articles, prefilter_min_rows),
     )
 
 

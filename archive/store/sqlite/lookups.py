@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from archive.store.interface import in_batches
@@ -19,16 +19,27 @@ def copies_by_hash(session: Session, content_hashes: Sequence[str]) -> dict[str,
     """Stored articles with these content hashes (to skip re-ingests and link exact copies)."""
     found: dict[str, list[StoredCopy]] = {}
     for part in in_batches(list(set(content_hashes))):
-        stmt = (
-            select(
-                Article.id, Article.content_hash, Article.canonical_url, Article.source_id, Article.text.is_not(None)
-            )
-            .where(Article.content_hash.in_(part))
-            .order_by(Article.id)
-        )
-        for row in session.execute(stmt):
-            found.setdefault(row[1], []).append(StoredCopy(row[0], row[1], row[2], row[3], bool(row[4])))
+        for copy in _copies(session, Article.content_hash.in_(part)):
+            found.setdefault(copy.content_hash, []).append(copy)
     return found
+
+
+def copies_by_url(session: Session, canonical_urls: Sequence[str]) -> dict[str, list[StoredCopy]]:
+    """Stored articles with these canonical URLs (to skip re-ingests whose cleaning has changed since)."""
+    found: dict[str, list[StoredCopy]] = {}
+    for part in in_batches(list(set(canonical_urls))):
+        for copy in _copies(session, Article.canonical_url.in_(part)):
+            found.setdefault(copy.canonical_url or "", []).append(copy)
+    return found
+
+
+def _copies(session: Session, where: ColumnElement[bool]) -> list[StoredCopy]:
+    stmt = (
+        select(Article.id, Article.content_hash, Article.canonical_url, Article.source_id, Article.text.is_not(None))
+        .where(where)
+        .order_by(Article.id)
+    )
+    return [StoredCopy(row[0], row[1], row[2], row[3], bool(row[4])) for row in session.execute(stmt)]
 
 
 def band_candidates(session: Session, band_keys: Sequence[int]) -> dict[int, list[Candidate]]:

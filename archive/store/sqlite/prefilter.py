@@ -36,6 +36,8 @@ from archive.store.sqlite.sql import SqlConnection
 # Metadata columns of vec tables, in DDL order (vtables.vec_table_ddl): their shadow tables are NN = 00, 01.
 _SOURCE_COLUMN, _PUBLISHED_COLUMN = 0, 1
 _CACHE_KEY = "archive_prefilter"
+# Row b: the eight bits of byte value b, least significant first (the packing's bit order).
+_BYTE_BITS = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1, bitorder="little").astype(np.float32)
 
 
 class LayoutError(RuntimeError):
@@ -161,24 +163,58 @@ def query_words(query: npt.NDArray[np.float32], words: int) -> npt.NDArray[np.ui
 def candidates(
     blocks: BitBlocks, mask: npt.NDArray[np.bool_], query: npt.NDArray[np.float32], *, wide: int, narrow: int
 ) -> npt.NDArray[np.int64]:
-    """Row ids of the ``narrow`` most promising passages among those in ``mask``.
+    """Row ids of the ``narrow`` most promising passages among those in ``mask`` (see :func:`candidate_slots`)."""
+    return blocks.ids[candidate_slots(blocks.words, mask, query, wide=wide, narrow=narrow)]
+
+
+def sign_words(vectors: npt.NDArray[np.float32], step: int = 16_384) -> npt.NDArray[np.uint64]:
+    """Sign bits of float vectors (rows), laid out as :class:`BitBlocks` ``words``: what vec0's bit table
+    holds for them (``vec_quantize_binary``). Packed ``step`` rows at a time, so the temporary stays small."""
+    parts = [np.packbits(vectors[i : i + step] > 0, axis=1, bitorder="little") for i in range(0, len(vectors), step)]
+    return _columns(np.concatenate(parts) if parts else np.zeros((0, -(-vectors.shape[1] // 8)), dtype=np.uint8))
+
+
+def candidate_slots(
+    words: npt.NDArray[np.uint64],
+    mask: npt.NDArray[np.bool_] | None,
+    query: npt.NDArray[np.float32],
+    *,
+    wide: int,
+    narrow: int,
+) -> npt.NDArray[np.intp]:
+    """Slots of the ``narrow`` most promising vectors among those in ``mask`` (None: every slot).
 
     Hamming distance picks ``wide``; the float query against their sign vectors
     (+1/-1 per dimension) picks ``narrow`` of those.
     """
-    allowed = np.flatnonzero(mask)
+    slots = words.shape[1]
+    allowed = np.flatnonzero(mask) if mask is not None else np.arange(slots)
     if len(allowed) <= narrow:
-        return blocks.ids[allowed]
-    q = query_words(query, blocks.words.shape[0])
-    distance = np.zeros(blocks.words.shape[1], dtype=np.uint16)
+        return allowed
+    q = query_words(query, words.shape[0])
+    distance = np.zeros(slots, dtype=np.uint16)
     for row, word in enumerate(q):
-        distance += np.bitwise_count(blocks.words[row] ^ word)
-    distance[~mask] = np.iinfo(np.uint16).max
+        distance += np.bitwise_count(words[row] ^ word)
+    if mask is not None:
+        distance[~mask] = np.iinfo(np.uint16).max
     wide = min(wide, len(allowed))
     chosen = np.argpartition(distance, wide - 1)[:wide] if wide < len(distance) else allowed
-    signs = np.unpackbits(np.ascontiguousarray(blocks.words[:, chosen].T).view(np.uint8), axis=1, bitorder="little")[
-        :, : len(query)
-    ]
-    score = signs.astype(np.float32) @ (2 * np.asarray(query, dtype=np.float32))  # sum(q * (2b - 1)) + const
-    best = chosen[np.argpartition(-score, narrow - 1)[:narrow]] if narrow < len(chosen) else chosen
-    return blocks.ids[best]
+    score = sign_scores(words[:, chosen], query)
+    best: npt.NDArray[np.intp] = (
+        chosen[np.argpartition(-score, narrow - 1)[:narrow]] if narrow < len(chosen) else chosen
+    )
+    return best
+
+
+def sign_scores(words: npt.NDArray[np.uint64], query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """The float query against each column's sign vector: sum of ``2 q[d]`` over its set bits, which is
+    ``q . (2b - 1)`` up to a constant. Byte by byte through a table of the 256 possible bytes' sums at each
+    position, so no (columns x dimension) float matrix is built."""
+    packed = np.ascontiguousarray(words.T).view(np.uint8)  # (columns, bytes)
+    width = packed.shape[1]
+    doubled = np.zeros(width * 8, dtype=np.float32)
+    doubled[: len(query)] = 2 * np.asarray(query, dtype=np.float32)[: width * 8]
+    table = np.ascontiguousarray((_BYTE_BITS @ doubled.reshape(width, 8).T).T).ravel()  # [position * 256 + byte]
+    at = packed + np.arange(0, width * 256, 256, dtype=np.intp)
+    scores: npt.NDArray[np.float32] = np.take(table, at).sum(axis=1, dtype=np.float32)
+    return scores

@@ -101,8 +101,8 @@ class SqliteSearchReader:
         return None  # fuse_in_sql is False
 
     def _nearest_articles(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
-        """This backend's KNN over the article vectors (vec0's exact scan here)."""
-        return knn.article_knn(self.session, vector, k, filters, self.table)
+        """This backend's KNN over the article vectors (the shared matrix, or vec0's exact scan past its limit)."""
+        return knn.article_knn(self.session, vector, k, filters, self.table, prefilter_min_rows=self.prefilter_min_rows)
 
     def passage_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
         return self._keyword(keyword.fts, FTS_TABLE, self.approx_passages(), query, limit, filters)

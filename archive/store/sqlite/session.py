@@ -56,6 +56,9 @@ class SqliteReader(SqliteSearchReader):
     def copies_by_hash(self, content_hashes: Sequence[str]) -> dict[str, list[StoredCopy]]:
         return lookups.copies_by_hash(self.session, content_hashes)
 
+    def copies_by_url(self, canonical_urls: Sequence[str]) -> dict[str, list[StoredCopy]]:
+        return lookups.copies_by_url(self.session, canonical_urls)
+
     def band_candidates(self, band_keys: Sequence[int]) -> dict[int, list[Candidate]]:
         return lookups.band_candidates(self.session, band_keys)
 
