@@ -60,6 +60,7 @@ def test_quick_search_takes_the_sign_bit_prefilter_and_the_vec0_scan_as_archive_
     if scan == "prefilter":
         monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", "0")
     monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 0)  # past the shared matrix: vec0's bit table or scan
+    monkeypatch.setattr(knn, "ARTICLE_MATRIX_MAX_ROWS", 0)  # the article vectors too
     calls: list[int] = []
     original = getattr(knn, taken)
 

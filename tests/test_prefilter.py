@@ -130,6 +130,7 @@ def test_deleted_articles_never_come_back_through_the_prefilter(
     filled: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(filled, "settings", replace(filled.settings, prefilter_min_rows=0))
+    monkeypatch.setattr(filled.store(), "prefilter_min_rows", 0)  # the store's readers take it from the store
     monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 0)  # the vec0 bit table's prefilter, not the matrix's
     first = filled.search("shelling near town5 talks2", k=5, mode="semantic")  # loads and caches the blocks
     filled.delete_articles([first[0].article_id])
@@ -139,14 +140,18 @@ def test_deleted_articles_never_come_back_through_the_prefilter(
 
 def test_an_unexpected_layout_falls_back_to_the_exact_scan(filled: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
     exact = filled.search("talks4 item9", k=5, mode="semantic")
+    calls: list[int] = []
 
     def broken(*_: object, **__: object) -> prefilter.BitBlocks:
+        calls.append(1)
         raise prefilter.LayoutError("vectors: 47 bytes where 48 were expected")
 
     monkeypatch.setattr(filled, "settings", replace(filled.settings, prefilter_min_rows=0))
+    monkeypatch.setattr(filled.store(), "prefilter_min_rows", 0)  # the store's readers take it from the store
     monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 0)
     monkeypatch.setattr(prefilter, "load_blocks", broken)
     assert [h.chunk_id for h in filled.search("talks4 item9", k=5, mode="semantic")] == [h.chunk_id for h in exact]
+    assert calls  # the prefilter was tried, and its failure fell back
 
 
 def test_short_blobs_raise_a_layout_error(filled: Archive) -> None:

@@ -154,17 +154,20 @@ def test_ingest_removes_furniture_by_its_form_from_the_first_article_of_an_outle
 
 def test_a_rerun_skips_articles_stored_before_their_boilerplate_was_learned(archive: Archive) -> None:
     """Cleaning learns from the archive: a rerun of the same file cleans the early articles with more than
-    they were stored with, and must still find them stored (not add each again as its own near-duplicate)."""
+    they were stored with, and must still find them stored (not add each again as its own near-duplicate),
+    exact copies (stored without text) included."""
     records = [replace(_story(i, month=1 + i), url=f"https://mirror.example/story-{i}") for i in range(5)]
-    archive.ingest_records(records)
-    assert archive.boilerplate() and all(SIGNUP in archive.article(a).text for a in _ids(archive))
+    copy = replace(records[0], url="https://mirror.example/amp/story-0")
+    first = archive.ingest_records([*records, copy])
+    assert (first.added, first.duplicates) == (5, 1)
+    assert archive.boilerplate() and all(SIGNUP in (archive.article(a).text or "") for a in _ids(archive))
     before = _ids(archive)
-    again = archive.ingest_records(records)
-    assert (again.added, again.near_duplicates, again.skipped) == (0, 0, 5)
+    again = archive.ingest_records([*records, copy])
+    assert (again.added, again.near_duplicates, again.duplicates, again.skipped) == (0, 0, 0, 6)
     assert _ids(archive) == before
     edited = replace(records[0], text=records[0].text.replace("in detail", "at length, with a correction"))
     changed = archive.ingest_records([edited])  # a changed text at the same URL is still a new version
-    assert changed.added == 1 and len(_ids(archive)) == 6
+    assert changed.added == 1 and len(_ids(archive)) == 7
 
 
 def _ids(archive: Archive) -> set[int]:

@@ -62,21 +62,24 @@ def _earlier_texts(
     reader: ArchiveReader, items: list[Prepared], stored: dict[str, list[StoredCopy]], source_ids: dict[str, int]
 ) -> dict[tuple[str, int], list[str]]:
     """(canonical URL, source id) -> texts of the stored articles there whose content hash differs from the
-    item's, for items cleaned with learned boilerplate (the only way one article's cleaned text changes)."""
+    item's (an exact copy's: the text of the article holding it), for items of outlets with learned
+    boilerplate (the only way one article's cleaned text changes)."""
     learned = [p for p in items if p.boilerplate and p.canonical_url and (p.raw.outlet or "") in source_ids]
     if not learned:
         return {}
     by_url = reader.copies_by_url([p.canonical_url for p in learned if p.canonical_url])
-    places: dict[int, tuple[str, int]] = {}
+    places: dict[int, set[tuple[str, int]]] = {}
     for item in learned:
         source_id = source_ids[item.raw.outlet or ""]
         for copy in by_url.get(item.canonical_url or "", []):
-            if copy.has_text and copy.source_id == source_id and copy.content_hash != item.content_hash:
-                places[copy.id] = (item.canonical_url or "", source_id)
+            holder = copy.id if copy.has_text else copy.canonical_id
+            if holder is not None and copy.source_id == source_id and copy.content_hash != item.content_hash:
+                places.setdefault(holder, set()).add((item.canonical_url or "", source_id))
     texts = reader.article_texts(sorted(places)) if places else {}
     earlier: dict[tuple[str, int], list[str]] = {}
     for article_id, text in texts.items():
-        earlier.setdefault(places[article_id], []).append(text)
+        for place in places[article_id]:
+            earlier.setdefault(place, []).append(text)
     return earlier
 
 

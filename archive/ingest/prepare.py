@@ -63,7 +63,8 @@ class Prepared:
     signature: np.ndarray
     band_keys: list[int]
     sentences: list[Sentence] = field(default_factory=list)  # distinct, before learned boilerplate was removed
-    boilerplate: Collection[int] = ()  # keys of the learned sentences removed from it (those known when prepared)
+    # the outlet's learned sentence keys this text was cleaned with (a copy: the outlet's set grows as batches land)
+    boilerplate: frozenset[int] = frozenset()
     decision: str = "new"  # new | exact | near | skip
     canonical: int | Prepared | None = None
     score: float | None = None
@@ -144,5 +145,5 @@ def prepare(
         signature=signature,
         band_keys=hasher.band_keys(signature),
         sentences=seen,
-        boilerplate=boilerplate,
+        boilerplate=frozenset(boilerplate),
     )

@@ -39,6 +39,7 @@ class StoredCopy:
     canonical_url: str | None
     source_id: int | None
     has_text: bool
+    canonical_id: int | None = None  # the article holding the text, for an exact copy (has_text False)
 
 
 @dataclass(frozen=True)

@@ -268,12 +268,20 @@ def _prefilter(session: Session, threshold: int | None) -> tuple[str, str] | tup
     if problem is not None:
         return (
             WARN,
-            f"the bit prefilter cannot be read ({problem}): searches use the slower exact scan",
+            f"the bit prefilter cannot be read ({problem}): searches above {knn.MATRIX_MAX_ROWS:,} passages use "
+            "the slower exact scan",
             "reinstall the sqlite-vec version pyproject.toml pins (`pip install -e .`)",
         )
     if count is None:
-        return OK, "no bit prefilter (vector size not a multiple of 8): searches use the exact scan"
-    used = "never (ARCHIVE_PREFILTER_MIN_ROWS=off)" if threshold is None else f"above {threshold:,} passages"
+        return OK, (
+            f"no bit prefilter (vector size not a multiple of 8): searches above {knn.MATRIX_MAX_ROWS:,} "
+            "passages use the exact scan"
+        )
+    if threshold is None:
+        return OK, f"bit prefilter readable, {count:,} passages; searches never use it (ARCHIVE_PREFILTER_MIN_ROWS=off)"
+    used = f"above {max(threshold, knn.MATRIX_MAX_ROWS):,} passages"
+    if threshold < knn.MATRIX_MAX_ROWS:
+        used += f" (from {threshold:,}, the sign bits of the vectors held in memory)"
     return OK, f"bit prefilter readable, {count:,} passages; searches use it {used}"
 
 

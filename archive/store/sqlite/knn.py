@@ -21,8 +21,9 @@ from archive.store.sqlite.sql import SqlConnection, SqlSession
 from archive.store.sqlite.vtables import VEC_TABLE, article_table_for, existing_bits_table, vec_table_dimension
 
 # The prefilter keeps the WIDE best passages by Hamming distance, then the NARROW best of those by the
-# float query against their signs, whose float vectors are then read (one point lookup each, ~15-30 us). Above NARROW_MAX the exact
-# scan is cheaper, so large windows (deep duplicate collapse) go exact.
+# float query against their signs, whose exact distances come from the held matrix's rows, or past it from one
+# vec0 point lookup each (~15-30 us). Above NARROW_MAX the exact scan is cheaper, so large windows (deep
+# duplicate collapse) go exact.
 WIDE_PER_K, WIDE_MIN = 100, 4096
 NARROW_PER_K, NARROW_MIN, NARROW_MAX = 20, 800, 8192
 # Float vectors held in memory per table and process for the exact scan, at most (1,536 bytes a passage at 384-d).

