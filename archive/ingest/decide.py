@@ -53,13 +53,13 @@ def decide_batch(reader: ArchiveReader, items: list[Prepared], hasher: MinHasher
     outlets = sorted({p.raw.outlet for p in items if p.raw.outlet})
     source_ids = reader.source_ids_by_name(outlets) if outlets else {}
     bands = reader.band_candidates([k for p in items for k in p.band_keys])
-    ctx = _Context(reader, hasher, threshold, bands, _earlier_texts(reader, items, stored, source_ids))
+    ctx = _Context(reader, hasher, threshold, bands, _earlier_texts(reader, items, source_ids))
     for item in items:
         _decide(item, stored.get(item.content_hash, []), source_ids.get(item.raw.outlet or ""), ctx)
 
 
 def _earlier_texts(
-    reader: ArchiveReader, items: list[Prepared], stored: dict[str, list[StoredCopy]], source_ids: dict[str, int]
+    reader: ArchiveReader, items: list[Prepared], source_ids: dict[str, int]
 ) -> dict[tuple[str, int], list[str]]:
     """(canonical URL, source id) -> texts of the stored articles there whose content hash differs from the
     item's (an exact copy's: the text of the article holding it), for items of outlets with learned
@@ -86,7 +86,7 @@ def _earlier_texts(
 def _stored_before(item: Prepared, source_id: int | None, ctx: _Context) -> bool:
     """Whether this outlet stored this URL with a text that is this one once the boilerplate known now is
     removed from it: the same article, ingested before that boilerplate was learned."""
-    if source_id is None or not item.canonical_url or not item.boilerplate:
+    if source_id is None or item.canonical_url is None:  # _earlier_texts read nothing for it
         return False
     texts = ctx.earlier.get((item.canonical_url, source_id), [])
     return any(remove_sentences(text, item.boilerplate)[0] == item.cleaned.text for text in texts)
