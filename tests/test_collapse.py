@@ -177,3 +177,19 @@ def test_echoes_follow_duplicate_groups_and_merged_copies() -> None:
     later = _passage(4, "Yet one more unrelated text of that group.", group=8)
     assert echoes.first_echoed(later, spans(later.text)) is item
     assert item.groups == {7, 8}
+
+
+def test_echoes_find_a_later_result_through_spans_an_earlier_one_holds_too() -> None:
+    """Every span the probe shares with the second result is also held by the first (spread over three of its
+    passages, none of which shares half of its spans with the probe): the index must still lead to the second."""
+    probe = _passage(20, " ".join(f"w{i}" for i in range(13)))  # 13 words: six 8-grams
+    grams = sorted(spans(probe.text))
+    assert len(grams) == 6
+    first_spans = [frozenset(grams[i : i + 2]) | {100 + 10 * i + j for j in range(4)} for i in (0, 2, 4)]
+    first = _Chosen(1, _passage(1, "one"), 1.0, [_passage(2, "two"), _passage(3, "three")], first_spans, {-1, -2, -3})
+    second = _Chosen(4, _passage(4, "four"), 1.0, [], [frozenset(grams)], {-4})
+    echoes = _Echoes(dedup=True)
+    echoes.add(first)
+    echoes.add(second)
+    assert not first.echoes(probe, frozenset(grams)) and second.echoes(probe, frozenset(grams))
+    assert echoes.first_echoed(probe, frozenset(grams)) is second

@@ -211,6 +211,53 @@ def test_hybrid_embeds_the_query_on_a_worker_thread_while_keyword_lists_are_read
     assert semantic and threads[2] == threading.current_thread().name  # nothing to overlap: embedded inline
 
 
+def test_large_archives_read_hybrid_keyword_lists_on_sibling_connections_with_the_same_results(
+    corpus: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import archive.search.run as search
+    from archive.store.sqlite.session import SqliteReader
+
+    threads: list[str] = []
+    original = SqliteReader.article_keyword
+
+    def recording(self: SqliteReader, *args: object) -> object:
+        threads.append(threading.current_thread().name)
+        return original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SqliteReader, "article_keyword", recording)
+    queries = ["grain exports in Odesa", "drone strike Kherson", "code17 peace talks"]
+    inline = [corpus.search(q, k=8, mode="hybrid") for q in queries]
+    assert threads and all(t == threading.current_thread().name for t in threads)  # small: read here
+    threads.clear()
+    monkeypatch.setattr(search, "LISTS_APART_MIN_ROWS", 0)
+    apart = [corpus.search(q, k=8, mode="hybrid") for q in queries]
+    assert len(threads) == len(queries) and all(t.startswith("archive-query") for t in threads)
+    assert [[(r.chunk_id, r.score, r.sources) for r in hits] for hits in apart] == [
+        [(r.chunk_id, r.score, r.sources) for r in hits] for hits in inline
+    ]
+    assert all(apart)
+
+
+def test_writers_and_direct_snapshots_have_no_sibling(archive: Archive) -> None:
+    from archive.store.sqlite.direct import open_snapshot
+
+    archive.ingest_records(_corpus(3))
+    store = archive.store()
+    with store.writer() as writer:
+        assert writer.sibling() is None  # another connection would not see its writes
+    with store.reader() as reader:
+        sibling = reader.sibling()
+        assert sibling is not None
+        with sibling as other:
+            assert other.session is not reader.session and other.approx_passages() == reader.approx_passages()
+    snapshot = open_snapshot(store.location)
+    assert snapshot is not None
+    try:
+        assert snapshot.reader(prefilter_min_rows=None).sibling() is None
+    finally:
+        snapshot.close()
+
+
 def test_highlight_words_are_read_once_and_give_what_highlight_terms_gives() -> None:
     variants = load_variants(None)
     query = '"nuclear plant" shelling of Kiev -Chernobyl'

@@ -18,7 +18,7 @@ from archive.results import MatchedPassage, SearchResult, Source
 from archive.search.fusion import Candidates, passage_scores, story_scores
 from archive.search.params import SearchParams, highlight_words, highlighted
 from archive.search.variants import Variants
-from archive.store.interface import Carrier, Passage, SearchReader
+from archive.store.interface import Carrier, Passage, SearchReader, Vector
 
 MAX_ATTACHED = 5  # other matching passages shown with an article's best one
 WINDOW = 50  # stories whose passages are fetched together
@@ -47,21 +47,25 @@ class _Chosen:
 
 class _Echoes:
     """The results chosen so far, indexed by the duplicate groups and the spans they hold: which one a
-    passage repeats is then one lookup per span of that passage, not one set test per chosen result."""
+    passage repeats is then a set intersection with the index, not one set test per chosen result."""
 
     def __init__(self, dedup: bool) -> None:
         self.dedup = dedup
         self.chosen: list[_Chosen] = []
         self._by_group: dict[int, list[int]] = {}
-        self._by_span: dict[int, list[int]] = {}
+        self._first_with_span: dict[int, int] = {}  # span -> the first chosen result holding it
+        self._later_with_span: dict[int, list[int]] = {}  # span -> the later ones holding it too (few)
 
     def add(self, item: _Chosen) -> None:
         position = len(self.chosen)
         self.chosen.append(item)
         for group in item.groups:
             self._by_group.setdefault(group, []).append(position)
-        for span in frozenset().union(*item.spans):
-            self._by_span.setdefault(span, []).append(position)
+        held = frozenset().union(*item.spans)
+        again = held & self._first_with_span.keys()
+        for span in again:
+            self._later_with_span.setdefault(span, []).append(position)
+        self._first_with_span.update(dict.fromkeys(held - again, position))
 
     def merge(self, item: _Chosen, passage: Passage) -> None:
         """``passage`` repeats ``item``: later copies of its group are ``item``'s too."""
@@ -77,10 +81,9 @@ class _Echoes:
         positions: set[int] = set()
         if passage.group_id is not None:
             positions.update(self._by_group.get(passage.group_id, ()))
-        for span in passage_spans:
-            held = self._by_span.get(span)
-            if held is not None:
-                positions.update(held)
+        for span in passage_spans & self._first_with_span.keys():
+            positions.add(self._first_with_span[span])
+            positions.update(self._later_with_span.get(span, ()))
         return next(
             (c for c in map(self.chosen.__getitem__, sorted(positions)) if c.echoes(passage, passage_spans)), None
         )
@@ -210,8 +213,7 @@ class _Cosines:
         wanted = [p.id for p in passages if p.id not in self.known]
         if self.vector is None or not wanted:
             return
-        for cid, stored in self.reader.vectors(wanted).items():
-            self.known[cid] = float(np.dot(stored, self.vector))
+        self.known.update(_cosines(self.reader.vectors(wanted), self.vector))
 
     def of(self, passage: Passage) -> float | None:
         if self.vector is None:
@@ -243,12 +245,9 @@ def _fill_missing_passages(
     if not ids:
         return
     if vector is not None:
-        vectors = reader.vectors([cid for cids in ids.values() for cid in cids])
-        if vectors:
-            ids = {
-                s: sorted(cids, key=lambda c: -float(np.dot(vectors[c], vector)) if c in vectors else 0.0)
-                for s, cids in ids.items()
-            }
+        closeness = _cosines(reader.vectors([cid for cids in ids.values() for cid in cids]), vector)
+        if closeness:
+            ids = {s: sorted(cids, key=lambda c: -closeness.get(c, 0.0)) for s, cids in ids.items()}
     details = reader.passages([cids[0] for cids in ids.values()])  # only the passage each story shows
     unread = [c for cids in ids.values() if cids[0] not in details for c in cids[1:]]
     details.update(reader.passages(unread) if unread else {})
@@ -269,6 +268,14 @@ def _fill_missing_passages(
                 outlet=copy.outlet,
             )
         by_story[story] = [first]
+
+
+def _cosines(vectors: dict[int, Vector], query: np.ndarray) -> dict[int, float]:
+    """The dot product of each stored vector with the query (what the KNN lists' cosines are), in one product."""
+    if not vectors:
+        return {}
+    products = np.stack(list(vectors.values())) @ np.asarray(query, dtype=np.float32)
+    return dict(zip(vectors, products.tolist()))
 
 
 def _sources(carriers: Sequence[Carrier], passage: Passage) -> tuple[Source, ...]:

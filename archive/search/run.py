@@ -33,9 +33,14 @@ ARTICLE_DEPTH = 100
 # query word (AND) whenever that fills the window; OR over common words makes BM25 score most
 # of a large archive (scripts/bench.py measures both).
 KEYWORD_AND_MIN_ROWS = 250_000
+# Hybrid searches of archives above this many passages read their keyword lists on a second connection
+# beside the vector lists (``_keyword_lists``); below it a worker thread and a connection cost more than they save.
+LISTS_APART_MIN_ROWS = 10_000
 
 
 QueryVector = Callable[[], "np.ndarray | None"]
+List = list[tuple[int, float]]  # (id, score), best first
+KeywordLists = tuple[List, List]  # passages by BM25, whole articles by BM25
 
 
 def run_search(
@@ -69,17 +74,18 @@ def _query_vector(reader: SearchReader, embedder: Embedder | None, params: Searc
     if not keywords_first:
         vector = np.asarray(embedder.embed_query(text), dtype=np.float32)
         return lambda: vector
-    pending: Future[np.ndarray] = _embedding_threads().submit(embedder.embed_query, text)
+    pending: Future[np.ndarray] = _search_threads().submit(embedder.embed_query, text)
     return lambda: np.asarray(pending.result(), dtype=np.float32)
 
 
 @cache
-def _embedding_threads() -> ThreadPoolExecutor:
-    """Threads that embed queries while their keyword lists are read (one per core: searches run concurrently)."""
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="archive-query")
+def _search_threads() -> ThreadPoolExecutor:
+    """Threads that embed queries and read keyword lists while a search reads its other lists (one per core,
+    at least two: searches run concurrently, and no job waits for another)."""
+    return ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="archive-query")
 
 
-os.register_at_fork(after_in_child=_embedding_threads.cache_clear)  # a forked child has none of the threads
+os.register_at_fork(after_in_child=_search_threads.cache_clear)  # a forked child has none of the threads
 
 
 def _semantic_depth(depth: int) -> int:
@@ -104,23 +110,70 @@ def _candidates(reader: SearchReader, query_vector: QueryVector, params: SearchP
         fused = _fused_in_store(reader, query_vector(), params, depth)
         if fused is not None:
             return fused
-    keyword: list[tuple[int, float]] = []
-    articles: list[tuple[int, float]] = []
-    if params.mode != "semantic" and params.keyword is not None:  # first: the query may still be embedding
-        keyword = _keyword(reader, params.keyword, depth, params)
-        article_query = _without_single_characters(params.keyword)
-        if not params.passages and article_query is not None:
-            articles = reader.article_keyword(article_query, article_depth, params.filters)
-    vector = query_vector()
-    semantic: list[tuple[int, float]] = []
-    if vector is not None and params.mode != "keyword":
-        semantic = [(cid, 1.0 - dist) for cid, dist in reader.knn(vector, semantic_depth, params.filters)]
-    article_vectors: list[tuple[int, float]] = []
-    if vector is not None and params.mode != "keyword" and not params.passages:
-        article_vectors = [(aid, 1.0 - dist) for aid, dist in reader.article_knn(vector, article_depth, params.filters)]
+    keyword_lists = _keyword_lists(reader, params, depth)  # first: the query may still be embedding
+    try:
+        vector = query_vector()
+        semantic: list[tuple[int, float]] = []
+        if vector is not None and params.mode != "keyword":
+            semantic = [(cid, 1.0 - dist) for cid, dist in reader.knn(vector, semantic_depth, params.filters)]
+        article_vectors: list[tuple[int, float]] = []
+        if vector is not None and params.mode != "keyword" and not params.passages:
+            found = reader.article_knn(vector, article_depth, params.filters)
+            article_vectors = [(aid, 1.0 - dist) for aid, dist in found]
+    finally:
+        keyword, articles = keyword_lists()  # read meanwhile on another connection, or already read
     return Candidates(
         semantic, keyword, articles, article_vectors, _exhausted(depth, semantic, keyword, articles, article_vectors)
     )
+
+
+def _keyword_lists(reader: SearchReader, params: SearchParams, depth: int) -> Callable[[], KeywordLists]:
+    """The passage and whole-article keyword lists, as a call that waits for them.
+
+    A hybrid search of an archive above ``LISTS_APART_MIN_ROWS`` passages reads each on a worker thread
+    through a sibling reader (a connection of its own) while this thread reads the vector lists: SQLite's
+    FTS5 and the vector scans run outside the GIL, so on two cores the lists take about half the wait.
+    Elsewhere they are read here, now.
+    """
+    query = params.keyword
+    if params.mode == "semantic" or query is None:
+        return lambda: ([], [])
+    article_query = None if params.passages else _without_single_characters(query)
+
+    def passage_list(r: SearchReader) -> List:
+        return _keyword(r, query, depth, params)
+
+    def article_list(r: SearchReader) -> List:
+        return [] if article_query is None else r.article_keyword(article_query, _article_depth(depth), params.filters)
+
+    apart = params.mode == "hybrid" and reader.approx_passages() > LISTS_APART_MIN_ROWS
+    passages = _beside(reader, passage_list) if apart else None
+    if passages is None:
+        lists = passage_list(reader), article_list(reader)
+        return lambda: lists
+    articles = _beside(reader, article_list) if article_query is not None else None
+
+    def wait() -> KeywordLists:
+        try:
+            return passages.result(), [] if articles is None else articles.result()
+        finally:
+            if articles is not None:
+                articles.exception()  # both done before the search goes on (or raises)
+
+    return wait
+
+
+def _beside(reader: SearchReader, read: Callable[[SearchReader], List]) -> Future[List] | None:
+    """``read`` run on a worker thread over a sibling of ``reader``; None where the reader has none."""
+    sibling = reader.sibling()
+    if sibling is None:
+        return None
+
+    def run() -> List:
+        with sibling as other:
+            return read(other)
+
+    return _search_threads().submit(run)
 
 
 def _exhausted(depth: int, *lists: list[tuple[int, float]]) -> bool:

@@ -193,6 +193,12 @@ class SearchReader(Protocol):
         """Every outlet name with its id."""
         ...
 
+    def sibling(self) -> AbstractContextManager[SearchReader] | None:
+        """Another reader of the same archive on a connection of its own, for lists read on another thread
+        while this one reads its own (its snapshot may be a moment newer: a passage one of them lacks is left
+        out); None where this reader has no second connection to give."""
+        ...
+
 
 class ArchiveReader(SearchReader, Protocol):
     """One read snapshot of a whole archive: search, ingest lookups, articles, coverage, feeds, runs."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from archive.store.interface import (
@@ -195,6 +196,9 @@ class SqliteSearchReader:
     def source_ids(self) -> dict[str, int]:
         rows = self.session.connection().exec_driver_sql("SELECT id, name FROM sources")
         return {str(name): int(source_id) for source_id, name in rows}
+
+    def sibling(self) -> AbstractContextManager[SqliteSearchReader] | None:
+        return None  # a direct snapshot is one connection (SqliteReader opens another session)
 
     def _with_exact_copies(self, article_ids: set[int]) -> dict[int, list[Carrier]]:
         """Each article with its exact copies (which hold no passages of their own)."""

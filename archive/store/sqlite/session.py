@@ -6,10 +6,11 @@ Every method is one statement group of ``reads``, ``lookups``, ``facets``, ``met
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from archive.store.interface import Vector
@@ -51,6 +52,17 @@ class SqliteReader(SqliteSearchReader):
 
     def __init__(self, session: Session, table: str = VEC_TABLE, *, prefilter_min_rows: int | None = None) -> None:
         super().__init__(session, table, prefilter_min_rows=prefilter_min_rows)
+
+    def sibling(self) -> AbstractContextManager[SqliteReader] | None:
+        """A reader of its own session on another pooled connection of the same engine (None when this session
+        is bound to one connection)."""
+        bind = self.session.get_bind()
+        return self._sibling(bind) if isinstance(bind, Engine) else None
+
+    @contextmanager
+    def _sibling(self, engine: Engine) -> Iterator[SqliteReader]:
+        with Session(engine) as session:
+            yield type(self)(session, self.table, prefilter_min_rows=self.prefilter_min_rows)
 
     # -- ingest lookups
     def copies_by_hash(self, content_hashes: Sequence[str]) -> dict[str, list[StoredCopy]]:
@@ -211,6 +223,9 @@ class SqliteReader(SqliteSearchReader):
 
 class SqliteWriter(SqliteReader):
     """:class:`archive.store.interface.ArchiveWriter` over one session inside ``BEGIN IMMEDIATE``."""
+
+    def sibling(self) -> None:
+        return None  # another connection would not see this transaction's writes
 
     def source_id_for(self, name: str | None, domain: str | None = None) -> int | None:
         return writes.source_id_for(self.session, name, domain)
