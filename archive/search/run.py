@@ -34,13 +34,13 @@ ARTICLE_DEPTH = 100
 # of a large archive (scripts/bench.py measures both).
 KEYWORD_AND_MIN_ROWS = 250_000
 # Hybrid searches of archives above this many passages read their keyword lists on a second connection
-# beside the vector lists (``_keyword_lists``); below it a worker thread and a connection cost more than they save.
-LISTS_APART_MIN_ROWS = 10_000
+# beside the vector lists (``_keyword_lists``); below it the keyword lists take no longer than the query's
+# embedding, which they already overlap, and the move gains nothing (scripts/bench_compare.py at 20,000).
+LISTS_APART_MIN_ROWS = 50_000
 
 
 QueryVector = Callable[[], "np.ndarray | None"]
-List = list[tuple[int, float]]  # (id, score), best first
-KeywordLists = tuple[List, List]  # passages by BM25, whole articles by BM25
+KeywordLists = tuple[list[tuple[int, float]], list[tuple[int, float]]]  # passages, whole articles: (id, bm25)
 
 
 def run_search(
@@ -130,50 +130,35 @@ def _candidates(reader: SearchReader, query_vector: QueryVector, params: SearchP
 def _keyword_lists(reader: SearchReader, params: SearchParams, depth: int) -> Callable[[], KeywordLists]:
     """The passage and whole-article keyword lists, as a call that waits for them.
 
-    A hybrid search of an archive above ``LISTS_APART_MIN_ROWS`` passages reads each on a worker thread
-    through a sibling reader (a connection of its own) while this thread reads the vector lists: SQLite's
-    FTS5 and the vector scans run outside the GIL, so on two cores the lists take about half the wait.
-    Elsewhere they are read here, now.
+    A hybrid search of an archive above ``LISTS_APART_MIN_ROWS`` passages reads them on a worker thread
+    through a sibling reader (a connection of its own) while this thread waits for the query's vector and
+    reads the vector lists: SQLite's FTS5, the encoder and the vector scans run outside the GIL, so on two
+    cores the wait is the longer of (embedding + vector lists) and (keyword lists), not their sum. Both
+    keyword lists go to one worker: with the encoder on the other, a third busy thread slowed the embedding
+    that the vector lists wait for (``scripts/bench_compare.py``). Elsewhere they are read here, now.
     """
     query = params.keyword
     if params.mode == "semantic" or query is None:
         return lambda: ([], [])
-    article_query = None if params.passages else _without_single_characters(query)
 
-    def passage_list(r: SearchReader) -> List:
-        return _keyword(r, query, depth, params)
+    def read(r: SearchReader) -> KeywordLists:
+        keyword = _keyword(r, query, depth, params)
+        article_query = None if params.passages else _without_single_characters(query)
+        if article_query is None:
+            return keyword, []
+        return keyword, r.article_keyword(article_query, _article_depth(depth), params.filters)
 
-    def article_list(r: SearchReader) -> List:
-        return [] if article_query is None else r.article_keyword(article_query, _article_depth(depth), params.filters)
-
-    apart = params.mode == "hybrid" and reader.approx_passages() > LISTS_APART_MIN_ROWS
-    passages = _beside(reader, passage_list) if apart else None
-    if passages is None:
-        lists = passage_list(reader), article_list(reader)
-        return lambda: lists
-    articles = _beside(reader, article_list) if article_query is not None else None
-
-    def wait() -> KeywordLists:
-        try:
-            return passages.result(), [] if articles is None else articles.result()
-        finally:
-            if articles is not None:
-                articles.exception()  # both done before the search goes on (or raises)
-
-    return wait
-
-
-def _beside(reader: SearchReader, read: Callable[[SearchReader], List]) -> Future[List] | None:
-    """``read`` run on a worker thread over a sibling of ``reader``; None where the reader has none."""
-    sibling = reader.sibling()
+    sibling = reader.sibling() if params.mode == "hybrid" and reader.approx_passages() > LISTS_APART_MIN_ROWS else None
     if sibling is None:
-        return None
+        lists = read(reader)
+        return lambda: lists
+    apart = sibling
 
-    def run() -> List:
-        with sibling as other:
+    def run() -> KeywordLists:
+        with apart as other:
             return read(other)
 
-    return _search_threads().submit(run)
+    return _search_threads().submit(run).result
 
 
 def _exhausted(depth: int, *lists: list[tuple[int, float]]) -> bool:
