@@ -1,0 +1,59 @@
+"""Nearest-vector scans over the shared matrix (archive.store.sqlite.knn): what loading it leaves mapped."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from archive import Archive, RawArticle
+from archive.store.interface import Filters
+from archive.store.sqlite import knn
+from archive.store.sqlite.driver import MMAP_BYTES
+from archive.store.sqlite.vtables import VEC_TABLE
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+
+VECTOR_BLOCK_BYTES = 1024 * 384 * 4  # one vec0 block of float[384]: written whole, however few rows it holds
+
+
+def _mapped_resident(path: Path) -> int:
+    """Bytes of ``path`` resident in this process through its memory maps (every mapping, summed)."""
+    total, current = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            fields = line.split(maxsplit=5)
+            current = len(fields) == 6 and fields[5].strip() == str(path)
+        elif current and line.startswith("Rss:"):
+            total += int(line.split()[1]) * 1024
+    return total
+
+
+@pytest.fixture
+def filled(archive: Archive) -> Archive:
+    archive.ingest_records(
+        [
+            RawArticle(title=f"Report {i}", text=f"Shelling near town{i} on day {i}. Convoy{i % 7} passed.", outlet="A")
+            for i in range(30)
+        ]
+    )
+    with archive.engine.connect() as conn:  # into the main file, which is what a map covers (not the WAL)
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    return archive
+
+
+def test_loading_the_matrix_leaves_none_of_the_vector_blobs_mapped(filled: Archive) -> None:
+    path = Path(filled.store().path).resolve()
+    query = np.asarray(filled.embedder.embed_query("shelling convoy"), dtype=np.float32)
+    with filled.engine.connect() as conn:
+        assert int(conn.exec_driver_sql("PRAGMA mmap_size").scalar_one()) == MMAP_BYTES
+        conn.exec_driver_sql("SELECT count(*) FROM chunks").scalar_one()  # the map is in use before the load
+        found = knn._knn_matrix(conn, VEC_TABLE, query, 5, Filters())
+        assert found is not None and len(found) == 5
+        # The load read a whole vector block through the map; a fresh map holds only what came after.
+        assert _mapped_resident(path) < VECTOR_BLOCK_BYTES // 2
+        assert int(conn.exec_driver_sql("PRAGMA mmap_size").scalar_one()) == MMAP_BYTES  # mapped again
+        assert knn._knn_matrix(conn, VEC_TABLE, query, 5, Filters()) == found  # the held matrix, no reload
