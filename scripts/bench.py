@@ -45,6 +45,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--candidates", default="200,400,800,1600", help="prefilter candidates rescored with float vectors, to compare"
     )
     parser.add_argument("--cold-runs", type=int, default=7, help="fresh `archive search` processes per variant")
+    parser.add_argument(
+        "--cold-sizes",
+        default="10000",
+        help="synthetic archive sizes (passages) for the one-shot search; the first gets the torch variant too",
+    )
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"any of {','.join(SECTIONS)}")
     parser.add_argument("--cache", type=Path, default=REPO / ".archive-home" / "bench")
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("ARCHIVE_HOME", REPO / ".archive-home")))
@@ -232,20 +237,25 @@ def _cold(args: argparse.Namespace) -> list[dict[str, Any]]:
         )
         out.append({**asdict(result), "startup": True})
         print(f"  cold start, {label}: {result.wall_s:.3f} s wall, {result.cpu_s:.3f} s CPU", flush=True)
-    try:
-        db = bench_synth.cached_db(args.cache, 10_000)
-    except FileNotFoundError as exc:  # the synthetic archive's sentences come from ../shared/data
-        print(f"  cold start of search skipped: {exc}", flush=True)
-        return out
-    for label, env in (
-        ("numpy query encoder (default)", {}),
-        ("torch query encoder", {"ARCHIVE_QUERY_ENCODER": "torch"}),
-    ):
-        result = bench_cold.measure(
-            db, home=args.home, cache=args.cache, runs=args.cold_runs, label=label, extra_env=env
-        )
-        out.append(asdict(result))
-        print(f"  cold start, {label}: {result.wall_s:.2f} s wall, {result.cpu_s:.2f} s CPU", flush=True)
+    sizes = [int(x) for x in args.cold_sizes.split(",") if x]
+    for number, size in enumerate(sizes):
+        try:
+            db = bench_synth.cached_db(args.cache, size)
+        except FileNotFoundError as exc:  # the synthetic archive's sentences come from ../shared/data
+            print(f"  cold start of search skipped: {exc}", flush=True)
+            return out
+        variants = [("numpy query encoder (default)", {})]
+        if number == 0:
+            variants.append(("torch query encoder", {"ARCHIVE_QUERY_ENCODER": "torch"}))
+        for label, env in variants:
+            result = bench_cold.measure(
+                db, home=args.home, cache=args.cache, runs=args.cold_runs, label=label, extra_env=env
+            )
+            out.append({**asdict(result), "passages": size})
+            print(
+                f"  cold start, {size:,} passages, {label}: {result.wall_s:.2f} s wall, {result.cpu_s:.2f} s CPU",
+                flush=True,
+            )
     return out
 
 

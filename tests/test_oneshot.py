@@ -3,6 +3,7 @@ and anything it cannot answer the same way is handed back (None) to the Archive.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -37,16 +38,36 @@ def filled(db_path: Path) -> Path:
     return db_path
 
 
+class _Close(float):
+    """A score that equals any within 1e-6: the one-shot reader scores vectors by vec0's arithmetic where a
+    long-lived Archive holds them in NumPy (the same cosines but for the last float32 bits)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, float) and math.isclose(self, other, rel_tol=1e-6, abs_tol=1e-6)
+
+    __hash__ = float.__hash__
+
+
 def _dicts(results: list[Any] | None) -> list[dict[str, Any]]:
     assert results is not None
-    return [r.to_dict() for r in results]
+    return [_close(r.to_dict()) for r in results]
+
+
+def _close(value: Any) -> Any:
+    if isinstance(value, float):
+        return _Close(value)
+    if isinstance(value, dict):
+        return {key: _close(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_close(item) for item in value)
+    return value
 
 
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "defaults")
 def test_quick_search_gives_archive_search_results(filled: Path, options: dict[str, Any]) -> None:
     with Archive.open(filled, create=False) as archive:
         for query in QUERIES:
-            expected = [r.to_dict() for r in archive.search(query, **options)]
+            expected = _dicts(archive.search(query, **options))
             assert _dicts(quick_search(query, db=filled, **options)) == expected, query
     assert any(_dicts(quick_search(q, db=filled, **options)) for q in QUERIES)  # not all empty
 
@@ -70,7 +91,7 @@ def test_quick_search_takes_the_sign_bit_prefilter_and_the_vec0_scan_as_archive_
 
     monkeypatch.setattr(knn, taken, counted)
     with Archive.open(filled, create=False) as archive:
-        expected = [r.to_dict() for r in archive.search("shelling in Kharkiv", mode="semantic")]
+        expected = _dicts(archive.search("shelling in Kharkiv", mode="semantic"))
     taken_by_archive = len(calls)
     assert taken_by_archive and expected
     assert _dicts(quick_search("shelling in Kharkiv", db=filled, mode="semantic")) == expected
@@ -132,7 +153,7 @@ def test_quick_search_hands_back_a_writable_archive_not_in_wal_mode(filled: Path
     run_sql(filled, "PRAGMA journal_mode = DELETE")
     assert quick_search("shelling", db=filled) is None
     with Archive.open(filled, create=False) as archive:  # the store's engine switches it back to WAL
-        expected = [r.to_dict() for r in archive.search("shelling")]
+        expected = _dicts(archive.search("shelling"))
     assert _dicts(quick_search("shelling", db=filled)) == expected
 
 
@@ -153,7 +174,7 @@ def test_quick_search_sees_articles_ingested_since_its_last_search(filled: Path)
     assert not any("code70 " in r["text"] for r in _dicts(quick_search("code70", db=filled, mode="semantic")))
     with Archive.open(filled, create=False) as archive:
         archive.ingest_records(city_reports(70, 3))
-        expected = [r.to_dict() for r in archive.search("code70", mode="semantic")]
+        expected = _dicts(archive.search("code70", mode="semantic"))
     found = _dicts(quick_search("code70", db=filled, mode="semantic"))
     assert found == expected
     assert any(r["article_id"] for r in found if "code70" in r["text"])
@@ -190,3 +211,25 @@ def test_direct_snapshot_reports_the_active_model(filled: Path) -> None:
         assert snapshot.model.vector_table.startswith("vec_")
     finally:
         snapshot.close()
+
+
+def test_quick_search_loads_no_shared_matrix(filled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One search answers from vec0's scans: reading every vector into a matrix would cost it more."""
+    from archive.store.sqlite import matrix
+    from archive.store.sqlite.matrix_cache import CACHE
+
+    loads: list[str] = []
+    original = matrix.load_matrix
+
+    def counted(conn: Any, table: str, dimension: int) -> Any:
+        loads.append(table)
+        return original(conn, table, dimension)
+
+    monkeypatch.setattr(matrix, "load_matrix", counted)
+    CACHE.clear()
+    for mode in ("hybrid", "semantic"):
+        assert _dicts(quick_search("shelling in Kharkiv", db=filled, mode=mode))
+    assert loads == []
+    with Archive.open(filled, create=False) as archive:  # a long-lived Archive holds them
+        assert archive.search("shelling in Kharkiv", mode="semantic")
+    assert loads

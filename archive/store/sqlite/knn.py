@@ -44,6 +44,7 @@ def knn(
     table: str = VEC_TABLE,
     *,
     prefilter_min_rows: int | None = None,
+    held: bool = True,
 ) -> list[tuple[int, float]]:
     """(chunk_id, cosine distance) of the k nearest chunks passing the filters.
 
@@ -51,21 +52,22 @@ def knn(
     ``prefilter_min_rows`` passages (None: never) choose the chunks to score through the
     sign-bit prefilter (the shared matrix's up to ``MATRIX_MAX_ROWS`` passages, else the vec0
     bit table's, which language filters skip); smaller ones and very large k scan every
-    vector exactly (the shared matrix up to ``MATRIX_MAX_ROWS`` passages, else vec0).
+    vector exactly (the shared matrix up to ``MATRIX_MAX_ROWS`` passages, else vec0). With ``held`` False
+    no matrix is loaded (the vec0 bit table and vec0's scans answer): what one search alone costs least.
     """
     vector = np.asarray(query, dtype=np.float32)
     k = int(min(k, KNN_MAX_K))
     conn = session.connection()
     passages = approx_passages(session)
     sieve = _sieve(k, passages, prefilter_min_rows)
-    if sieve is not None and passages > MATRIX_MAX_ROWS and not filters.language:
+    if sieve is not None and (passages > MATRIX_MAX_ROWS or not held) and not filters.language:
         bits = existing_bits_table(conn, table)
         if bits is not None:
             try:
                 return _knn_prefiltered(conn, bits, table, vector, k, sieve[1], filters)
             except prefilter.LayoutError:
                 pass  # not the vec0 layout this release reads: the exact scan below still answers
-    return scan_knn(conn, table, vector, k, filters, rows=passages, sieve=sieve)
+    return scan_knn(conn, table, vector, k, filters, rows=passages, sieve=sieve, held=held)
 
 
 def _sieve(k: int, rows: int, threshold: int | None) -> tuple[int, int] | None:
@@ -87,14 +89,16 @@ def scan_knn(
     key: str = "chunk_id",
     limit: int | None = None,
     sieve: tuple[int, int] | None = None,
+    held: bool = True,
 ) -> list[tuple[int, float]]:
     """(row id, cosine distance) of the ``k`` nearest rows of vec0 table ``table`` (primary key ``key``).
 
     The shared matrix answers while the table holds at most ``limit`` rows (default
     ``MATRIX_MAX_ROWS``; ``rows``: an upper bound) and its layout is readable, through its
-    sign bits first when ``sieve`` gives the prefilter's (wide, narrow); vec0's exact scan otherwise.
+    sign bits first when ``sieve`` gives the prefilter's (wide, narrow), unless ``held`` is False; vec0's
+    exact scan otherwise.
     """
-    if rows <= (MATRIX_MAX_ROWS if limit is None else limit):
+    if held and rows <= (MATRIX_MAX_ROWS if limit is None else limit):
         found = _knn_matrix(conn, table, vector, k, filters, sieve)
         if found is not None:
             return found
@@ -201,10 +205,11 @@ def article_knn(
     table: str,
     *,
     prefilter_min_rows: int | None = None,
+    held: bool = True,
 ) -> list[tuple[int, float]]:
     """(article id, cosine distance) of the ``k`` nearest article vectors passing the filters: a scan of the
     shared matrix as for passages (through its sign bits above ``prefilter_min_rows`` articles), or vec0's
-    exact scan past ``ARTICLE_MATRIX_MAX_ROWS`` articles."""
+    exact scan past ``ARTICLE_MATRIX_MAX_ROWS`` articles or with ``held`` False."""
     vector = np.asarray(query, dtype=np.float32)
     k = int(min(k, KNN_MAX_K))
     articles = approx_articles(session)
@@ -218,6 +223,7 @@ def article_knn(
         key="article_id",
         limit=ARTICLE_MATRIX_MAX_ROWS,
         sieve=_sieve(k, articles, prefilter_min_rows),
+        held=held,
     )
 
 

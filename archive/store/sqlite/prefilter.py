@@ -69,7 +69,11 @@ def _blobs(rows: Sequence[Sequence[Any]], column: int, expected: list[int], what
 
 
 def load_blocks(conn: SqlConnection, bits_table: str, dimension: int) -> BitBlocks:
-    """Read every block of ``bits_table`` (a vec0 ``bit[dimension]`` table)."""
+    """Read every block of ``bits_table`` (a vec0 ``bit[dimension]`` table).
+
+    Each block's sign bits are copied once, straight into their columns of the (words, slots) array:
+    joining the blobs first and transposing the whole after cost three times as much (~0.1 s at 1M).
+    """
     rows = conn.exec_driver_sql(
         f"SELECT c.chunk_id, c.size, c.validity, c.rowids, v.vectors FROM {bits_table}_chunks AS c "
         f"JOIN {bits_table}_vector_chunks00 AS v ON v.rowid = c.chunk_id ORDER BY c.chunk_id"
@@ -82,8 +86,19 @@ def load_blocks(conn: SqlConnection, bits_table: str, dimension: int) -> BitBloc
         np.frombuffer(_blobs(rows, 2, [s // 8 for s in sizes], "validity"), dtype=np.uint8), bitorder="little"
     ).astype(bool)
     ids = np.frombuffer(_blobs(rows, 3, [s * 8 for s in sizes], "rowids"), dtype=np.int64)
-    packed = np.frombuffer(_blobs(rows, 4, [s * row_bytes for s in sizes], "vectors"), dtype=np.uint8)
-    return BitBlocks(ids, valid, _columns(packed.reshape(-1, row_bytes)), [int(r[0]) for r in rows], sizes)
+    width = -(-row_bytes // 8) * 8
+    words = np.empty((width // 8, sum(sizes)), dtype=np.uint64)
+    start = 0
+    for row, size in zip(rows, sizes):
+        blob = row[4]
+        if len(blob) != size * row_bytes:
+            raise LayoutError(f"vectors: {len(blob)} bytes where {size * row_bytes} were expected")
+        packed = np.frombuffer(blob, dtype=np.uint8).reshape(size, row_bytes)
+        if width != row_bytes:
+            packed = np.pad(packed, ((0, 0), (0, width - row_bytes)))
+        words[:, start : start + size] = packed.view(np.uint64).T
+        start += size
+    return BitBlocks(ids, valid, words, [int(r[0]) for r in rows], sizes)
 
 
 def _columns(packed: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:

@@ -70,10 +70,20 @@ class SqliteSearchReader:
     EXACT_COPIES_SQL = _EXACT_COPIES_SQL
     fuse_in_sql = False  # each list is its own statement, fused by archive.search.fusion
 
-    def __init__(self, session: SqlSession, table: str = VEC_TABLE, *, prefilter_min_rows: int | None = None) -> None:
+    def __init__(
+        self,
+        session: SqlSession,
+        table: str = VEC_TABLE,
+        *,
+        prefilter_min_rows: int | None = None,
+        hold_matrices: bool = True,
+    ) -> None:
+        """``hold_matrices`` False: vector scans never load the shared matrices (a reader for one search,
+        where reading every vector into memory costs more than vec0's own scan: ``knn.knn``)."""
         self.session = session
         self.table = table
         self.prefilter_min_rows = prefilter_min_rows
+        self.hold_matrices = hold_matrices
         self._approx: int | None = None
         self._articles_complete: bool | None = None
 
@@ -83,7 +93,15 @@ class SqliteSearchReader:
         return self._approx
 
     def knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
-        return knn.knn(self.session, vector, k, filters, self.table, prefilter_min_rows=self.prefilter_min_rows)
+        return knn.knn(
+            self.session,
+            vector,
+            k,
+            filters,
+            self.table,
+            prefilter_min_rows=self.prefilter_min_rows,
+            held=self.hold_matrices,
+        )
 
     def article_knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         return self._nearest_articles(vector, k, filters) if self.article_vectors_complete() else []
@@ -103,7 +121,15 @@ class SqliteSearchReader:
 
     def _nearest_articles(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         """This backend's KNN over the article vectors (the shared matrix, or vec0's exact scan past its limit)."""
-        return knn.article_knn(self.session, vector, k, filters, self.table, prefilter_min_rows=self.prefilter_min_rows)
+        return knn.article_knn(
+            self.session,
+            vector,
+            k,
+            filters,
+            self.table,
+            prefilter_min_rows=self.prefilter_min_rows,
+            held=self.hold_matrices,
+        )
 
     def passage_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
         return self._keyword(keyword.fts, FTS_TABLE, self.approx_passages(), query, limit, filters)
