@@ -4,7 +4,11 @@
 Opening an Archive imports SQLAlchemy and the ORM, which costs a one-shot search more than
 the search itself. Here the archive file is read through the driver alone
 (``archive.store.open.open_snapshot``) and the query runs through the very same
-``build_params`` and ``run_search`` as :meth:`Archive.search`, so the results are the same.
+``build_params`` and ``run_search`` as :meth:`Archive.search`, so the results are the same, with one
+difference: this path loads no shared vector matrix (``DirectSnapshot.reader``), so its cosines come from
+sqlite-vec's arithmetic (equal to NumPy's but for the last float32 bits) and, between the prefilter
+threshold and ``knn.MATRIX_MAX_ROWS`` passages, its candidates from the vec0 bit table; a near tie may
+then rank the other way.
 Whenever this path cannot answer as ``Archive.search`` would (a server URL, a missing file,
 a schema not at head, another model asked for, a bad argument, any error), it returns None
 and the caller opens the Archive, which answers or reports the problem in its usual words.

@@ -45,7 +45,10 @@ class _Close(float):
     def __eq__(self, other: object) -> bool:
         return isinstance(other, float) and math.isclose(self, other, rel_tol=1e-6, abs_tol=1e-6)
 
-    __hash__ = float.__hash__
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = float.__hash__  # never hashed here: the dicts compared hold these as values only
 
 
 def _dicts(results: list[Any] | None) -> list[dict[str, Any]]:
@@ -233,3 +236,24 @@ def test_quick_search_loads_no_shared_matrix(filled: Path, monkeypatch: pytest.M
     with Archive.open(filled, create=False) as archive:  # a long-lived Archive holds them
         assert archive.search("shelling in Kharkiv", mode="semantic")
     assert loads
+
+
+def test_quick_search_prefilters_through_the_bit_table_where_an_archive_would_hold_the_matrix(
+    filled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below ``MATRIX_MAX_ROWS`` an Archive picks candidates from its held matrix's sign bits; the one-shot
+    holds none, so the vec0 bit table picks them, and the results agree."""
+    monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", "0")
+    calls: list[int] = []
+    original = knn._knn_prefiltered
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(knn, "_knn_prefiltered", counted)
+    with Archive.open(filled, create=False) as archive:
+        expected = _dicts(archive.search("shelling in Kharkiv", mode="semantic"))
+    assert calls == [] and expected  # the held matrix's own sign bits
+    assert _dicts(quick_search("shelling in Kharkiv", db=filled, mode="semantic")) == expected
+    assert calls == [1]

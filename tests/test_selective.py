@@ -51,7 +51,8 @@ def test_a_word_in_a_fifth_to_half_of_the_passages_is_still_asked(reader: Any) -
         word: selective.matching_rows(conn, FTS_TABLE, keyword.term_expression((word,)), rows, rows) / rows
         for word in (*(c.lower() for c in REPORT_CITIES), *REPORT_EVENTS)
     }
-    word = next(w for w, part in share.items() if 0.2 < part <= selective.COMMON_SHARE)
+    word = next((w for w, part in share.items() if 0.2 < part <= selective.COMMON_SHARE), None)
+    assert word is not None, share
     assert _narrowed(reader, COMMON, (word,), RARE) == KeywordQuery(((word,), RARE), (), False)
 
 

@@ -35,8 +35,7 @@ class DirectSnapshot:
 
     def reader(self, *, prefilter_min_rows: int | None) -> SqliteSearchReader:
         """A reader for the one search of a one-shot process: it loads no shared matrix, which would read
-        every vector (about 0.2-0.5 s for the article vectors of a million passages) for one query that
-        vec0's scans and bit table answer in less."""
+        every vector for one query that vec0's scans and bit table answer in less."""
         return SqliteSearchReader(
             DirectSession(self.conn),
             self.model.vector_table,

@@ -16,6 +16,7 @@ import numpy as np
 
 from archive.store.interface import KNN_MAX_K, Filters
 from archive.store.sqlite import matrix, prefilter
+from archive.store.sqlite.driver import set_file_map
 from archive.store.sqlite.matrix_cache import CACHE
 from archive.store.sqlite.sql import SqlConnection, SqlSession
 from archive.store.sqlite.vtables import VEC_TABLE, article_table_for, existing_bits_table, vec_table_dimension
@@ -24,8 +25,8 @@ from archive.store.sqlite.vtables import VEC_TABLE, article_table_for, existing_
 # float query against their signs, whose exact distances come from the held matrix's rows, or past it from one
 # vec0 point lookup each (~15-30 us). Above NARROW_MAX the exact scan is cheaper, so large windows (deep
 # duplicate collapse) go exact. WIDE costs little (one partition of the Hamming distances, then a float
-# product over the sign bits of WIDE rows); at 100 per k recall@10 at 1M passages was 0.986-0.989, at 200
-# 0.991-0.995 (two query sets, scripts/bench_search.py's synthetic archive), the latency within noise.
+# product over the sign bits of WIDE rows): twice the first choice of 100 per k bought recall at 1M
+# passages for no measurable latency (README, Performance, ninth round).
 WIDE_PER_K, WIDE_MIN = 200, 8192
 NARROW_PER_K, NARROW_MIN, NARROW_MAX = 20, 800, 8192
 # Float vectors held in memory per table and process for the exact scan, at most (1,536 bytes a passage at 384-d).
@@ -44,7 +45,7 @@ def knn(
     table: str = VEC_TABLE,
     *,
     prefilter_min_rows: int | None = None,
-    held: bool = True,
+    hold_matrices: bool = True,
 ) -> list[tuple[int, float]]:
     """(chunk_id, cosine distance) of the k nearest chunks passing the filters.
 
@@ -52,22 +53,22 @@ def knn(
     ``prefilter_min_rows`` passages (None: never) choose the chunks to score through the
     sign-bit prefilter (the shared matrix's up to ``MATRIX_MAX_ROWS`` passages, else the vec0
     bit table's, which language filters skip); smaller ones and very large k scan every
-    vector exactly (the shared matrix up to ``MATRIX_MAX_ROWS`` passages, else vec0). With ``held`` False
-    no matrix is loaded (the vec0 bit table and vec0's scans answer): what one search alone costs least.
+    vector exactly (the shared matrix up to ``MATRIX_MAX_ROWS`` passages, else vec0). With ``hold_matrices``
+    False no matrix is loaded (the vec0 bit table and vec0's scans answer): what one search alone costs least.
     """
     vector = np.asarray(query, dtype=np.float32)
     k = int(min(k, KNN_MAX_K))
     conn = session.connection()
     passages = approx_passages(session)
     sieve = _sieve(k, passages, prefilter_min_rows)
-    if sieve is not None and (passages > MATRIX_MAX_ROWS or not held) and not filters.language:
+    if sieve is not None and (passages > MATRIX_MAX_ROWS or not hold_matrices) and not filters.language:
         bits = existing_bits_table(conn, table)
         if bits is not None:
             try:
                 return _knn_prefiltered(conn, bits, table, vector, k, sieve[1], filters)
             except prefilter.LayoutError:
                 pass  # not the vec0 layout this release reads: the exact scan below still answers
-    return scan_knn(conn, table, vector, k, filters, rows=passages, sieve=sieve, held=held)
+    return scan_knn(conn, table, vector, k, filters, rows=passages, sieve=sieve, hold_matrices=hold_matrices)
 
 
 def _sieve(k: int, rows: int, threshold: int | None) -> tuple[int, int] | None:
@@ -89,16 +90,16 @@ def scan_knn(
     key: str = "chunk_id",
     limit: int | None = None,
     sieve: tuple[int, int] | None = None,
-    held: bool = True,
+    hold_matrices: bool = True,
 ) -> list[tuple[int, float]]:
     """(row id, cosine distance) of the ``k`` nearest rows of vec0 table ``table`` (primary key ``key``).
 
     The shared matrix answers while the table holds at most ``limit`` rows (default
     ``MATRIX_MAX_ROWS``; ``rows``: an upper bound) and its layout is readable, through its
-    sign bits first when ``sieve`` gives the prefilter's (wide, narrow), unless ``held`` is False; vec0's
+    sign bits first when ``sieve`` gives the prefilter's (wide, narrow), unless ``hold_matrices`` is False; vec0's
     exact scan otherwise.
     """
-    if held and rows <= (MATRIX_MAX_ROWS if limit is None else limit):
+    if hold_matrices and rows <= (MATRIX_MAX_ROWS if limit is None else limit):
         found = _knn_matrix(conn, table, vector, k, filters, sieve)
         if found is not None:
             return found
@@ -131,15 +132,15 @@ def _knn_matrix(
 
 def _load_and_unmap(conn: SqlConnection, table: str, dimension: int) -> matrix.VectorMatrix:
     """``matrix.load_matrix``, then the file map dropped and set up again: the load read every vector blob
-    through the map, and each of those pages would stay in the process's RSS (as file pages, 154 MB at
-    100,000 passages, beside the matrix's own copy) though no search reads them again. A fresh map holds
-    only the pages searches touch (text, FTS5, rows). SQLite leaves the map as it is while a page of it is
-    still referenced."""
+    through the map, and each of those pages would stay in the process's RSS (as file pages, beside the
+    matrix's own copy) though no search reads them again. A fresh map holds only the pages searches touch
+    (text, FTS5, rows). SQLite leaves the map as it is while a page of it is still referenced."""
     loaded = matrix.load_matrix(conn, table, dimension)
     size = int(conn.exec_driver_sql("PRAGMA mmap_size").scalar() or 0)
     if size > 0:
-        conn.exec_driver_sql("PRAGMA mmap_size = 0")
-        conn.exec_driver_sql(f"PRAGMA mmap_size = {size}")
+        raw = conn.connection.dbapi_connection
+        set_file_map(raw, 0)
+        set_file_map(raw, size)
     return loaded
 
 
@@ -205,11 +206,11 @@ def article_knn(
     table: str,
     *,
     prefilter_min_rows: int | None = None,
-    held: bool = True,
+    hold_matrices: bool = True,
 ) -> list[tuple[int, float]]:
     """(article id, cosine distance) of the ``k`` nearest article vectors passing the filters: a scan of the
     shared matrix as for passages (through its sign bits above ``prefilter_min_rows`` articles), or vec0's
-    exact scan past ``ARTICLE_MATRIX_MAX_ROWS`` articles or with ``held`` False."""
+    exact scan past ``ARTICLE_MATRIX_MAX_ROWS`` articles or with ``hold_matrices`` False."""
     vector = np.asarray(query, dtype=np.float32)
     k = int(min(k, KNN_MAX_K))
     articles = approx_articles(session)
@@ -223,7 +224,7 @@ def article_knn(
         key="article_id",
         limit=ARTICLE_MATRIX_MAX_ROWS,
         sieve=_sieve(k, articles, prefilter_min_rows),
-        held=held,
+        hold_matrices=hold_matrices,
     )
 
 

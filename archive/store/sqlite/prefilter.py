@@ -71,8 +71,8 @@ def _blobs(rows: Sequence[Sequence[Any]], column: int, expected: list[int], what
 def load_blocks(conn: SqlConnection, bits_table: str, dimension: int) -> BitBlocks:
     """Read every block of ``bits_table`` (a vec0 ``bit[dimension]`` table).
 
-    Each block's sign bits are copied once, straight into their columns of the (words, slots) array:
-    joining the blobs first and transposing the whole after cost three times as much (~0.1 s at 1M).
+    Each block's sign bits are copied once, straight into their columns of the (words, slots) array, where
+    joining the blobs first and transposing the whole after cost about three times as much.
     """
     rows = conn.exec_driver_sql(
         f"SELECT c.chunk_id, c.size, c.validity, c.rowids, v.vectors FROM {bits_table}_chunks AS c "

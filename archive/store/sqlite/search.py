@@ -100,7 +100,7 @@ class SqliteSearchReader:
             filters,
             self.table,
             prefilter_min_rows=self.prefilter_min_rows,
-            held=self.hold_matrices,
+            hold_matrices=self.hold_matrices,
         )
 
     def article_knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
@@ -128,7 +128,7 @@ class SqliteSearchReader:
             filters,
             self.table,
             prefilter_min_rows=self.prefilter_min_rows,
-            held=self.hold_matrices,
+            hold_matrices=self.hold_matrices,
         )
 
     def passage_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:

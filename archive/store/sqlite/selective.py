@@ -12,10 +12,8 @@ narrowed). Which words are left out depends on the query and the archive, never 
 so the top k still never depends on k. All-word (AND) queries keep every word: each one narrows
 the match. Exclusions are kept as given.
 
-A fifth of the rows (this module's first threshold) also left out words that still weigh up to 1.4:
-SciFact keyword nDCG@10 68.30 (hybrid 71.06) against 68.88 (71.64) with every word asked, which half
-the rows gives back (``scripts/eval.py``'s queries; the news known-item MRR@10 moved by 0.002, keyword
-p50 on those questions from about 61 to 72 ms, hybrid within noise).
+A fifth of the rows (this module's first threshold) also left out words that still weigh up to 1.4,
+which cost SciFact's keyword and hybrid rankings (README, Performance, ninth round).
 
 Row counts are memoised per process by (database file, table, size of the table, words): a
 count is one capped FTS5 scan (at most ``COMMON_SHARE`` of the rows), paid once per word and archive size.
