@@ -93,15 +93,11 @@ class SqliteSearchReader:
         return self._approx
 
     def knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
-        return knn.knn(
-            self.session,
-            vector,
-            k,
-            filters,
-            self.table,
-            prefilter_min_rows=self.prefilter_min_rows,
-            hold_matrices=self.hold_matrices,
-        )
+        return knn.knn(self.session, vector, k, filters, self.table, **self._scan_options())
+
+    def _scan_options(self) -> dict[str, Any]:
+        """How this reader's vector scans run (``knn.knn``, ``knn.article_knn``)."""
+        return {"prefilter_min_rows": self.prefilter_min_rows, "hold_matrices": self.hold_matrices}
 
     def article_knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         return self._nearest_articles(vector, k, filters) if self.article_vectors_complete() else []
@@ -121,15 +117,7 @@ class SqliteSearchReader:
 
     def _nearest_articles(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         """This backend's KNN over the article vectors (the shared matrix, or vec0's exact scan past its limit)."""
-        return knn.article_knn(
-            self.session,
-            vector,
-            k,
-            filters,
-            self.table,
-            prefilter_min_rows=self.prefilter_min_rows,
-            hold_matrices=self.hold_matrices,
-        )
+        return knn.article_knn(self.session, vector, k, filters, self.table, **self._scan_options())
 
     def passage_keyword(self, query: KeywordQuery, limit: int, filters: Filters) -> list[tuple[int, float]]:
         return self._keyword(keyword.fts, FTS_TABLE, self.approx_passages(), query, limit, filters)
