@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -33,6 +34,22 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.setenv("ARCHIVE_HOME", str(home))
     monkeypatch.delenv("ARCHIVE_DB", raising=False)
     monkeypatch.delenv("ARCHIVE_MODEL", raising=False)
+
+
+@pytest.fixture
+def matrix_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The vec0 table of every shared vector matrix loaded from now on (``matrix.load_matrix`` calls)."""
+    from archive.store.sqlite import matrix
+
+    seen: list[str] = []
+    original = matrix.load_matrix
+
+    def counting(conn: Any, table: str, dimension: int) -> matrix.VectorMatrix:
+        seen.append(table)
+        return original(conn, table, dimension)
+
+    monkeypatch.setattr(matrix, "load_matrix", counting)
+    return seen
 
 
 @pytest.fixture

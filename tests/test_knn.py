@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from archive import Archive, RawArticle
 from archive.store.interface import Filters
-from archive.store.sqlite import knn, matrix
+from archive.store.sqlite import knn
 from archive.store.sqlite.driver import MMAP_BYTES
 from archive.store.sqlite.vtables import VEC_TABLE
 
@@ -46,19 +45,9 @@ def filled(archive: Archive) -> Archive:
     return archive
 
 
-def test_loading_the_matrix_leaves_none_of_the_vector_blobs_mapped(
-    filled: Archive, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_loading_the_matrix_leaves_none_of_the_vector_blobs_mapped(filled: Archive, matrix_loads: list[str]) -> None:
     path = Path(filled.store().path).resolve()
     query = np.asarray(filled.embedder.embed_query("shelling convoy"), dtype=np.float32)
-    loads: list[str] = []
-    original = matrix.load_matrix
-
-    def counted(conn: Any, table: str, dimension: int) -> matrix.VectorMatrix:
-        loads.append(table)
-        return original(conn, table, dimension)
-
-    monkeypatch.setattr(matrix, "load_matrix", counted)
     with filled.engine.connect() as conn:
         mapped = int(conn.exec_driver_sql("PRAGMA mmap_size").scalar_one())  # MMAP_BYTES, or this SQLite's cap
         if mapped <= 0:
@@ -66,9 +55,9 @@ def test_loading_the_matrix_leaves_none_of_the_vector_blobs_mapped(
         assert mapped <= MMAP_BYTES
         conn.exec_driver_sql("SELECT count(*) FROM chunks").scalar_one()  # the map is in use before the load
         found = knn._knn_matrix(conn, VEC_TABLE, query, 5, Filters())
-        assert found is not None and len(found) == 5 and loads == [VEC_TABLE]
+        assert found is not None and len(found) == 5 and matrix_loads == [VEC_TABLE]
         # The load read a whole vector block through the map; a fresh map holds only what came after.
         assert _mapped_resident(path) < VECTOR_BLOCK_BYTES // 2
         assert int(conn.exec_driver_sql("PRAGMA mmap_size").scalar_one()) == mapped  # mapped again
         assert knn._knn_matrix(conn, VEC_TABLE, query, 5, Filters()) == found
-        assert loads == [VEC_TABLE]  # the held matrix answered: no second load
+        assert matrix_loads == [VEC_TABLE]  # the held matrix answered: no second load

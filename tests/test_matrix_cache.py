@@ -37,20 +37,6 @@ def filled(archive: Archive) -> Archive:
 
 
 @pytest.fixture
-def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The table of every matrix loaded from now on."""
-    seen: list[str] = []
-    original = matrix.load_matrix
-
-    def counting(conn: Connection, table: str, dimension: int) -> matrix.VectorMatrix:
-        seen.append(table)
-        return original(conn, table, dimension)
-
-    monkeypatch.setattr(matrix, "load_matrix", counting)
-    return seen
-
-
-@pytest.fixture
 def cache() -> Iterator[MatrixCache]:
     yield MatrixCache()
 
@@ -65,7 +51,7 @@ def _nearest(conn: Connection, archive: Archive, table: str = VEC_TABLE, k: int 
     return found
 
 
-def test_pooled_connections_share_one_matrix(filled: Archive, cache: MatrixCache, loads: list[str]) -> None:
+def test_pooled_connections_share_one_matrix(filled: Archive, cache: MatrixCache, matrix_loads: list[str]) -> None:
     with filled.engine.connect() as first, filled.engine.connect() as second:
         assert first.connection.dbapi_connection is not second.connection.dbapi_connection
         one = cache.get(first, VEC_TABLE, DIMENSION, matrix.load_matrix)
@@ -73,7 +59,7 @@ def test_pooled_connections_share_one_matrix(filled: Archive, cache: MatrixCache
         assert one is two and one.rows > 0
         assert cache.get(first, VEC_TABLE, DIMENSION, matrix.load_matrix) is one
         assert cache.current(second, VEC_TABLE) is one
-    assert loads == [VEC_TABLE]
+    assert matrix_loads == [VEC_TABLE]
 
 
 def test_a_load_takes_its_content_key_from_what_it_read(
@@ -102,7 +88,7 @@ def test_an_empty_table_has_the_key_of_no_blocks(archive: Archive) -> None:
         assert matrix.load_matrix(conn, VEC_TABLE, DIMENSION).key == content_key(conn, VEC_TABLE) == (0,)
 
 
-def test_threads_searching_at_once_load_the_matrix_once(filled: Archive, loads: list[str]) -> None:
+def test_threads_searching_at_once_load_the_matrix_once(filled: Archive, matrix_loads: list[str]) -> None:
     CACHE.clear()
     results: list[list[tuple[int, float]]] = []
     errors: list[BaseException] = []
@@ -123,7 +109,7 @@ def test_threads_searching_at_once_load_the_matrix_once(filled: Archive, loads: 
         thread.join()
     assert not errors
     assert len(results) == 4 and results[0] and all(r == results[0] for r in results)
-    assert loads == [VEC_TABLE]
+    assert matrix_loads == [VEC_TABLE]
 
 
 def _replace_vector(archive: Archive, article_id: int, vector: np.ndarray) -> None:
@@ -187,14 +173,14 @@ def test_a_connections_own_uncommitted_writes_are_searched_and_rolled_back(fille
         assert 1 in {a for a, _ in _nearest(conn, filled, ARTICLES)}
 
 
-def test_the_cache_holds_a_bounded_number_of_matrices(filled: Archive, loads: list[str]) -> None:
+def test_the_cache_holds_a_bounded_number_of_matrices(filled: Archive, matrix_loads: list[str]) -> None:
     small = MatrixCache(max_entries=1)
     with filled.engine.connect() as conn:
         small.get(conn, VEC_TABLE, DIMENSION, matrix.load_matrix)
         small.get(conn, ARTICLES, DIMENSION, matrix.load_matrix)
         assert len(small) == 1 and small.current(conn, VEC_TABLE) is None
         assert small.current(conn, ARTICLES) is not None
-    assert loads == [VEC_TABLE, ARTICLES]
+    assert matrix_loads == [VEC_TABLE, ARTICLES]
 
 
 def test_the_change_stamp_is_read_once_per_read_snapshot(filled: Archive) -> None:

@@ -66,6 +66,19 @@ def _close(value: Any) -> Any:
     return value
 
 
+def _calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """One entry per call of ``knn.<name>`` from now on."""
+    calls: list[int] = []
+    original = getattr(knn, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(knn, name, counted)
+    return calls
+
+
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o) or "defaults")
 def test_quick_search_gives_archive_search_results(filled: Path, options: dict[str, Any]) -> None:
     with Archive.open(filled, create=False) as archive:
@@ -85,14 +98,7 @@ def test_quick_search_takes_the_sign_bit_prefilter_and_the_vec0_scan_as_archive_
         monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", "0")
     monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 0)  # past the shared matrix: vec0's bit table or scan
     monkeypatch.setattr(knn, "ARTICLE_MATRIX_MAX_ROWS", 0)  # the article vectors too
-    calls: list[int] = []
-    original = getattr(knn, taken)
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(knn, taken, counted)
+    calls = _calls(monkeypatch, taken)
     with Archive.open(filled, create=False) as archive:
         expected = _dicts(archive.search("shelling in Kharkiv", mode="semantic"))
     taken_by_archive = len(calls)
@@ -216,26 +222,17 @@ def test_direct_snapshot_reports_the_active_model(filled: Path) -> None:
         snapshot.close()
 
 
-def test_quick_search_loads_no_shared_matrix(filled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quick_search_loads_no_shared_matrix(filled: Path, matrix_loads: list[str]) -> None:
     """One search answers from vec0's scans: reading every vector into a matrix would cost it more."""
-    from archive.store.sqlite import matrix
     from archive.store.sqlite.matrix_cache import CACHE
 
-    loads: list[str] = []
-    original = matrix.load_matrix
-
-    def counted(conn: Any, table: str, dimension: int) -> Any:
-        loads.append(table)
-        return original(conn, table, dimension)
-
-    monkeypatch.setattr(matrix, "load_matrix", counted)
     CACHE.clear()
     for mode in ("hybrid", "semantic"):
         assert _dicts(quick_search("shelling in Kharkiv", db=filled, mode=mode))
-    assert loads == []
+    assert matrix_loads == []
     with Archive.open(filled, create=False) as archive:  # a long-lived Archive holds them
         assert archive.search("shelling in Kharkiv", mode="semantic")
-    assert loads
+    assert matrix_loads
 
 
 def test_quick_search_prefilters_through_the_bit_table_where_an_archive_would_hold_the_matrix(
@@ -244,14 +241,7 @@ def test_quick_search_prefilters_through_the_bit_table_where_an_archive_would_ho
     """Below ``MATRIX_MAX_ROWS`` an Archive picks candidates from its held matrix's sign bits; the one-shot
     holds none, so the vec0 bit table picks them, and the results agree."""
     monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", "0")
-    calls: list[int] = []
-    original = knn._knn_prefiltered
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(knn, "_knn_prefiltered", counted)
+    calls = _calls(monkeypatch, "_knn_prefiltered")
     with Archive.open(filled, create=False) as archive:
         expected = _dicts(archive.search("shelling in Kharkiv", mode="semantic"))
     assert calls == [] and expected  # the held matrix's own sign bits
