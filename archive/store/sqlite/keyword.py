@@ -95,6 +95,21 @@ def _bm25(
         passages = table == FTS_TABLE
         join = ("JOIN chunks c ON c.id = f.rowid " if passages else "") + f"JOIN articles a ON a.id = {article_column} "
     score = f"bm25({table}{''.join(f', {w}' for w in weights)})"
-    sql = f"SELECT f.rowid, {score} AS score FROM {table} f {join}WHERE {' AND '.join(clauses)} ORDER BY score LIMIT ?"
+    best = f"SELECT f.rowid AS id, {score} AS score FROM {table} f {join}WHERE {' AND '.join(clauses)} ORDER BY score LIMIT ?"
     params.append(int(limit))
-    return [(int(r[0]), float(r[1])) for r in session.connection().exec_driver_sql(sql, tuple(params))]
+    return _pairs(session.connection().exec_driver_sql(_ONE_ROW.format(best), tuple(params)).scalar())
+
+
+# The list as one row, "id score id score ...", where one row per match would take the GIL back once per row
+# (the DB-API driver lets it go around every step): with the query embedding on another thread, as a hybrid
+# search runs, each of those waits for that thread. "%!.17g" prints a double that reads back the same.
+_ONE_ROW = "SELECT group_concat(id || ' ' || printf('%!.17g', score), ' ') FROM ({})"
+
+
+def _pairs(joined: str | None) -> list[tuple[int, float]]:
+    """(rowid, bm25) from ``_ONE_ROW``'s text, best first (the order of its inner statement)."""
+    words = joined.split() if joined else []
+    pairs = [(int(i), float(s)) for i, s in zip(words[::2], words[1::2], strict=True)]
+    # SQLite concatenates in its inner statement's order; the stable sort (linear on sorted input) makes sure.
+    pairs.sort(key=lambda pair: pair[1])
+    return pairs
