@@ -16,9 +16,8 @@ to within float rounding (tested: cosine >= 0.9999).
 from __future__ import annotations
 
 import json
-import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from archive.blas import single_threaded
+from archive.embedding.wordpiece import NOT_PLAIN, PRE_TOKENS, PlainWordPiece, is_uncased_bert_wordpiece
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -54,9 +54,12 @@ class _Layer:
 class QueryEncoder:
     """A BERT encoder + mean pooling + L2 normalisation, in NumPy."""
 
-    def __init__(self, tokenizer: Tokenizer, tensors: Mapping[str, Vector], config: Mapping[str, Any]) -> None:
-        """Use ``tensors`` (names without a ``bert.`` prefix) shaped as ``config`` says."""
-        self.tokenizer = tokenizer
+    def __init__(
+        self, tokenize: Callable[[str], Sequence[int]], tensors: Mapping[str, Vector], config: Mapping[str, Any]
+    ) -> None:
+        """Use ``tensors`` (names without a ``bert.`` prefix) shaped as ``config`` says; ``tokenize`` gives a
+        text's ids, special tokens included and truncated to the model's window."""
+        self.tokenize = tokenize
         self.heads = int(config["num_attention_heads"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.word = tensors["embeddings.word_embeddings.weight"]
@@ -68,7 +71,7 @@ class QueryEncoder:
 
     def encode(self, text: str) -> Vector:
         """Return the normalised float32 embedding of ``text``, shape (dimension,)."""
-        ids = np.asarray(self.tokenizer.encode(text).ids, dtype=np.int64)
+        ids = np.asarray(self.tokenize(text), dtype=np.int64)
         hidden = self.word[ids] + self.position[: len(ids)] + self.token_type[0]
         hidden = _layer_norm(hidden.astype(np.float32), self.embed_norm, self.eps)
         with single_threaded():
@@ -139,15 +142,35 @@ def load_query_encoder(model_dir: Path, *, max_seq_length: int | None = None) ->
         st_config = _read_json(model_dir / "sentence_bert_config.json")
         value = st_config.get("max_seq_length") if isinstance(st_config, dict) else None
         max_seq_length = value if isinstance(value, int) and value > 0 else int(config["max_position_embeddings"])
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.enable_truncation(min(max_seq_length, int(config["max_position_embeddings"])))
+    tokenize = _Tokenize(model_dir / "tokenizer.json", min(max_seq_length, int(config["max_position_embeddings"])))
     try:
-        return QueryEncoder(tokenizer, tensors, config)
+        return QueryEncoder(tokenize, tensors, config)
     except KeyError:  # a tensor this architecture needs is absent
         return None
+
+
+class _Tokenize:
+    """A text's ids: plain text through :class:`PlainWordPiece` where the tokenizer is BERT's uncased WordPiece
+    (no tokenizers import), anything else through the tokenizers library, loaded at its first such text."""
+
+    def __init__(self, tokenizer_json: Path, max_length: int) -> None:
+        self.path, self.max_length = tokenizer_json, max_length
+        self.plain = PlainWordPiece.from_file(tokenizer_json, max_length)
+        self._library: Tokenizer | None = None
+
+    def __call__(self, text: str) -> Sequence[int]:
+        ids = self.plain.ids(text) if self.plain is not None else None
+        return ids if ids is not None else self.library().encode(text).ids
+
+    def library(self) -> Tokenizer:
+        if self._library is None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self.path))
+            tokenizer.no_padding()
+            tokenizer.enable_truncation(self.max_length)
+            self._library = tokenizer
+        return self._library
 
 
 def _map_safetensors(path: Path) -> dict[str, Vector] | None:
@@ -247,10 +270,6 @@ def _read_json(path: Path) -> Any:
 # ~125 us per sentence here, mostly normalising and pre-tokenising with offsets. For
 # BERT's uncased WordPiece and plain (ASCII) text both steps are a lowercase and a regex,
 # and word counts repeat across a news archive, so a cache answers most words.
-# Typographic punctuation common in news: Unicode P* characters that NFD and lowercasing leave alone.
-_TYPOGRAPHIC = "\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u2026\u2022\u2032\u2033\u00ab\u00bb\u00b7"
-_WORDS = re.compile(rf"[a-z0-9]+|[!-/:-@\[-`{{-~{_TYPOGRAPHIC}]")  # BertPreTokenizer: alnum runs, single punctuation
-_NOT_PLAIN = re.compile(rf"[^\t\n\r\x20-\x7e{_TYPOGRAPHIC}]")  # anything else takes tokenizers' own path
 _COUNTER_CACHE_WORDS = 200_000
 
 
@@ -265,11 +284,11 @@ class WordPieceCounter:
 
     def __call__(self, text: str) -> int:
         """Return the number of tokens of ``text``."""
-        if _NOT_PLAIN.search(text):
+        if NOT_PLAIN.search(text):
             return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
         words = self.words
         total = 0
-        for word in _WORDS.findall(text.lower()):
+        for word in PRE_TOKENS.findall(text.lower()):
             count = words.get(word)
             if count is None:
                 if len(words) >= _COUNTER_CACHE_WORDS:
@@ -282,10 +301,4 @@ class WordPieceCounter:
 def wordpiece_counter(tokenizer: Tokenizer, tokenizer_json: Path) -> WordPieceCounter | None:
     """A :class:`WordPieceCounter` when ``tokenizer_json`` is uncased BERT WordPiece, else None."""
     config = _read_json(tokenizer_json)
-    if not isinstance(config, dict):
-        return None
-    normalizer, pre, model = (config.get(k) or {} for k in ("normalizer", "pre_tokenizer", "model"))
-    bert_normalizer = normalizer.get("type") == "BertNormalizer" and normalizer.get("clean_text") is True
-    if not (bert_normalizer and normalizer.get("lowercase") is True and pre.get("type") == "BertPreTokenizer"):
-        return None
-    return WordPieceCounter(tokenizer) if model.get("type") == "WordPiece" else None
+    return WordPieceCounter(tokenizer) if isinstance(config, dict) and is_uncased_bert_wordpiece(config) else None
