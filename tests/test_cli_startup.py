@@ -25,6 +25,8 @@ from tests.helpers import city_reports, run_sql
 REPO = Path(__file__).resolve().parents[1]
 # Modules that cost most of a second to import; none belongs in a help or version run.
 HEAVY = ("sqlalchemy", "numpy", "torch", "sentence_transformers", "alembic", "archive.api", "archive.store.models")
+# Imported by some commands, not by a one-shot search sorted by score.
+LATER = ("archive.search.coverage", "tokenizers")
 
 _PROBE = """
 import json, sys
@@ -39,7 +41,7 @@ def _modules_after(*runs: list[str]) -> list[str]:
     """The command modules and heavy modules a fresh interpreter has imported after the given CLI runs."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, json.dumps(list(runs)), json.dumps(HEAVY)],
+        [sys.executable, "-c", _PROBE, json.dumps(list(runs)), json.dumps(HEAVY + LATER)],
         capture_output=True,
         text=True,
         env=env,
@@ -105,6 +107,15 @@ def test_search_of_a_ready_archive_imports_no_sqlalchemy(tmp_path: Path) -> None
     assert "archive.cli.search" in loaded and "numpy" in loaded  # the search did run
     assert [m for m in loaded if m.split(".")[0] in ("sqlalchemy", "alembic")] == []
     assert "archive.api" not in loaded and "archive.store.models" not in loaded
+    assert [m for m in loaded if m.split(".")[0] == "tokenizers" or m in LATER] == []
+
+
+def test_search_sorted_by_date_imports_the_coverage_module(tmp_path: Path) -> None:
+    db = tmp_path / "ready.db"
+    with Archive.open(db, embedder=FakeEmbedder()) as archive:
+        archive.ingest_records(city_reports(0, 20))
+    loaded = _modules_after(["search", "-d", str(db), "shelling in Kharkiv", "-k", "3", "--sort", "date", "--json"])
+    assert "archive.search.coverage" in loaded
 
 
 def test_search_of_an_outdated_archive_still_reports_it(tmp_path: Path, runner: CliRunner) -> None:

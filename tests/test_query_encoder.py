@@ -75,6 +75,22 @@ def test_embed_query_of_the_default_model_never_loads_torch(model_dir: Path) -> 
 
 
 @pytest.mark.model
+def test_plain_queries_are_tokenized_without_the_tokenizers_library(model_dir: Path) -> None:
+    code = (
+        "import sys; from pathlib import Path; from archive.embedding.query_encoder import load_query_encoder\n"
+        f"e = load_query_encoder(Path({str(model_dir)!r}))\n"
+        "e.encode('shelling of Kharkiv \u2014 \u201cthree\u201d dead'); print('tokenizers' in sys.modules)\n"
+        "e.encode('\u041e\u0431\u0441\u0442\u0440\u0456\u043b \u0425\u0430\u0440\u043a\u043e\u0432\u0430'); print('tokenizers' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True"]  # Cyrillic takes the library, loaded then
+
+
+@pytest.mark.model
 def test_torch_is_used_for_queries_when_asked(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARCHIVE_QUERY_ENCODER", "torch")
     embedder = SentenceTransformerEmbedder(None, home=model_dir.parents[1], options=Settings.resolve().embedding)
