@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from archive.dedup.overlap import containment, share_a_span, spans
 
 PARAGRAPH = (
@@ -24,3 +28,11 @@ def test_two_reports_in_their_own_words_do_not() -> None:
 
 def test_empty_text_shares_nothing() -> None:
     assert containment(spans(""), spans(PARAGRAPH)) == 0.0
+
+
+@pytest.mark.parametrize("n", [3, 8, 9])
+def test_spans_are_the_hashes_of_every_word_n_gram(n: int) -> None:
+    words = re.findall(r"\w+", PARAGRAPH.lower())
+    expected = {hash(tuple(words[i : i + n])) for i in range(len(words) - n + 1)}
+    assert spans(PARAGRAPH, n) == expected
+    assert spans("Kyiv, Kharkiv", n) == {hash(("kyiv", "kharkiv"))}  # shorter than n: the whole run
