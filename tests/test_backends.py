@@ -78,6 +78,18 @@ def test_exact_copies_collapse_into_one_result_with_every_source(filled: Archive
     assert {"Example Wire", "Example Daily"} <= {s.outlet for s in odesa[0].sources}
 
 
+def test_passage_stories_agree_with_the_passages_on_every_backend(filled: Archive) -> None:
+    """What ranking reads before any text: each passage's story (a near copy's is its canonical article) and group."""
+    hits = filled.search("war", k=200, mode="semantic", passages=True, dedup=False)  # every passage
+    with filled.store().reader() as reader:
+        ids = [h.chunk_id for h in hits] + [10**9]  # an unknown id is left out
+        located = reader.passage_stories(ids)
+        details = reader.passages(ids)
+    assert len(located) == len(hits) > 10
+    assert located == {cid: (p.story_id, p.group_id) for cid, p in details.items()}
+    assert any(story != details[cid].article_id for cid, (story, _) in located.items())  # a near copy's passage
+
+
 def test_show_duplicates_and_spans_agree(filled: Archive) -> None:
     hit = filled.search("IAEA inspectors mines", k=1)[0]
     view = filled.article(hit.article_id)

@@ -92,19 +92,24 @@ class _Echoes:
 def article_results(
     reader: SearchReader, found: Candidates, params: SearchParams, vector: np.ndarray | None, variants: Variants
 ) -> list[SearchResult]:
-    """Stories best first; each result is its best passage with the others attached (or up to per_article)."""
-    details = reader.passages([c for c, _ in found.semantic] + [c for c, _ in found.keyword])
-    story_of_passage = {cid: p.story_id for cid, p in details.items()}
+    """Stories best first; each result is its best passage with the others attached (or up to per_article).
+
+    Ranking needs only each candidate passage's story and group; the text and metadata are read for the
+    passages a story may show (its best and the ``MAX_ATTACHED`` next), a window of stories at a time.
+    """
+    located = reader.passage_stories([c for c, _ in found.semantic] + [c for c, _ in found.keyword])
+    story_of_passage = {cid: story for cid, (story, _) in located.items()}
     story_of_article = reader.story_ids([a for a, _ in found.articles + found.article_vectors])
     stories = story_scores(
         found, story_of_passage, story_of_article, params.mode, params.semantic_weight, params.keyword_weight
     )
     banned = _excluded_stories(reader, params, list(stories))
     own = passage_scores(found, params.mode, params.semantic_weight, params.keyword_weight)
-    by_story: dict[int, list[Passage]] = {}
+    ranked: dict[int, list[int]] = {}  # story -> its candidate passages, best first
     for cid in sorted(own, key=lambda c: (-own[c], c)):
-        if cid in details:
-            by_story.setdefault(details[cid].story_id, []).append(details[cid])
+        if cid in located:
+            ranked.setdefault(located[cid][0], []).append(cid)
+    by_story: dict[int, list[Passage]] = {}  # story -> the passages it may show, read a window at a time
     order = sorted((s for s in stories if s not in banned), key=lambda s: (-stories[s], s))
     hit_article: dict[int, int] = {}
     for article_id, _ in found.articles + found.article_vectors:
@@ -119,8 +124,9 @@ def article_results(
             break  # far enough past the k-th result: nothing further down is shown or merged
         if position % WINDOW == 0:  # passages and cosines for the next window of stories, in a few queries
             window = order[position : position + WINDOW]
+            _read_shown_passages(reader, [s for s in window if s in ranked], ranked, by_story)
             _fill_missing_passages(
-                reader, {s: hit_article.get(s, s) for s in window if s not in by_story}, by_story, vector
+                reader, {s: hit_article.get(s, s) for s in window if s not in ranked}, by_story, vector
             )
             cosines.prefetch([by_story[s][0] for s in window if by_story.get(s)])
         passages = by_story.get(story)
@@ -147,7 +153,7 @@ def article_results(
                 stories[story],
                 attached,
                 [best_spans, *(spans(p.text) for p in attached)],
-                {p.group_id or -p.id for p in passages},
+                _groups(ranked[story], located) if story in ranked else {p.group_id or -p.id for p in passages},
             )
         )
     carriers = reader.story_carriers(sorted({s for c in chosen for s in (c.story, *c.merged_stories)}))
@@ -231,6 +237,21 @@ def _excluded_stories(reader: SearchReader, params: SearchParams, stories: Seque
     if params.keyword is None or not params.keyword.excluded or not stories:
         return set()
     return reader.articles_matching(params.keyword.excluded, stories)
+
+
+def _read_shown_passages(
+    reader: SearchReader, stories: Sequence[int], ranked: dict[int, list[int]], by_story: dict[int, list[Passage]]
+) -> None:
+    """The passages each of ``stories`` may show (its best candidates), read in one query."""
+    shown = {story: ranked[story][: 1 + MAX_ATTACHED] for story in stories}
+    details = reader.passages([cid for cids in shown.values() for cid in cids])
+    for story, cids in shown.items():
+        by_story[story] = [details[cid] for cid in cids if cid in details]
+
+
+def _groups(passages: Sequence[int], located: dict[int, tuple[int, int | None]]) -> set[int]:
+    """The duplicate groups of a story's candidate passages (a passage in none stands for itself)."""
+    return {located[cid][1] or -cid for cid in passages}
 
 
 def _fill_missing_passages(

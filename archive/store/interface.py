@@ -169,6 +169,10 @@ class SearchReader(Protocol):
         """Passages by id, with their article's metadata; unknown ids are left out."""
         ...
 
+    def passage_stories(self, passage_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
+        """(story, duplicate group) of each passage by id, without its text; unknown ids are left out."""
+        ...
+
     def group_carriers(self, group_ids: Sequence[int]) -> dict[int, list[Carrier]]:
         """Every article carrying a passage of each group, and those articles' exact copies."""
         ...

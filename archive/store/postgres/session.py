@@ -53,6 +53,10 @@ class PostgresReader(SqliteReader):
         "a.published_at, s.name FROM chunks AS c JOIN articles AS a ON a.id = c.article_id "
         "LEFT JOIN sources AS s ON s.id = a.source_id WHERE c.id = ANY(:ids)"
     )
+    PASSAGE_STORIES_SQL = (
+        "SELECT c.id, coalesce(a.canonical_id, c.article_id), c.group_id FROM chunks AS c "
+        "JOIN articles AS a ON a.id = c.article_id WHERE c.id = ANY(:ids)"
+    )
     STORY_IDS_SQL = "SELECT a.id, a.canonical_id FROM articles AS a WHERE a.id = ANY(:ids)"
     STORY_PASSAGES_SQL = (
         "SELECT c.article_id, c.id FROM chunks AS c WHERE c.article_id = ANY(:ids) ORDER BY c.article_id, c.ordinal"

@@ -32,6 +32,10 @@ _PASSAGES_SQL = (
     "JOIN articles AS a ON a.id = c.article_id LEFT JOIN sources AS s ON s.id = a.source_id"
 )
 
+_PASSAGE_STORIES_SQL = (
+    "SELECT c.id, coalesce(a.canonical_id, c.article_id), c.group_id FROM json_each(?) AS j "
+    "CROSS JOIN chunks AS c ON c.id = j.value JOIN articles AS a ON a.id = c.article_id"
+)
 _STORY_IDS_SQL = "SELECT a.id, a.canonical_id FROM json_each(?) AS j CROSS JOIN articles AS a ON a.id = j.value"
 _STORY_PASSAGES_SQL = (
     "SELECT c.article_id, c.id FROM json_each(?) AS j CROSS JOIN chunks AS c ON c.article_id = j.value "
@@ -63,6 +67,7 @@ class SqliteSearchReader:
     # Plain statements over a list of ids (the ORM's row handling cost more than the queries);
     # another dialect gives its own statements and :meth:`_by_ids`.
     PASSAGES_SQL = _PASSAGES_SQL
+    PASSAGE_STORIES_SQL = _PASSAGE_STORIES_SQL
     STORY_IDS_SQL = _STORY_IDS_SQL
     STORY_PASSAGES_SQL = _STORY_PASSAGES_SQL
     STORY_CARRIERS_SQL = _STORY_CARRIERS_SQL
@@ -160,6 +165,13 @@ class SqliteSearchReader:
                     published_at=r[9],
                     outlet=r[10],
                 )
+        return found
+
+    def passage_stories(self, passage_ids: Sequence[int]) -> dict[int, tuple[int, int | None]]:
+        found: dict[int, tuple[int, int | None]] = {}
+        for part in in_batches(list(dict.fromkeys(int(i) for i in passage_ids))):
+            for passage, story, group in self._by_ids(self.PASSAGE_STORIES_SQL, part):
+                found[int(passage)] = (int(story), None if group is None else int(group))
         return found
 
     def _by_ids(self, sql: str, ids: list[int]) -> Any:
