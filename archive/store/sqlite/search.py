@@ -22,7 +22,7 @@ from archive.store.interface import (
     Vector,
     in_batches,
 )
-from archive.store.sqlite import keyword, knn, selective
+from archive.store.sqlite import keyword, knn, selective, split
 from archive.store.sqlite.sql import SqlSession
 from archive.store.sqlite.vtables import ARTICLE_FTS_TABLE, FTS_TABLE, VEC_TABLE
 
@@ -134,15 +134,14 @@ class SqliteSearchReader:
     def _keyword(
         self, bm25: keyword.Bm25, table: str, rows: int, query: KeywordQuery, limit: int, filters: Filters
     ) -> list[tuple[int, float]]:
-        """The best ``limit`` matches: from the query's selective words alone when they fill the window."""
+        """The best ``limit`` matches: from the query's selective words alone when they fill the window
+        (``selective``), each list without scoring every row of its commonest word (``split``)."""
         narrow = selective.narrowed(self.session, table, query, rows)
-        selective_match = keyword.match_expression(narrow) if narrow is not None else None
-        if selective_match:
-            found = bm25(self.session, selective_match, limit, filters)
+        if narrow is not None and narrow.terms:
+            found = split.best_matches(self.session, bm25, table, rows, narrow, limit, filters)
             if len(found) >= limit:
                 return found
-        match = keyword.match_expression(query)
-        return bm25(self.session, match, limit, filters) if match else []
+        return split.best_matches(self.session, bm25, table, rows, query, limit, filters)
 
     def articles_matching(self, alternatives: Sequence[str], article_ids: Sequence[int]) -> set[int]:
         return keyword.articles_matching(self.session, alternatives, article_ids)
