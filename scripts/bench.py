@@ -34,19 +34,35 @@ sys.path[:0] = [str(REPO), str(SCRIPTS)]
 SECTIONS = ("ingest", "search", "tradeoff", "embed", "cold", "chroma", "peers", "serve")
 
 
+def _counts(text: str) -> str:
+    """An argparse type: comma-separated positive whole numbers, kept as given (the children parse them again)."""
+    parts = [part for part in text.split(",") if part]
+    if not parts or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated positive numbers, e.g. 10000,100000")
+    return text
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=2000, help="ukraine_media articles to ingest (default 2000)")
     parser.add_argument("--segments", type=int, default=10, help="interleaved ingest/encode segments")
-    parser.add_argument("--sizes", default="10000,100000,1000000", help="synthetic archive sizes (passages)")
-    parser.add_argument("--queries", type=int, default=50, help="queries per size and mode")
-    parser.add_argument("--tradeoff-sizes", default="100000,1000000", help="sizes for the prefilter tradeoff table")
     parser.add_argument(
-        "--candidates", default="200,400,800,1600", help="prefilter candidates rescored with float vectors, to compare"
+        "--sizes", type=_counts, default="10000,100000,1000000", help="synthetic archive sizes (passages)"
+    )
+    parser.add_argument("--queries", type=int, default=50, help="queries per size and mode")
+    parser.add_argument(
+        "--tradeoff-sizes", type=_counts, default="100000,1000000", help="sizes for the prefilter tradeoff table"
+    )
+    parser.add_argument(
+        "--candidates",
+        type=_counts,
+        default="200,400,800,1600",
+        help="prefilter candidates rescored with float vectors, to compare",
     )
     parser.add_argument("--cold-runs", type=int, default=7, help="fresh `archive search` processes per variant")
     parser.add_argument(
         "--cold-sizes",
+        type=_counts,
         default="10000",
         help="synthetic archive sizes (passages) for the one-shot search; the first gets the torch variant too",
     )

@@ -106,6 +106,8 @@ def test_counts_stop_past_the_cap_and_follow_the_archive_size(reports: Archive) 
         rows = reader.approx_passages()
         assert selective.matching_rows(conn, FTS_TABLE, '"witnesses"', rows, 3) == 4
         assert selective.matching_rows(conn, FTS_TABLE, '"code40"', rows, 3) == 0
+        # the same words under a higher cap are counted again, not read back from the capped count
+        assert selective.matching_rows(conn, FTS_TABLE, '"witnesses"', rows, rows) == rows
     reports.ingest_records(city_reports(40, 2))
     with reports.store().reader() as reader:
         conn = reader.session.connection()

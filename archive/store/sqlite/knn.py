@@ -65,7 +65,7 @@ def knn(
         bits = existing_bits_table(conn, table)
         if bits is not None:
             try:
-                return _knn_prefiltered(conn, bits, table, vector, k, sieve[1], filters)
+                return _knn_prefiltered(conn, bits, table, vector, k, sieve, filters)
             except prefilter.LayoutError:
                 pass  # not the vec0 layout this release reads: the exact scan below still answers
     return scan_knn(conn, table, vector, k, filters, rows=passages, sieve=sieve, hold_matrices=hold_matrices)
@@ -158,14 +158,15 @@ def _knn_vec0(
 
 
 def _knn_prefiltered(
-    conn: SqlConnection, bits: str, table: str, vector: np.ndarray, k: int, narrow: int, filters: Filters
+    conn: SqlConnection, bits: str, table: str, vector: np.ndarray, k: int, sieve: tuple[int, int], filters: Filters
 ) -> list[tuple[int, float]]:
-    """The vec0 bit table's prefilter, then one vec0 point lookup per candidate for its float distance."""
+    """The vec0 bit table's prefilter (``sieve``: wide, narrow), then one vec0 point lookup per candidate for
+    its float distance."""
     blocks = prefilter.cached_blocks(conn, bits, len(vector))
     mask = prefilter.slot_mask(
         conn, bits, blocks, since=filters.since, until=filters.until, source_ids=filters.source_ids
     )
-    ids = prefilter.candidates(blocks, mask, vector, wide=max(WIDE_MIN, WIDE_PER_K * k), narrow=narrow)
+    ids = prefilter.candidates(blocks, mask, vector, wide=sieve[0], narrow=sieve[1])
     # CROSS JOIN keeps the id list outside: one vec0 point lookup per candidate, in id order, so that
     # neighbouring lookups share their B-tree and vector-block pages (README, Performance, tenth round).
     sql = (

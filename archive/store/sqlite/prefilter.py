@@ -93,9 +93,7 @@ def load_blocks(conn: SqlConnection, bits_table: str, dimension: int) -> BitBloc
         blob = row[4]
         if len(blob) != size * row_bytes:
             raise LayoutError(f"vectors: {len(blob)} bytes where {size * row_bytes} were expected")
-        packed = np.frombuffer(blob, dtype=np.uint8).reshape(size, row_bytes)
-        if width != row_bytes:
-            packed = np.pad(packed, ((0, 0), (0, width - row_bytes)))
+        packed = _padded(np.frombuffer(blob, dtype=np.uint8).reshape(size, row_bytes))
         words[:, start : start + size] = packed.view(np.uint64).T
         start += size
     return BitBlocks(ids, valid, words, [int(r[0]) for r in rows], sizes)
@@ -103,10 +101,13 @@ def load_blocks(conn: SqlConnection, bits_table: str, dimension: int) -> BitBloc
 
 def _columns(packed: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
     """(slots, bytes) sign bits as contiguous uint64 words per 64 dimensions: (words, slots)."""
+    return np.ascontiguousarray(np.ascontiguousarray(_padded(packed)).view(np.uint64).T)
+
+
+def _padded(packed: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """(rows, bytes) sign bits with zero bytes appended to a whole number of uint64 words per row."""
     width = -(-packed.shape[1] // 8) * 8
-    if width != packed.shape[1]:
-        packed = np.pad(packed, ((0, 0), (0, width - packed.shape[1])))
-    return np.ascontiguousarray(np.ascontiguousarray(packed).view(np.uint64).T)
+    return packed if width == packed.shape[1] else np.pad(packed, ((0, 0), (0, width - packed.shape[1])))
 
 
 def load_metadata(conn: SqlConnection, bits_table: str, blocks: BitBlocks, column: int) -> npt.NDArray[np.int64]:

@@ -15,7 +15,7 @@ the match. Exclusions are kept as given.
 A fifth of the rows (this module's first threshold) also left out words that still weigh up to 1.4,
 which cost SciFact's keyword and hybrid rankings (README, Performance, ninth round).
 
-Row counts are memoised per process by (database file, table, size of the table, words): a
+Row counts are memoised per process by (database file, table, size of the table, words, cap): a
 count is one capped FTS5 scan (at most ``COMMON_SHARE`` of the rows), paid once per word and archive size.
 """
 
@@ -35,7 +35,7 @@ SELECTIVE_MIN_ROWS = 5_000
 COMMON_SHARE = 0.5
 _MEMO_SIZE = 8192
 
-_memo: OrderedDict[tuple[str, str, int, str], int] = OrderedDict()
+_memo: OrderedDict[tuple[str, str, int, str, int], int] = OrderedDict()
 _memo_lock = threading.Lock()
 
 
@@ -56,7 +56,7 @@ def narrowed(session: SqlSession, table: str, query: KeywordQuery, rows: int) ->
 
 def matching_rows(conn: SqlConnection, table: str, match: str, rows: int, cap: int) -> int:
     """Rows of FTS5 table ``table`` matching ``match``, counted up to ``cap + 1`` (memoised, see module doc)."""
-    key = (database_file(conn), table, rows, match)
+    key = (database_file(conn), table, rows, match, cap)
     with _memo_lock:
         if key in _memo:
             _memo.move_to_end(key)
