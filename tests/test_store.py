@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,9 @@ from archive import Archive, ModelMismatchError, RawArticle, SchemaOutOfDateErro
 from archive.embedding.fake import FakeEmbedder
 from archive.store import migrate
 from archive.store.records import merged_precision
+from archive.store.sqlite import knn
+from archive.store.sqlite import store as sqlite_store
+from archive.store.sqlite.driver import CACHE_KIB
 from archive.store.sqlite.engine import create_archive_engine, pick_driver
 from archive.store.sqlite.vtables import vec_table_dimension
 from tests.helpers import Bfloat16Fake, downgrade_then_upgrade
@@ -159,35 +164,101 @@ def test_upgrading_an_archive_with_passages_records_float32(tmp_path: Path) -> N
             assert archive.stats()["precision"] == expected  # every vector before 0006 was float32
 
 
+def _file_access(archive: Archive) -> tuple[int, int]:
+    """(bytes mapped, page cache KiB) of a checkout, as every reader and writer session makes one."""
+    with archive.engine.connect() as conn:
+        mapped = int(conn.exec_driver_sql("PRAGMA mmap_size").scalar_one())
+        return mapped, -int(conn.exec_driver_sql("PRAGMA cache_size").scalar_one())
+
+
 def _mapped_bytes(archive: Archive) -> int:
-    with archive.engine.connect() as conn:  # a checkout, as every reader and writer session makes
-        return int(conn.exec_driver_sql("PRAGMA mmap_size").scalar_one())
+    return _file_access(archive)[0]
 
 
-def test_connections_inside_bounded_memory_do_not_map_the_file(archive: Archive) -> None:
-    store = archive.store()
-    mapped = _mapped_bytes(archive)
-    assert mapped > 0  # searches map the file
+@pytest.fixture
+def large(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Archive]:
+    """An archive treated as past the held matrices' limit (``knn.MATRIX_MAX_ROWS``): its searches map the file."""
+    monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", -1)
+    with Archive.open(db_path, embedder=FakeEmbedder()) as opened:
+        yield opened
+
+
+def _searched(archive: Archive, articles: int) -> None:
+    archive.ingest_records(
+        [
+            RawArticle(title=f"Report {i}", text=f"Shelling near town{i} on day {i}.", outlet="A")
+            for i in range(articles)
+        ]
+    )
+    assert archive.search("shelling town3", k=3)
+
+
+def test_connections_inside_bounded_memory_do_not_map_the_file(large: Archive) -> None:
+    store = large.store()
+    mapped = _mapped_bytes(large)
+    assert mapped > 0  # searches of a large archive map the file
     with store.bounded_memory():
-        assert _mapped_bytes(archive) == 0
+        assert _file_access(large) == (0, CACHE_KIB)
         with store.bounded_memory():  # nested blocks count
-            assert _mapped_bytes(archive) == 0
-        assert _mapped_bytes(archive) == 0
+            assert _mapped_bytes(large) == 0
+        assert _mapped_bytes(large) == 0
         with store.reader() as reader:  # the store's own sessions check out the same way
             assert reader.counts()["articles"] == 0
-    assert _mapped_bytes(archive) == mapped  # mapped again once the block ends
+    assert _file_access(large) == (mapped, CACHE_KIB)  # mapped again once the block ends
 
 
-def test_an_ingest_reads_the_archive_unmapped(archive: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_ingest_reads_the_archive_unmapped(large: Archive, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[int] = []
-    original = archive.embedder.embed
+    original = large.embedder.embed
 
     def spy(texts: list[str], **kwargs: object) -> object:
-        seen.append(_mapped_bytes(archive))
+        seen.append(_mapped_bytes(large))
         return original(texts, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(archive.embedder, "embed", spy)
+    monkeypatch.setattr(large.embedder, "embed", spy)
     article = RawArticle(title="Unmapped", text="Shelling hit the outskirts of Kharkiv overnight. " * 4, outlet="Test")
-    assert archive.ingest_records([article]).added == 1
+    assert large.ingest_records([article]).added == 1
     assert seen and set(seen) == {0}
+    assert _mapped_bytes(large) > 0
+
+
+def test_an_archive_the_held_matrices_answer_is_read_unmapped_from_its_first_checkout(db_path: Path) -> None:
+    with Archive.open(db_path, embedder=FakeEmbedder()) as archive:
+        _searched(archive, 12)
+    with Archive.open(db_path, embedder=FakeEmbedder()) as reopened:  # a new process's store: nothing learned yet
+        assert _file_access(reopened) == (0, CACHE_KIB)
+        assert reopened.search("shelling town3", k=3)
+        assert _file_access(reopened) == (0, CACHE_KIB)
+        if sys.platform.startswith("linux"):  # no page of the file sits in this process's RSS
+            assert _resident_through_maps(reopened.store().path.resolve()) == 0
+
+
+def test_past_the_full_cache_size_unmapped_reads_keep_a_small_page_cache(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "FULL_CACHE_MAX_ROWS", 5)
+    _searched(archive, 12)  # one passage each: 12 passages, above 5
+    assert _file_access(archive) == (0, sqlite_store.UNMAPPED_READ_CACHE_KIB)
+    assert sqlite_store.UNMAPPED_READ_CACHE_KIB < CACHE_KIB
+
+
+def test_an_archive_growing_past_the_matrix_limit_is_mapped_again(
+    archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _searched(archive, 4)
+    assert _mapped_bytes(archive) == 0
+    monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 6)
+    _searched(archive, 12)  # the search saw more passages than the limit: vec0's point lookups need the map
     assert _mapped_bytes(archive) > 0
+
+
+def _resident_through_maps(path: Path) -> int:
+    """Bytes of ``path`` resident in this process through its memory maps (every mapping, summed)."""
+    total, current = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            fields = line.split(maxsplit=5)
+            current = len(fields) == 6 and fields[5].strip() == str(path)
+        elif current and line.startswith("Rss:"):
+            total += int(line.split()[1]) * 1024
+    return total

@@ -25,6 +25,7 @@ from archive.store.sqlite.sql import SqlConnection
 
 BUSY_TIMEOUT_MS = 30_000
 MMAP_BYTES = 1 << 36  # 64 GiB of address space, not memory: pages load on touch and stay shared
+CACHE_KIB = 65_536  # SQLite's page cache per connection: ingest, clean and reembed read unmapped through it
 _CANDIDATES = (("sqlite3", "sqlite3 (stdlib)"), ("sqlean", "sqlean.py"), ("pysqlite3.dbapi2", "pysqlite3"))
 
 
@@ -90,7 +91,7 @@ def prepare_connection(dbapi_conn: Any) -> None:
     cur.execute("PRAGMA foreign_keys = ON")
     cur.execute("PRAGMA synchronous = NORMAL")
     cur.execute("PRAGMA temp_store = MEMORY")
-    cur.execute("PRAGMA cache_size = -65536")
+    cur.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     # Map the whole file (SQLite caps this at its compile-time maximum): a vector is read
     # from the middle of a 1.5 MB vec0 blob by walking its overflow pages, ~10x faster
     # mapped than through read() once the file outgrows the map (measured at 1M passages).
@@ -102,6 +103,11 @@ def set_file_map(dbapi_conn: Any, size: int) -> None:
     """Map at most ``size`` bytes of the file on this connection (0: none; reads then go through the page
     cache). A smaller map is unmapped at once, so its pages stop counting in the process's RSS."""
     dbapi_conn.execute(f"PRAGMA mmap_size = {int(size)}").close()
+
+
+def set_page_cache(dbapi_conn: Any, kib: int) -> None:
+    """Keep at most ``kib`` KiB of pages in this connection's own cache (a smaller cache frees pages at once)."""
+    dbapi_conn.execute(f"PRAGMA cache_size = -{int(kib)}").close()
 
 
 AccessMode = Literal["rw", "ro", "immutable"]

@@ -97,6 +97,10 @@ class SqliteSearchReader:
             self._approx = knn.approx_passages(self.session)
         return self._approx
 
+    def passages_seen(self) -> int | None:
+        """:meth:`approx_passages` if this reader has looked it up (every search does), else None."""
+        return self._approx
+
     def knn(self, vector: Vector, k: int, filters: Filters) -> list[tuple[int, float]]:
         return knn.knn(self.session, vector, k, filters, self.table, **self._scan_options())
 

@@ -14,15 +14,23 @@ from sqlalchemy.orm import Session
 from archive.errors import OperationError
 from archive.store import lockfile, migrate
 from archive.store.lockfile import LockHolder
-from archive.store.sqlite import writes
-from archive.store.sqlite.driver import MMAP_BYTES, set_file_map
+from archive.store.sqlite import knn, writes
+from archive.store.sqlite.driver import CACHE_KIB, MMAP_BYTES, set_file_map, set_page_cache
 from archive.store.sqlite.engine import create_archive_engine, engine_path, is_read_only, pick_driver
 from archive.store.sqlite.errors import read_only_error, translate_errors
 from archive.store.sqlite.readonly import make_read_only
 from archive.store.sqlite.session import SqliteReader, SqliteWriter
 from archive.store.sqlite.vtables import VEC_TABLE
 
-_MAP_SIZE = "archive_mmap_size"  # what a pooled connection maps now, when bounded_memory() changed it
+_FILE_ACCESS = "archive_file_access"  # (bytes mapped, page cache KiB) of a pooled connection, once changed
+_MAPPED = (MMAP_BYTES, CACHE_KIB)  # what a new connection has (driver.prepare_connection)
+# An archive the held matrices answer is read unmapped, through SQLite's page cache (the OS's holds the file
+# either way). Up to FULL_CACHE_MAX_ROWS passages a search's FTS5 and text pages fit in CACHE_KIB (a 4 MB
+# cache re-read them: hybrid +1-3 ms at 20,000); above, they do not fit either way (the same latency at
+# 100,000 with 4 and 64 MB), so each connection keeps UNMAPPED_READ_CACHE_KIB (two 64 MB caches, the search
+# and its keyword sibling, were 123 MB of that process's RSS).
+FULL_CACHE_MAX_ROWS = 50_000
+UNMAPPED_READ_CACHE_KIB = 4_096
 
 
 class SqliteStore:
@@ -34,6 +42,7 @@ class SqliteStore:
         self.prefilter_min_rows = prefilter_min_rows
         self.location = engine_path(engine)
         self._bounded = 0  # bounded_memory() blocks open now, on any thread
+        self._passages: int | None = None  # the archive's size as the last search saw it (see _learn_size)
         self._bounded_lock = threading.Lock()
         event.listen(engine, "checkout", self._on_checkout)
 
@@ -59,7 +68,19 @@ class SqliteStore:
     @contextmanager
     def reader(self) -> Iterator[SqliteReader]:
         with Session(self.engine) as session:
-            yield SqliteReader(session, self.vector_table, prefilter_min_rows=self.prefilter_min_rows)
+            reader = SqliteReader(session, self.vector_table, prefilter_min_rows=self.prefilter_min_rows)
+            yield reader
+            self._learn_size(reader.passages_seen())
+
+    def _learn_size(self, passages: int | None) -> None:
+        """After a reader that looked up the archive's size (every search does): up to ``MATRIX_MAX_ROWS``
+        passages the matrices this process holds answer every vector scan, so nothing needs the file map,
+        which kept each page of text and FTS5 index a search touched in the RSS (at 100,000 passages about
+        270 MB mapped: README, Performance). Later checkouts read unmapped through SQLite's page cache
+        (``FULL_CACHE_MAX_ROWS``); past the limit, where the vec0 point lookups need the map, they map it
+        again."""
+        if passages is not None:
+            self._passages = passages
 
     @contextmanager
     def writer(self) -> Iterator[SqliteWriter]:
@@ -76,7 +97,8 @@ class SqliteStore:
         An ingest reads pages all over a growing file (band keys, groups, sentence counts, FTS
         merges); mapped, each page it touched stays in its RSS, which grew with the archive
         (about 300 MB over the whole ukraine_media set). Unmapped, reads go through SQLite's page
-        cache (``cache_size``, bounded) and the OS's. Searches outside such a block map it again.
+        cache (``cache_size``, bounded) and the OS's. Searches outside such a block map it again (an
+        archive above ``MATRIX_MAX_ROWS`` passages: see :meth:`_learn_size`).
         """
         with self._bounded_lock:
             self._bounded += 1
@@ -86,11 +108,27 @@ class SqliteStore:
             with self._bounded_lock:
                 self._bounded -= 1
 
+    def _file_access(self, dbapi_conn: Any) -> tuple[int, int]:
+        """(bytes mapped, page cache KiB) a connection checked out now reads the file with. Until a search
+        has looked up the archive's size, the first checkout does (else the first search, which loads the
+        matrix, would read every vector blob through the map beside its copy: its peak RSS)."""
+        if self._passages is None:
+            self._learn_size(_highest_passage(dbapi_conn))
+        if self._bounded:
+            return 0, CACHE_KIB
+        if self._passages is None or self._passages > knn.MATRIX_MAX_ROWS:
+            return _MAPPED
+        return 0, CACHE_KIB if self._passages <= FULL_CACHE_MAX_ROWS else UNMAPPED_READ_CACHE_KIB
+
     def _on_checkout(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        size = 0 if self._bounded else MMAP_BYTES
-        if record.info.get(_MAP_SIZE, MMAP_BYTES) != size:  # a new connection maps MMAP_BYTES
-            set_file_map(dbapi_conn, size)
-            record.info[_MAP_SIZE] = size
+        wanted = self._file_access(dbapi_conn)
+        had = record.info.get(_FILE_ACCESS, _MAPPED)
+        if had != wanted:
+            if had[0] != wanted[0]:
+                set_file_map(dbapi_conn, wanted[0])
+            if had[1] != wanted[1]:
+                set_page_cache(dbapi_conn, wanted[1])
+            record.info[_FILE_ACCESS] = wanted
 
     def writer_lock(self, *, wait: float = 0, command: str | None = None) -> AbstractContextManager[LockHolder]:
         return lockfile.writer_lock(self.path, wait=wait, command=command)
@@ -154,3 +192,12 @@ class SqliteStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _highest_passage(dbapi_conn: Any) -> int | None:
+    """``knn.approx_passages`` on a DB-API connection; None before the schema exists."""
+    try:
+        row = dbapi_conn.execute("SELECT max(id) FROM chunks").fetchone()
+    except pick_driver().module.Error:  # no such table: a new file, or a migration under way
+        return None
+    return int(row[0] or 0)
