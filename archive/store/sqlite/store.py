@@ -197,7 +197,10 @@ class SqliteStore:
 def _highest_passage(dbapi_conn: Any) -> int | None:
     """``knn.approx_passages`` on a DB-API connection; None before the schema exists."""
     try:
-        row = dbapi_conn.execute("SELECT max(id) FROM chunks").fetchone()
+        cursor = dbapi_conn.execute("SELECT max(id) FROM chunks")
     except pick_driver().module.Error:  # no such table: a new file, or a migration under way
         return None
-    return int(row[0] or 0)
+    try:  # closed at once: SQLite keeps a map it is asked to drop while a statement still reads it
+        return int(cursor.fetchone()[0] or 0)
+    finally:
+        cursor.close()
