@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import re
 import signal
 import threading
 import time
@@ -184,3 +185,16 @@ class Bfloat16Fake(FakeEmbedder):
     """The fake embedder, saying its passages are embedded in bfloat16 (as the real model's ``precision``)."""
 
     precision = "bfloat16"
+
+
+def mapped_resident(path: Path) -> int:
+    """Bytes of ``path`` resident in this process through its memory maps (every mapping, summed; Linux's
+    ``/proc/self/smaps``)."""
+    total, current = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            fields = line.split(maxsplit=5)
+            current = len(fields) == 6 and fields[5].strip() == str(path)
+        elif current and line.startswith("Rss:"):
+            total += int(line.split()[1]) * 1024
+    return total

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -14,22 +13,11 @@ from archive.store.interface import Filters
 from archive.store.sqlite import knn
 from archive.store.sqlite.driver import MMAP_BYTES
 from archive.store.sqlite.vtables import VEC_TABLE
+from tests.helpers import mapped_resident
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
 
 VECTOR_BLOCK_BYTES = 1024 * 384 * 4  # one vec0 block of float[384]: written whole, however few rows it holds
-
-
-def _mapped_resident(path: Path) -> int:
-    """Bytes of ``path`` resident in this process through its memory maps (every mapping, summed)."""
-    total, current = 0, False
-    for line in Path("/proc/self/smaps").read_text().splitlines():
-        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-            fields = line.split(maxsplit=5)
-            current = len(fields) == 6 and fields[5].strip() == str(path)
-        elif current and line.startswith("Rss:"):
-            total += int(line.split()[1]) * 1024
-    return total
 
 
 @pytest.fixture
@@ -62,7 +50,7 @@ def test_loading_the_matrix_leaves_none_of_the_vector_blobs_mapped(
         found = knn._knn_matrix(conn, VEC_TABLE, query, 5, Filters())
         assert found is not None and len(found) == 5 and matrix_loads == [VEC_TABLE]
         # The load read a whole vector block through the map; a fresh map holds only what came after.
-        assert _mapped_resident(path) < VECTOR_BLOCK_BYTES // 2
+        assert mapped_resident(path) < VECTOR_BLOCK_BYTES // 2
         assert int(conn.exec_driver_sql("PRAGMA mmap_size").scalar_one()) == mapped  # mapped again
         assert knn._knn_matrix(conn, VEC_TABLE, query, 5, Filters()) == found
         assert matrix_loads == [VEC_TABLE]  # the held matrix answered: no second load

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from archive.store.sqlite import store as sqlite_store
 from archive.store.sqlite.driver import CACHE_KIB
 from archive.store.sqlite.engine import create_archive_engine, pick_driver
 from archive.store.sqlite.vtables import vec_table_dimension
-from tests.helpers import Bfloat16Fake, downgrade_then_upgrade
+from tests.helpers import Bfloat16Fake, downgrade_then_upgrade, mapped_resident
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -230,7 +229,7 @@ def test_an_archive_the_held_matrices_answer_is_read_unmapped_from_its_first_che
         assert reopened.search("shelling town3", k=3)
         assert _file_access(reopened) == (0, CACHE_KIB)
         if sys.platform.startswith("linux"):  # no page of the file sits in this process's RSS
-            assert _resident_through_maps(reopened.store().path.resolve()) == 0
+            assert mapped_resident(reopened.store().path.resolve()) == 0
 
 
 def test_past_the_full_cache_size_unmapped_reads_keep_a_small_page_cache(
@@ -250,15 +249,3 @@ def test_an_archive_growing_past_the_matrix_limit_is_mapped_again(
     monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 6)
     _searched(archive, 12)  # the search saw more passages than the limit: vec0's point lookups need the map
     assert _mapped_bytes(archive) > 0
-
-
-def _resident_through_maps(path: Path) -> int:
-    """Bytes of ``path`` resident in this process through its memory maps (every mapping, summed)."""
-    total, current = 0, False
-    for line in Path("/proc/self/smaps").read_text().splitlines():
-        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
-            fields = line.split(maxsplit=5)
-            current = len(fields) == 6 and fields[5].strip() == str(path)
-        elif current and line.startswith("Rss:"):
-            total += int(line.split()[1]) * 1024
-    return total

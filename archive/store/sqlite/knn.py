@@ -190,9 +190,12 @@ def prefilter_health(session: SqlSession, table: str = VEC_TABLE) -> tuple[int |
         return None, str(exc)
 
 
+APPROX_PASSAGES_SQL = "SELECT max(id) FROM chunks"
+
+
 def approx_passages(session: SqlSession) -> int:
     """Roughly how many passages the archive holds: the highest chunk id (one B-tree seek, no count)."""
-    return int(session.connection().exec_driver_sql("SELECT max(id) FROM chunks").scalar() or 0)
+    return int(session.connection().exec_driver_sql(APPROX_PASSAGES_SQL).scalar() or 0)
 
 
 def approx_articles(session: SqlSession) -> int:

@@ -197,7 +197,7 @@ class SqliteStore:
 def _highest_passage(dbapi_conn: Any) -> int | None:
     """``knn.approx_passages`` on a DB-API connection; None before the schema exists."""
     try:
-        cursor = dbapi_conn.execute("SELECT max(id) FROM chunks")
+        cursor = dbapi_conn.execute(knn.APPROX_PASSAGES_SQL)
     except pick_driver().module.Error:  # no such table: a new file, or a migration under way
         return None
     try:  # closed at once: SQLite keeps a map it is asked to drop while a statement still reads it
