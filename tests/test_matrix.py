@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from sqlalchemy.orm import Session
@@ -10,8 +12,8 @@ from archive import Archive, RawArticle
 from archive.store.interface import Filters
 from archive.store.sqlite import knn, matrix
 from archive.store.sqlite.matrix_cache import CACHE
-from archive.store.sqlite.prefilter import LayoutError
-from archive.store.sqlite.vtables import VEC_TABLE, article_table_for
+from archive.store.sqlite.prefilter import LayoutError, sign_words
+from archive.store.sqlite.vtables import VEC_TABLE, article_table_for, vec_table_dimension
 from tests.helpers import city_reports
 
 QUERIES = ["shelling in Kharkiv", "grain ships leaving Odesa", "peace talks detail3", "blackout in Lviv"]
@@ -344,3 +346,104 @@ def test_knn_above_the_threshold_goes_through_the_matrix_sign_bits(
     sieved = run(0)
     assert calls[3:] == ["nearest_prefiltered"] and len(sieved) == 3
     assert all(d >= exact[0][1] - 1e-6 for _, d in sieved)  # never nearer than the true nearest
+
+
+# -- compact (bfloat16) matrices: tables the prefilter serves are held at half the bytes ---------------------------
+
+
+def _compacted(held: matrix.VectorMatrix) -> matrix.VectorMatrix:
+    """``held`` with its vectors narrowed to bfloat16, as ``load_matrix(..., compact=True)`` holds them."""
+    return replace(held, vectors=matrix.narrowed(np.asarray(held.vectors, dtype=np.float32)), _signs=[])
+
+
+def test_narrowing_rounds_each_float_to_the_nearest_bfloat16_ties_to_even() -> None:
+    step = 2.0**-7  # a bfloat16 keeps 7 bits after the leading one
+    values = np.array(
+        [1.0, -2.5, 0.0, 1 + step / 2, 1 + step / 2 + 2.0**-20, 1 + 1.5 * step, -(1 + 1.5 * step), 3 * 2.0**-40],
+        dtype=np.float32,
+    )
+    expected = [1.0, -2.5, 0.0, 1.0, 1 + step, 1 + 2 * step, -(1 + 2 * step), 3 * 2.0**-40]
+    assert matrix.narrowed(values).dtype == np.uint16
+    assert matrix.widened(matrix.narrowed(values)).tolist() == expected
+    rng = np.random.default_rng(5)
+    floats = (rng.standard_normal(10_000) * 10.0 ** rng.integers(-6, 3, 10_000)).astype(np.float32)
+    back = matrix.widened(matrix.narrowed(floats))
+    assert np.all(np.abs(back - floats) <= np.abs(floats) * 2.0**-8)
+    assert np.array_equal(matrix.widened(matrix.narrowed(back)), back)  # bfloat16 values pass unchanged
+    assert matrix.widened(floats) is floats or np.shares_memory(matrix.widened(floats), floats)
+
+
+def test_a_compact_load_holds_half_the_bytes_and_the_float32_norms(filled: Archive) -> None:
+    with filled.engine.connect() as conn:
+        dimension = vec_table_dimension(conn, VEC_TABLE)
+        assert dimension is not None
+        full = matrix.load_matrix(conn, VEC_TABLE, dimension)
+        half = matrix.load_matrix(conn, VEC_TABLE, dimension, compact=True)
+    assert half.compact and not full.compact and half.rows == full.rows > 0
+    assert half.vectors.nbytes * 2 == full.vectors.nbytes
+    assert np.array_equal(half.ids, full.ids) and half.key == full.key
+    assert np.array_equal(half.inverse_norms, full.inverse_norms)  # norms of the float32 vectors
+    assert np.array_equal(half.vectors, matrix.narrowed(np.asarray(full.vectors, dtype=np.float32)))
+    some = [int(i) for i in full.ids[:5]]
+    for chunk_id, vector in half.lookup(some).items():
+        assert vector.dtype == np.float32
+        assert np.allclose(vector, full.lookup([chunk_id])[chunk_id], rtol=2.0**-8, atol=0)
+
+
+def _off(found: Neighbours, exact: dict[int, float]) -> list[float]:
+    """How far each found distance is from the float32 one: at most 2^-8 (each component's rounding is at most
+    2^-8 of it, so the product's error is at most 2^-8 |v| |q|)."""
+    return [abs(d - exact[i]) for i, d in found]
+
+
+def test_a_compact_matrix_ranks_as_float32_within_its_rounding() -> None:
+    held = _clustered(6000)
+    compact = _compacted(held)
+    assert compact.compact and not held.compact
+    for query in _queries(held, 20):
+        exact = dict(held.nearest(query, held.rows, None))
+        every = dict(compact.nearest(query, held.rows, None))
+        off = _off(list(every.items()), exact)
+        assert max(off) <= 2.0**-8 and float(np.median(off)) < 1e-4
+        found = compact.nearest(query, 10, None)
+        tenth = sorted(exact.values())[9]
+        assert {i for i, _ in found} >= {i for i, d in exact.items() if d < tenth - 2 * max(off)}
+
+
+def test_a_compact_matrix_packs_its_sign_bits_at_its_first_prefiltered_search() -> None:
+    held = _clustered(6000)
+    compact = _compacted(held)
+    full_scans: list[int] = []
+    original = compact._products
+    object.__setattr__(compact, "_products", lambda q: full_scans.append(1) or original(q))
+    queries = _queries(held, 20)
+    results = [compact.nearest_prefiltered(query, 10, None, wide=600, narrow=150) for query in queries]
+    assert full_scans == []  # no search widened every row
+    recalls = []
+    for query, found in zip(queries, results):
+        exact = dict(held.nearest(query, held.rows, None))
+        assert len(found) == 10 and max(_off(found, exact)) <= 2.0**-8
+        every = dict(compact.nearest(query, held.rows, None))
+        assert all(abs(d - every[i]) < 1e-6 for i, d in found)  # the compact rows' own distances
+        recalls.append(len({i for i, _ in found} & set(sorted(exact, key=exact.__getitem__)[:10])) / 10)
+    signs = compact._signs[0]
+    assert signs is not None and np.array_equal(signs, sign_words(np.asarray(held.vectors, dtype=np.float32)))
+    assert np.mean(recalls) >= 0.95
+
+
+@pytest.mark.parametrize("table", ["passages", "articles"])
+def test_a_table_the_prefilter_serves_is_held_compact(filled: Archive, table: str) -> None:
+    vector = np.asarray(filled.embedder.embed_query(QUERIES[0]), dtype=np.float32)
+    name = VEC_TABLE if table == "passages" else article_table_for(VEC_TABLE)
+    held: list[bool] = []
+    for threshold in (None, 10**9, 0):  # exact, below the threshold, above it
+        CACHE.clear()
+        with Session(filled.engine) as session:
+            if table == "passages":
+                found = knn.knn(session, vector, 3, Filters(), prefilter_min_rows=threshold)
+            else:
+                found = knn.article_knn(session, vector, 3, Filters(), VEC_TABLE, prefilter_min_rows=threshold)
+            current = CACHE.current(session.connection(), name)
+            assert current is not None and len(found) == 3
+            held.append(current.compact)
+    assert held == [False, False, True]

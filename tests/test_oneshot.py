@@ -42,8 +42,10 @@ class _Close(float):
     """A score that equals any within 1e-6: the one-shot reader scores vectors by vec0's arithmetic where a
     long-lived Archive holds them in NumPy (the same cosines but for the last float32 bits)."""
 
+    tolerance = 1e-6
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, float) and math.isclose(self, other, rel_tol=1e-6, abs_tol=1e-6)
+        return isinstance(other, float) and math.isclose(self, other, rel_tol=self.tolerance, abs_tol=self.tolerance)
 
     def __ne__(self, other: object) -> bool:
         return not self == other
@@ -51,18 +53,25 @@ class _Close(float):
     __hash__ = float.__hash__  # never hashed here: the dicts compared hold these as values only
 
 
-def _dicts(results: list[Any] | None) -> list[dict[str, Any]]:
+class _Rounded(_Close):
+    """A score that equals any within 2^-8: an Archive holds a table the prefilter serves as bfloat16
+    (``archive.store.sqlite.matrix``), whose cosines are that close to float32's."""
+
+    tolerance = 2.0**-8
+
+
+def _dicts(results: list[Any] | None, close: type[_Close] = _Close) -> list[dict[str, Any]]:
     assert results is not None
-    return [_close(r.to_dict()) for r in results]
+    return [_close(r.to_dict(), close) for r in results]
 
 
-def _close(value: Any) -> Any:
+def _close(value: Any, close: type[_Close]) -> Any:
     if isinstance(value, float):
-        return _Close(value)
+        return close(value)
     if isinstance(value, dict):
-        return {key: _close(item) for key, item in value.items()}
+        return {key: _close(item, close) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_close(item) for item in value)
+        return type(value)(_close(item, close) for item in value)
     return value
 
 
@@ -239,11 +248,12 @@ def test_quick_search_prefilters_through_the_bit_table_where_an_archive_would_ho
     filled: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Below ``MATRIX_MAX_ROWS`` an Archive picks candidates from its held matrix's sign bits; the one-shot
-    holds none, so the vec0 bit table picks them, and the results agree."""
+    holds none, so the vec0 bit table picks them, and the results agree (the Archive's cosines come from
+    its compact matrix)."""
     monkeypatch.setenv("ARCHIVE_PREFILTER_MIN_ROWS", "0")
     calls = _calls(monkeypatch, "_knn_prefiltered")
     with Archive.open(filled, create=False) as archive:
-        expected = _dicts(archive.search("shelling in Kharkiv", mode="semantic"))
+        expected = _dicts(archive.search("shelling in Kharkiv", mode="semantic"), _Rounded)
     assert calls == [] and expected  # the held matrix's own sign bits
     assert _dicts(quick_search("shelling in Kharkiv", db=filled, mode="semantic")) == expected
     assert calls == [1]

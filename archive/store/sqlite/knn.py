@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
@@ -49,7 +50,8 @@ def knn(
 ) -> list[tuple[int, float]]:
     """(chunk_id, cosine distance) of the k nearest chunks passing the filters.
 
-    Distances are always exact float cosine distances. Archives above
+    Distances are float cosine distances: exact, but within ~1e-4 for a table the prefilter serves held in
+    memory (a compact matrix: ``matrix`` module doc). Archives above
     ``prefilter_min_rows`` passages (None: never) choose the chunks to score through the
     sign-bit prefilter (the shared matrix's up to ``MATRIX_MAX_ROWS`` passages, else the vec0
     bit table's, which language filters skip); smaller ones and very large k scan every
@@ -68,7 +70,23 @@ def knn(
                 return _knn_prefiltered(conn, bits, table, vector, k, sieve, filters)
             except prefilter.LayoutError:
                 pass  # not the vec0 layout this release reads: the exact scan below still answers
-    return scan_knn(conn, table, vector, k, filters, rows=passages, sieve=sieve, hold_matrices=hold_matrices)
+    return scan_knn(
+        conn,
+        table,
+        vector,
+        k,
+        filters,
+        rows=passages,
+        sieve=sieve,
+        hold_matrices=hold_matrices,
+        compact=_compact(passages, prefilter_min_rows),
+    )
+
+
+def _compact(rows: int, threshold: int | None) -> bool:
+    """Whether a table of ``rows`` is held as a compact (bfloat16) matrix: where the prefilter serves it, so a
+    search scores a few hundred of its rows, not all (a full scan widens every row, 4x the float32 scan)."""
+    return threshold is not None and rows > threshold
 
 
 def _sieve(k: int, rows: int, threshold: int | None) -> tuple[int, int] | None:
@@ -91,16 +109,17 @@ def scan_knn(
     limit: int | None = None,
     sieve: tuple[int, int] | None = None,
     hold_matrices: bool = True,
+    compact: bool = False,
 ) -> list[tuple[int, float]]:
     """(row id, cosine distance) of the ``k`` nearest rows of vec0 table ``table`` (primary key ``key``).
 
     The shared matrix answers while the table holds at most ``limit`` rows (default
     ``MATRIX_MAX_ROWS``; ``rows``: an upper bound) and its layout is readable, through its
     sign bits first when ``sieve`` gives the prefilter's (wide, narrow), unless ``hold_matrices`` is False; vec0's
-    exact scan otherwise.
+    exact scan otherwise. A matrix loaded here is compact (bfloat16) when ``compact``.
     """
     if hold_matrices and rows <= (MATRIX_MAX_ROWS if limit is None else limit):
-        found = _knn_matrix(conn, table, vector, k, filters, sieve)
+        found = _knn_matrix(conn, table, vector, k, filters, sieve, compact=compact)
         if found is not None:
             return found
     return _knn_vec0(conn, table, vector, k, filters, key=key)
@@ -113,14 +132,17 @@ def _knn_matrix(
     k: int,
     filters: Filters,
     sieve: tuple[int, int] | None = None,
+    *,
+    compact: bool = False,
 ) -> list[tuple[int, float]] | None:
     """The scan over the shared matrix (exact, or of the rows its sign bits pick); None when the table's
-    layout cannot be read or the connection holds uncommitted writes (the vec0 scan sees those)."""
+    layout cannot be read or the connection holds uncommitted writes (the vec0 scan sees those). A matrix
+    this search loads is compact when ``compact``; one already held is used as it is."""
     dimension = vec_table_dimension(conn, table)
     if dimension is None or dimension != len(vector):
         return None
     try:
-        held = CACHE.get(conn, table, dimension, _load_and_unmap)
+        held = CACHE.get(conn, table, dimension, partial(_load_and_unmap, compact=compact))
         if held is None:
             return None
         if sieve is None:
@@ -130,12 +152,12 @@ def _knn_matrix(
         return None
 
 
-def _load_and_unmap(conn: SqlConnection, table: str, dimension: int) -> matrix.VectorMatrix:
+def _load_and_unmap(conn: SqlConnection, table: str, dimension: int, *, compact: bool = False) -> matrix.VectorMatrix:
     """``matrix.load_matrix``, then the file map dropped and set up again: the load read every vector blob
     through the map, and each of those pages would stay in the process's RSS (as file pages, beside the
     matrix's own copy) though no search reads them again. A fresh map holds only the pages searches touch
     (text, FTS5, rows). SQLite leaves the map as it is while a page of it is still referenced."""
-    loaded = matrix.load_matrix(conn, table, dimension)
+    loaded = matrix.load_matrix(conn, table, dimension, compact=compact)
     size = int(conn.exec_driver_sql("PRAGMA mmap_size").scalar() or 0)
     if size > 0:
         raw = conn.connection.dbapi_connection
@@ -230,6 +252,7 @@ def article_knn(
         limit=ARTICLE_MATRIX_MAX_ROWS,
         sieve=_sieve(k, articles, prefilter_min_rows),
         hold_matrices=hold_matrices,
+        compact=_compact(articles, prefilter_min_rows),
     )
 
 

@@ -13,6 +13,12 @@ until any connection changes the table (``matrix_cache``). Distances are sqlite-
 cosine distance, ``1 - a.b / (|a| |b|)``; an unexpected layout raises
 :class:`~archive.store.sqlite.prefilter.LayoutError` and the caller falls back to
 the vec0 scan.
+
+A *compact* matrix (``load_matrix(..., compact=True)``: what a table the sign-bit prefilter serves is
+loaded as) holds each vector as bfloat16, the float32's upper 16 bits rounded to nearest even: 768 bytes
+a passage at 384-d where float32 takes 1,536. Its rows are widened back to float32 (a shift) as they are
+scored, and the norms are the float32 vectors' own, so a cosine is within ~1e-4 of the float32 one
+(a component keeps 8 significant bits: relative error <= 2^-8).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -34,6 +40,11 @@ from archive.store.sqlite.sql import SqlConnection
 _SOURCE_COLUMN, _PUBLISHED_COLUMN, _LANGUAGE_COLUMN = 0, 1, 2
 # sqlite-vec keeps a TEXT metadata value as 16 bytes a slot: its int32 length, then its first 12 bytes.
 _TEXT_SLOT, _TEXT_PREFIX = 16, 12
+# Rows widened from bfloat16 at a time by a full scan of a compact matrix (6 MB of float32 at 384-d).
+_WIDEN_ROWS = 4096
+
+# float32 rows, or a compact matrix's bfloat16 bit patterns (see module doc)
+Vectors: TypeAlias = npt.NDArray[np.float32] | npt.NDArray[np.uint16]
 
 
 @dataclass(frozen=True)
@@ -41,8 +52,8 @@ class VectorMatrix:
     """Every live vector of one table, row ``i`` being passage (or article) ``ids[i]``."""
 
     ids: npt.NDArray[np.int64]
-    vectors: npt.NDArray[np.float32]  # (rows, dimension)
-    inverse_norms: npt.NDArray[np.float32]  # 1 / |vector|, 0 for a zero vector
+    vectors: Vectors  # (rows, dimension): float32, or bfloat16 bits in a compact matrix
+    inverse_norms: npt.NDArray[np.float32]  # 1 / |vector| of the float32 vector, 0 for a zero vector
     source_ids: npt.NDArray[np.int64]
     published: npt.NDArray[np.int64]  # YYYYMMDD, 0 when unknown
     languages: npt.NDArray[np.void]  # the 16-byte TEXT slots, compared whole
@@ -55,6 +66,26 @@ class VectorMatrix:
     @property
     def rows(self) -> int:
         return len(self.ids)
+
+    @property
+    def compact(self) -> bool:
+        """Whether the vectors are held as bfloat16 (see module doc)."""
+        return self.vectors.dtype == np.uint16
+
+    def float_rows(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
+        """The vectors of ``rows`` as float32 (a compact matrix's widened from bfloat16)."""
+        return widened(self.vectors[rows])
+
+    def _products(self, query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Every row's dot product with ``query``; a compact matrix widened ``_WIDEN_ROWS`` rows at a time."""
+        with single_threaded():
+            if not self.compact:
+                return widened(self.vectors) @ query
+            products = np.empty(self.rows, dtype=np.float32)
+            for start in range(0, self.rows, _WIDEN_ROWS):
+                stop = min(self.rows, start + _WIDEN_ROWS)
+                products[start:stop] = widened(self.vectors[start:stop]) @ query
+            return products
 
     def mask(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
         """Rows passing the filters; None when every row does."""
@@ -81,9 +112,7 @@ class VectorMatrix:
         if k <= 0 or not self.rows:
             return []
         query = np.asarray(query, dtype=np.float32)
-        with single_threaded():
-            products = self.vectors @ query
-        distance = self._distances(query, products, self.inverse_norms)
+        distance = self._distances(query, self._products(query), self.inverse_norms)
         if mask is not None:
             allowed = np.flatnonzero(mask)
             picked = allowed if len(allowed) <= k else allowed[np.argpartition(distance[allowed], k - 1)[:k]]
@@ -101,20 +130,23 @@ class VectorMatrix:
         The first such search of a freshly read matrix is :meth:`nearest` itself: packing the sign bits costs
         about one exact scan, which a one-shot ``archive search`` would pay for nothing; the second packs them
         (a one-shot search packs them only when it widens its window). So after each change to the table the
-        first search is exact and the later ones approximate (recall@100 0.996 on real news).
+        first search is exact and the later ones approximate (recall@100 0.996 on real news). A compact
+        matrix, whose full scan widens every row, packs them at its first search.
         """
         if k <= 0 or not self.rows:
             return []
         query = np.asarray(query, dtype=np.float32)
-        if not self._signs:
+        if not self._signs and not self.compact:
             self._signs.append(None)
             return self.nearest(query, k, mask)
-        signs = self._signs[0]
+        signs = self._signs[0] if self._signs else None
         if signs is None:  # two threads here at once pack the same bits: harmless
-            signs = self._signs[0] = sign_words(self.vectors)
+            # a bfloat16 pattern read as int16 is > 0 exactly where its float is
+            signs = sign_words(self.vectors.view(np.int16) if self.compact else widened(self.vectors))
+            self._signs[:] = [signs]
         rows = candidate_slots(signs, mask, query, wide=wide, narrow=narrow)
         with single_threaded():
-            products = self.vectors[rows] @ query
+            products = self.float_rows(rows) @ query
         distance = self._distances(query, products, self.inverse_norms[rows])
         picked = np.arange(len(rows)) if len(rows) <= k else np.argpartition(distance, k - 1)[:k]
         return self._ranked(rows[picked], distance[picked])
@@ -143,8 +175,24 @@ class VectorMatrix:
             return found
         for chunk_id, slot in zip(wanted.tolist(), at.tolist()):
             if sorted_ids[slot] == chunk_id:
-                found[chunk_id] = self.vectors[self.order[slot]]
+                found[chunk_id] = widened(self.vectors[self.order[slot]])
         return found
+
+
+def narrowed(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.uint16]:
+    """float32 vectors as bfloat16 bit patterns: the upper 16 bits, rounded to nearest even."""
+    bits = np.ascontiguousarray(vectors, dtype=np.float32).view(np.uint32)
+    rounded = bits + (np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1)))
+    patterns: npt.NDArray[np.uint16] = (rounded >> np.uint32(16)).astype(np.uint16)
+    return patterns
+
+
+def widened(vectors: Vectors) -> npt.NDArray[np.float32]:
+    """Vectors as float32: bfloat16 bit patterns widened (exact: the low 16 bits are zero), float32 as they are."""
+    if vectors.dtype != np.uint16:
+        return np.asarray(vectors, dtype=np.float32)
+    wide: npt.NDArray[np.float32] = (vectors.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    return wide
 
 
 def text_slot(value: str) -> npt.NDArray[np.void]:
@@ -171,8 +219,9 @@ def content_key_of(
     return len(validities), last_block, digest.digest()
 
 
-def load_matrix(conn: SqlConnection, table: str, dimension: int) -> VectorMatrix:
-    """Read every live vector of vec0 table ``table`` (``float[dimension]``) and its filter columns."""
+def load_matrix(conn: SqlConnection, table: str, dimension: int, *, compact: bool = False) -> VectorMatrix:
+    """Read every live vector of vec0 table ``table`` (``float[dimension]``) and its filter columns; held as
+    bfloat16 when ``compact`` (each block narrowed as it is read, so no float32 copy of the whole is made)."""
     blocks = conn.exec_driver_sql(
         f"SELECT chunk_id, size, validity, rowids FROM {table}_chunks ORDER BY chunk_id"
     ).all()
@@ -185,7 +234,10 @@ def load_matrix(conn: SqlConnection, table: str, dimension: int) -> VectorMatrix
         valid_per_block.append(valid)
         ids.append(np.frombuffer(rowids, dtype=np.int64)[valid])
     rows = sum(int(v.sum()) for v in valid_per_block)
-    vectors = np.empty((rows, dimension), dtype=np.float32)
+    vectors: Vectors = (
+        np.empty((rows, dimension), dtype=np.uint16) if compact else np.empty((rows, dimension), dtype=np.float32)
+    )
+    inverse = np.empty(rows, dtype=np.float32)
     start = 0
     sql = f"SELECT rowid, vectors FROM {table}_vector_chunks00 ORDER BY rowid"
     last_vectors: bytes | None = None
@@ -194,12 +246,13 @@ def load_matrix(conn: SqlConnection, table: str, dimension: int) -> VectorMatrix
             raise LayoutError(f"{table}: vector blocks do not match the slot blocks")
         last_vectors = blob
         count = int(valid.sum())
-        vectors[start : start + count] = np.frombuffer(blob, dtype=np.float32).reshape(size, dimension)[valid]
+        block = np.frombuffer(blob, dtype=np.float32).reshape(size, dimension)[valid]
+        vectors[start : start + count] = narrowed(block) if compact else block
+        norms = np.sqrt(np.einsum("ij,ij->i", block, block))
+        inverse[start : start + count] = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
         start += count
     if start != rows:
         raise LayoutError(f"{table}: {start} vectors where {rows} slots are live")
-    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
-    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
     all_ids = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
     last_blobs: list[bytes | None] = [blocks[-1][3] if blocks else None, last_vectors]
     source_ids = _metadata(conn, table, _SOURCE_COLUMN, blocks, valid_per_block, "<i8", last_blobs)

@@ -183,9 +183,10 @@ def candidates(
     return blocks.ids[candidate_slots(blocks.words, mask, query, wide=wide, narrow=narrow)]
 
 
-def sign_words(vectors: npt.NDArray[np.float32], step: int = 16_384) -> npt.NDArray[np.uint64]:
-    """Sign bits of float vectors (rows), laid out as :class:`BitBlocks` ``words``: what vec0's bit table
-    holds for them (``vec_quantize_binary``). Packed ``step`` rows at a time, so the temporary stays small."""
+def sign_words(vectors: npt.NDArray[np.float32] | npt.NDArray[np.int16], step: int = 16_384) -> npt.NDArray[np.uint64]:
+    """Sign bits of float vectors (rows; or bfloat16 patterns read as int16, > 0 where their float is),
+    laid out as :class:`BitBlocks` ``words``: what vec0's bit table holds for them (``vec_quantize_binary``).
+    Packed ``step`` rows at a time, so the temporary stays small."""
     parts = [np.packbits(vectors[i : i + step] > 0, axis=1, bitorder="little") for i in range(0, len(vectors), step)]
     return _columns(np.concatenate(parts) if parts else np.zeros((0, -(-vectors.shape[1] // 8)), dtype=np.uint8))
 
