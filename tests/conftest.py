@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,19 +38,32 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.delenv("ARCHIVE_MODEL", raising=False)
 
 
-@pytest.fixture
-def matrix_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The vec0 table of every shared vector matrix loaded from now on (``matrix.load_matrix`` calls)."""
+def _record_matrix_loads(monkeypatch: pytest.MonkeyPatch, record: Callable[[str, bool], object]) -> None:
+    """Call ``record(table, compact)`` at every shared vector matrix load from now on (``matrix.load_matrix``)."""
     from archive.store.sqlite import matrix
 
-    seen: list[str] = []
     original = matrix.load_matrix
 
     def counting(conn: Any, table: str, dimension: int, *, compact: bool = False) -> matrix.VectorMatrix:
-        seen.append(table)
+        record(table, compact)
         return original(conn, table, dimension, compact=compact)
 
     monkeypatch.setattr(matrix, "load_matrix", counting)
+
+
+@pytest.fixture
+def matrix_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The vec0 table of every shared vector matrix loaded from now on."""
+    seen: list[str] = []
+    _record_matrix_loads(monkeypatch, lambda table, compact: seen.append(table))
+    return seen
+
+
+@pytest.fixture
+def compact_loads(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each shared vector matrix loaded from now on is compact (bfloat16)."""
+    seen: list[bool] = []
+    _record_matrix_loads(monkeypatch, lambda table, compact: seen.append(compact))
     return seen
 
 

@@ -50,8 +50,8 @@ def knn(
 ) -> list[tuple[int, float]]:
     """(chunk_id, cosine distance) of the k nearest chunks passing the filters.
 
-    Distances are float cosine distances: exact, but within ~1e-4 for a table the prefilter serves held in
-    memory (a compact matrix: ``matrix`` module doc). Archives above
+    Distances are float cosine distances: exact, but within 2^-8 (~1e-4 typically) for a table the prefilter
+    serves held in memory (a compact matrix: ``matrix`` module doc). Archives above
     ``prefilter_min_rows`` passages (None: never) choose the chunks to score through the
     sign-bit prefilter (the shared matrix's up to ``MATRIX_MAX_ROWS`` passages, else the vec0
     bit table's, which language filters skip); smaller ones and very large k scan every
@@ -79,12 +79,12 @@ def knn(
         rows=passages,
         sieve=sieve,
         hold_matrices=hold_matrices,
-        compact=_compact(passages, prefilter_min_rows),
+        compact=_prefiltered(passages, prefilter_min_rows),
     )
 
 
-def _compact(rows: int, threshold: int | None) -> bool:
-    """Whether a table of ``rows`` is held as a compact (bfloat16) matrix: where the prefilter serves it, so a
+def _prefiltered(rows: int, threshold: int | None) -> bool:
+    """Whether the sign-bit prefilter serves a table of ``rows``. Its matrix is then held compact (bfloat16): a
     search scores a few hundred of its rows, not all (a full scan widens every row, 4x the float32 scan)."""
     return threshold is not None and rows > threshold
 
@@ -92,7 +92,7 @@ def _compact(rows: int, threshold: int | None) -> bool:
 def _sieve(k: int, rows: int, threshold: int | None) -> tuple[int, int] | None:
     """(wide, narrow) of the sign-bit prefilter for the k nearest of ``rows``; None where the scan is exact."""
     narrow = max(NARROW_MIN, NARROW_PER_K * k)
-    if threshold is None or rows <= threshold or narrow > NARROW_MAX:
+    if not _prefiltered(rows, threshold) or narrow > NARROW_MAX:
         return None
     return max(WIDE_MIN, WIDE_PER_K * k), narrow
 
@@ -252,7 +252,7 @@ def article_knn(
         limit=ARTICLE_MATRIX_MAX_ROWS,
         sieve=_sieve(k, articles, prefilter_min_rows),
         hold_matrices=hold_matrices,
-        compact=_compact(articles, prefilter_min_rows),
+        compact=_prefiltered(articles, prefilter_min_rows),
     )
 
 

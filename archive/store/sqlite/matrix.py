@@ -17,8 +17,8 @@ the vec0 scan.
 A *compact* matrix (``load_matrix(..., compact=True)``: what a table the sign-bit prefilter serves is
 loaded as) holds each vector as bfloat16, the float32's upper 16 bits rounded to nearest even: 768 bytes
 a passage at 384-d where float32 takes 1,536. Its rows are widened back to float32 (a shift) as they are
-scored, and the norms are the float32 vectors' own, so a cosine is within ~1e-4 of the float32 one
-(a component keeps 8 significant bits: relative error <= 2^-8).
+scored, and the norms are the float32 vectors' own, so a cosine is within 2^-8 of the float32 one (a
+component keeps 8 significant bits: relative error <= 2^-8), about 1e-4 off typically.
 """
 
 from __future__ import annotations
