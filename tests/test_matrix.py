@@ -390,6 +390,20 @@ def test_a_compact_load_holds_half_the_bytes_and_the_float32_norms(filled: Archi
         assert np.allclose(vector, full.lookup([chunk_id])[chunk_id], rtol=2.0**-8, atol=0)
 
 
+@pytest.mark.parametrize("compact", [False, True])
+def test_lookup_returns_each_held_id_its_own_row_and_skips_the_rest(compact: bool) -> None:
+    held = _clustered(300)  # ids 3, 6, ..., 900, shuffled
+    chosen = _compacted(held) if compact else held
+    asked = [0, 1, 3, 4, 450, 451, 900, 903, 450, 12]
+    found = chosen.lookup(asked)
+    assert sorted(found) == [3, 12, 450, 900]
+    rows = {int(i): r for r, i in enumerate(held.ids)}
+    for chunk_id, vector in found.items():
+        assert vector.dtype == np.float32 and vector.shape == (384,)
+        assert np.allclose(vector, held.vectors[rows[chunk_id]], rtol=2.0**-8, atol=1e-7)
+    assert chosen.lookup([]) == {} and chosen.lookup([2, 5]) == {}
+
+
 def _off(found: Neighbours, exact: dict[int, float]) -> list[float]:
     """How far each found distance is from the float32 one: at most 2^-8 (each component's rounding is at most
     2^-8 of it, so the product's error is at most 2^-8 |v| |q|)."""
@@ -429,6 +443,19 @@ def test_a_compact_matrix_packs_its_sign_bits_at_its_first_prefiltered_search() 
     signs = compact._signs[0]
     assert signs is not None and np.array_equal(signs, sign_words(np.asarray(held.vectors, dtype=np.float32)))
     assert np.mean(recalls) >= 0.95
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_a_candidate_window_of_several_scoring_blocks_keeps_each_rows_own_distance(compact: bool) -> None:
+    held = _clustered(6000)
+    matrix = _compacted(held) if compact else held
+    for query in _queries(held, 4):
+        matrix.nearest_prefiltered(query, 10, None, wide=3000, narrow=2500)  # a float32 matrix's first is exact
+        every = dict(matrix.nearest(query, matrix.rows, None))
+        found = matrix.nearest_prefiltered(query, 2100, None, wide=3000, narrow=2500)  # three blocks of 1,024
+        assert len(found) == 2100 and len({i for i, _ in found}) == 2100
+        assert all(abs(d - every[i]) < 1e-6 for i, d in found)
+        assert [d for _, d in found] == sorted(d for _, d in found)
 
 
 @pytest.mark.parametrize("table", ["passages", "articles"])

@@ -24,7 +24,7 @@ component keeps 8 significant bits: relative error <= 2^-8), about 1e-4 off typi
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -40,8 +40,10 @@ from archive.store.sqlite.sql import SqlConnection
 _SOURCE_COLUMN, _PUBLISHED_COLUMN, _LANGUAGE_COLUMN = 0, 1, 2
 # sqlite-vec keeps a TEXT metadata value as 16 bytes a slot: its int32 length, then its first 12 bytes.
 _TEXT_SLOT, _TEXT_PREFIX = 16, 12
-# Rows widened from bfloat16 at a time by a full scan of a compact matrix (6 MB of float32 at 384-d).
-_WIDEN_ROWS = 4096
+# Rows scored at a time, through two buffers reused block to block (1.5 MB of float32 at 384-d): every
+# search thread holds them at once, where widening a whole candidate window (8,192 rows) made three
+# temporaries of 6-12 MB each.
+_SCORE_ROWS = 1024
 
 # float32 rows, or a compact matrix's bfloat16 bit patterns (see module doc)
 Vectors: TypeAlias = npt.NDArray[np.float32] | npt.NDArray[np.uint16]
@@ -72,20 +74,38 @@ class VectorMatrix:
         """Whether the vectors are held as bfloat16 (see module doc)."""
         return self.vectors.dtype == np.uint16
 
-    def float_rows(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float32]:
-        """The vectors of ``rows`` as float32 (a compact matrix's widened from bfloat16)."""
-        return widened(self.vectors[rows])
-
     def _products(self, query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Every row's dot product with ``query``; a compact matrix widened ``_WIDEN_ROWS`` rows at a time."""
+        """Every row's dot product with ``query``."""
         with single_threaded():
             if not self.compact:
-                return widened(self.vectors) @ query
-            products = np.empty(self.rows, dtype=np.float32)
-            for start in range(0, self.rows, _WIDEN_ROWS):
-                stop = min(self.rows, start + _WIDEN_ROWS)
-                products[start:stop] = widened(self.vectors[start:stop]) @ query
-            return products
+                return self.vectors @ query
+            return self._block_products(query, self.rows, lambda start, stop, _: self.vectors[start:stop])
+
+    def _row_products(self, rows: npt.NDArray[np.intp], query: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The dot products of ``rows`` with ``query``."""
+
+        def gather(start: int, stop: int, out: Vectors) -> Vectors:
+            return np.take(self.vectors, rows[start:stop], axis=0, out=out[: stop - start])
+
+        with single_threaded():
+            return self._block_products(query, len(rows), gather)
+
+    def _block_products(
+        self, query: npt.NDArray[np.float32], count: int, block: Callable[[int, int, Vectors], Vectors]
+    ) -> npt.NDArray[np.float32]:
+        """Products of ``count`` rows with ``query``, ``_SCORE_ROWS`` at a time: ``block(start, stop, buffer)``
+        gives rows ``start:stop`` (into ``buffer`` or a view); a compact matrix's are widened into a second one."""
+        products = np.empty(count, dtype=np.float32)
+        size = min(count, _SCORE_ROWS)
+        rows_buffer: Vectors = np.empty((size, self.vectors.shape[1]), dtype=self.vectors.dtype)
+        wide = np.empty((size, self.vectors.shape[1]), dtype=np.uint32) if self.compact else None
+        for start in range(0, count, _SCORE_ROWS):
+            stop = min(count, start + _SCORE_ROWS)
+            part = block(start, stop, rows_buffer)
+            if wide is not None:
+                part = np.left_shift(part, 16, out=wide[: stop - start], dtype=np.uint32).view(np.float32)
+            products[start:stop] = part @ query
+        return products
 
     def mask(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
         """Rows passing the filters; None when every row does."""
@@ -145,8 +165,7 @@ class VectorMatrix:
             signs = sign_words(self.vectors.view(np.int16) if self.compact else widened(self.vectors))
             self._signs[:] = [signs]
         rows = candidate_slots(signs, mask, query, wide=wide, narrow=narrow)
-        with single_threaded():
-            products = self.float_rows(rows) @ query
+        products = self._row_products(rows, query)
         distance = self._distances(query, products, self.inverse_norms[rows])
         picked = np.arange(len(rows)) if len(rows) <= k else np.argpartition(distance, k - 1)[:k]
         return self._ranked(rows[picked], distance[picked])
@@ -166,17 +185,15 @@ class VectorMatrix:
         return [(int(i), float(d)) for i, d in zip(self.ids[rows[order]], distance[order])]
 
     def lookup(self, ids: list[int]) -> dict[int, npt.NDArray[np.float32]]:
-        """Stored vectors of those ``ids`` the matrix holds."""
+        """Stored vectors of those ``ids`` the matrix holds (rows of one float32 array, widened at once)."""
+        if not self.rows or not ids:
+            return {}
         wanted = np.asarray(ids, dtype=np.int64)
         sorted_ids = self.ids[self.order]
-        at = np.minimum(np.searchsorted(sorted_ids, wanted), max(self.rows - 1, 0))
-        found: dict[int, npt.NDArray[np.float32]] = {}
-        if not self.rows:
-            return found
-        for chunk_id, slot in zip(wanted.tolist(), at.tolist()):
-            if sorted_ids[slot] == chunk_id:
-                found[chunk_id] = widened(self.vectors[self.order[slot]])
-        return found
+        at = np.minimum(np.searchsorted(sorted_ids, wanted), self.rows - 1)
+        held = sorted_ids[at] == wanted
+        vectors = widened(self.vectors[self.order[at[held]]])
+        return dict(zip(wanted[held].tolist(), vectors))
 
 
 def narrowed(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.uint16]:
