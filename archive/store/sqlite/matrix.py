@@ -101,10 +101,7 @@ class VectorMatrix:
         wide = np.empty((size, self.vectors.shape[1]), dtype=np.uint32) if self.compact else None
         for start in range(0, count, _SCORE_ROWS):
             stop = min(count, start + _SCORE_ROWS)
-            part = block(start, stop, rows_buffer)
-            if wide is not None:
-                part = np.left_shift(part, 16, out=wide[: stop - start], dtype=np.uint32).view(np.float32)
-            products[start:stop] = part @ query
+            products[start:stop] = widened(block(start, stop, rows_buffer), wide) @ query
         return products
 
     def mask(self, filters: Filters) -> npt.NDArray[np.bool_] | None:
@@ -204,11 +201,13 @@ def narrowed(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.uint16]:
     return patterns
 
 
-def widened(vectors: Vectors) -> npt.NDArray[np.float32]:
-    """Vectors as float32: bfloat16 bit patterns widened (exact: the low 16 bits are zero), float32 as they are."""
+def widened(vectors: Vectors, out: npt.NDArray[np.uint32] | None = None) -> npt.NDArray[np.float32]:
+    """Vectors as float32: bfloat16 bit patterns widened (exact: the low 16 bits are zero), into the first
+    rows of ``out`` when given; float32 as they are."""
     if vectors.dtype != np.uint16:
         return np.asarray(vectors, dtype=np.float32)
-    wide: npt.NDArray[np.float32] = (vectors.astype(np.uint32) << np.uint32(16)).view(np.float32)
+    target = None if out is None else out[: len(vectors)]
+    wide: npt.NDArray[np.float32] = np.left_shift(vectors, 16, out=target, dtype=np.uint32).view(np.float32)
     return wide
 
 
