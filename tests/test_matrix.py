@@ -270,7 +270,7 @@ def _clustered(rows: int, seed: int = 3) -> matrix.VectorMatrix:
         source_ids=ids % 4,
         published=np.full(rows, 20220301, dtype=np.int64),
         languages=np.zeros(rows, dtype="V16"),
-        order=np.argsort(ids, kind="stable"),
+        by_id=matrix.lookup_index(ids),
     )
 
 
@@ -390,9 +390,28 @@ def test_a_compact_load_holds_half_the_bytes_and_the_float32_norms(filled: Archi
         assert np.allclose(vector, full.lookup([chunk_id])[chunk_id], rtol=2.0**-8, atol=0)
 
 
+def _ascending(held: matrix.VectorMatrix) -> matrix.VectorMatrix:
+    """``held`` with its rows in id order, as a table whose rows were never replaced is read."""
+    order = np.argsort(held.ids)
+    columns = ("ids", "vectors", "inverse_norms", "source_ids", "published", "languages")
+    rows = {name: getattr(held, name)[order] for name in columns}
+    return replace(held, **rows, by_id=matrix.lookup_index(rows["ids"]), _signs=[])
+
+
+def test_a_lookup_index_is_kept_only_for_ids_out_of_order() -> None:
+    assert matrix.lookup_index(np.array([2, 5, 9], dtype=np.int64)) is None
+    assert matrix.lookup_index(np.array([], dtype=np.int64)) is None
+    index = matrix.lookup_index(np.array([9, 2, 5], dtype=np.int64))
+    assert index is not None
+    assert index[0].tolist() == [2, 5, 9] and index[1].tolist() == [1, 2, 0]
+    assert matrix.lookup_index(np.array([2, 2, 5], dtype=np.int64)) is not None  # not strictly ascending
+
+
+@pytest.mark.parametrize("ascending", [False, True])
 @pytest.mark.parametrize("compact", [False, True])
-def test_lookup_returns_each_held_id_its_own_row_and_skips_the_rest(compact: bool) -> None:
-    held = _clustered(300)  # ids 3, 6, ..., 900, shuffled
+def test_lookup_returns_each_held_id_its_own_row_and_skips_the_rest(compact: bool, ascending: bool) -> None:
+    held = _ascending(_clustered(300)) if ascending else _clustered(300)  # ids 3, 6, ..., 900, shuffled or not
+    assert (held.by_id is None) == ascending
     chosen = _compacted(held) if compact else held
     asked = [0, 1, 3, 4, 450, 451, 900, 903, 450, 12]
     found = chosen.lookup(asked)

@@ -59,7 +59,9 @@ class VectorMatrix:
     source_ids: npt.NDArray[np.int64]
     published: npt.NDArray[np.int64]  # YYYYMMDD, 0 when unknown
     languages: npt.NDArray[np.void]  # the 16-byte TEXT slots, compared whole
-    order: npt.NDArray[np.intp]  # rows sorted by id, for lookups by id
+    # (the ids ascending, the row of each) for lookups by id; None when ``ids`` already ascend (vec0 fills its
+    # slots in rowid order, so an archive without replaced rows needs neither array)
+    by_id: tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]] | None
     key: tuple[object, ...] = ()  # the content key (matrix_cache.content_key) of the snapshot it was read from
     # the rows' sign bits (prefilter.sign_words): None after the first prefiltered search (which scans every row),
     # packed on the second and kept with the matrix
@@ -186,10 +188,11 @@ class VectorMatrix:
         if not self.rows or not ids:
             return {}
         wanted = np.asarray(ids, dtype=np.int64)
-        sorted_ids = self.ids[self.order]
+        sorted_ids, rows = self.by_id if self.by_id is not None else (self.ids, None)
         at = np.minimum(np.searchsorted(sorted_ids, wanted), self.rows - 1)
         held = sorted_ids[at] == wanted
-        vectors = widened(self.vectors[self.order[at[held]]])
+        picked = at[held] if rows is None else rows[at[held]]
+        vectors = widened(self.vectors[picked])
         return dict(zip(wanted[held].tolist(), vectors))
 
 
@@ -281,9 +284,17 @@ def load_matrix(conn: SqlConnection, table: str, dimension: int, *, compact: boo
         source_ids=source_ids,
         published=published,
         languages=languages,
-        order=np.argsort(all_ids, kind="stable"),
+        by_id=lookup_index(all_ids),
         key=content_key_of([b[2] for b in blocks], int(blocks[-1][0]) if blocks else 0, last_blobs),
     )
+
+
+def lookup_index(ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.intp]] | None:
+    """:attr:`VectorMatrix.by_id` of ``ids``."""
+    if bool(np.all(ids[1:] > ids[:-1])):
+        return None
+    order = np.argsort(ids, kind="stable")
+    return ids[order], order
 
 
 def _metadata(
