@@ -32,6 +32,7 @@ from archive.embedding.pool import (
     release_freed_memory,
 )
 from archive.embedding.precision import FLOAT32, resolve_precision
+from archive.embedding.recent import RecentQueries
 from archive.errors import ConfigError, ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class SentenceTransformerEmbedder:
         self._fast_query: QueryEncoder | None = None
         self._query_encoder_checked = False
         self._precision: Precision | None = None
+        self._recent = RecentQueries()
 
     @property
     def source(self) -> Path | str:
@@ -155,7 +157,11 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> Vectors:
         """Embed one search query in float32: in NumPy when the model allows it (no torch import), else
-        with torch (one text: reduced precision would save nothing)."""
+        with torch (one text: reduced precision would save nothing). The last few queries' vectors are held
+        (``archive.embedding.recent``), read-only."""
+        return self._recent.vector(text, self._embed_query)
+
+    def _embed_query(self, text: str) -> Vectors:
         encoder = self._query_encoder()
         if encoder is not None:
             return encoder.encode(text)
