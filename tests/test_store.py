@@ -249,3 +249,32 @@ def test_an_archive_growing_past_the_matrix_limit_is_mapped_again(
     monkeypatch.setattr(knn, "MATRIX_MAX_ROWS", 6)
     _searched(archive, 12)  # the search saw more passages than the limit: vec0's point lookups need the map
     assert _mapped_bytes(archive) > 0
+
+
+# --- story lookups from covering indexes (migration 0007) ------------------------------------------------------
+
+
+def _plan(archive: Archive, sql: str) -> list[str]:
+    with archive.engine.connect() as conn:
+        return [str(row[3]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ("[]",))]
+
+
+def test_a_searchs_story_lookups_read_the_covering_indexes_not_the_rows_holding_text(db_path: Path) -> None:
+    from archive.store.sqlite import search
+
+    long_text = " ".join(f"Sentence {i} of a long report on the shelling of the district." for i in range(400))
+    article = RawArticle(text=long_text, title="Long report", outlet="Wire", published="2022-03-01")
+    copy = RawArticle(text=long_text, title="Long report", outlet="Daily", published="2022-03-02")
+    with Archive.open(db_path, embedder=FakeEmbedder()) as archive:
+        archive.ingest_records([article, copy])
+        stories = _plan(archive, search._PASSAGE_STORIES_SQL)
+        assert any("COVERING INDEX ix_chunks_story" in step for step in stories)
+        assert any("COVERING INDEX ix_articles_story" in step for step in stories)
+        assert any("COVERING INDEX ix_articles_story" in step for step in _plan(archive, search._STORY_IDS_SQL))
+        with archive.store().reader() as reader:
+            ids = [p for ps in reader.story_passages([1]).values() for p in ps]
+            assert ids and {story for story, _ in reader.passage_stories(ids).values()} == {1}
+            assert reader.story_ids([1, 2]) == {1: 1, 2: 1}  # the exact copy's story is the first article's
+    downgrade_then_upgrade(db_path, "0006")  # 0007 makes them again (it fails if they stayed)
+    with Archive.open(db_path, embedder=FakeEmbedder()) as archive:
+        assert archive.search("shelling of the district", k=1)[0].article_id in (1, 2)

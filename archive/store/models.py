@@ -46,6 +46,9 @@ class Article(Base):
     """
 
     __tablename__ = "articles"
+    # A search reads each candidate's story (canonical_id) from this index: in the table, canonical_id comes
+    # after the text, so reading it walked the text's overflow pages (a long article spans several).
+    __table_args__ = (Index("ix_articles_story", "id", "canonical_id"),)
     id: Mapped[intpk]
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"), index=True)
     url: Mapped[str | None] = mapped_column(Text)
@@ -73,7 +76,12 @@ class Chunk(Base):
     """A passage of an article's cleaned text: ``article.text[char_start:char_end] == text``."""
 
     __tablename__ = "chunks"
-    __table_args__ = (UniqueConstraint("article_id", "ordinal"),)
+    # ix_chunks_story: a search reads each candidate passage's article and group from it, not from the row
+    # that holds the passage's text (a page per passage, where the index holds hundreds of them a page)
+    __table_args__ = (
+        UniqueConstraint("article_id", "ordinal"),
+        Index("ix_chunks_story", "id", "article_id", "group_id"),
+    )
     id: Mapped[intpk]
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     ordinal: Mapped[int]

@@ -31,12 +31,19 @@ _PASSAGES_SQL = (
     "a.published_at, s.name FROM json_each(?) AS j CROSS JOIN chunks AS c ON c.id = j.value "
     "JOIN articles AS a ON a.id = c.article_id LEFT JOIN sources AS s ON s.id = a.source_id"
 )
-
+# The stories of a search's candidates (hundreds of passages, a hundred articles) come from the two covering
+# indexes of migration 0007 alone, never from the rows: a passage's row holds its text, and an article's holds
+# canonical_id after its text, whose overflow pages reading it walked. SQLite's planner keeps the rowid lookup
+# unless told, hence INDEXED BY.
 _PASSAGE_STORIES_SQL = (
     "SELECT c.id, coalesce(a.canonical_id, c.article_id), c.group_id FROM json_each(?) AS j "
-    "CROSS JOIN chunks AS c ON c.id = j.value JOIN articles AS a ON a.id = c.article_id"
+    "CROSS JOIN chunks AS c INDEXED BY ix_chunks_story ON c.id = j.value "
+    "JOIN articles AS a INDEXED BY ix_articles_story ON a.id = c.article_id"
 )
-_STORY_IDS_SQL = "SELECT a.id, a.canonical_id FROM json_each(?) AS j CROSS JOIN articles AS a ON a.id = j.value"
+_STORY_IDS_SQL = (
+    "SELECT a.id, a.canonical_id FROM json_each(?) AS j CROSS JOIN articles AS a INDEXED BY ix_articles_story "
+    "ON a.id = j.value"
+)
 _STORY_PASSAGES_SQL = (
     "SELECT c.article_id, c.id FROM json_each(?) AS j CROSS JOIN chunks AS c ON c.article_id = j.value "
     "ORDER BY c.article_id, c.ordinal"
