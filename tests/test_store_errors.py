@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import event
 
-from archive import Archive
+from archive import Archive, RawArticle
 from archive.cli import cli
 from archive.errors import (
     ArchiveError,
@@ -19,6 +19,7 @@ from archive.errors import (
     LockedError,
     NotAnArchiveError,
     ReadOnlyArchiveError,
+    SchemaOutOfDateError,
 )
 from archive.store.sqlite import engine as engine_module
 from archive.store.sqlite.engine import pick_driver
@@ -115,3 +116,14 @@ def test_disk_full_in_the_cli_is_one_line_with_the_path(
     assert "Traceback" not in result.output
     assert f"the disk holding {tmp_path / 'full.db'} is full" in result.output
     assert "batches committed before this one are kept" in result.output
+
+
+def test_an_index_dropped_by_hand_is_one_line_naming_db_check(archive: Archive, runner: CliRunner) -> None:
+    archive.ingest_records([RawArticle(text="Shelling hit the district overnight.", title="Shelling", outlet="Wire")])
+    with archive.engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_chunks_story")  # the revision still says 0007
+    with pytest.raises(SchemaOutOfDateError, match=r"lacks an index .*archive db check"):
+        archive.search("shelling district", k=3)
+    result = runner.invoke(cli, ["search", "shelling district", "-d", str(archive.path)], env={"ARCHIVE_MODEL": "fake"})
+    assert result.exit_code != 0 and "archive db check" in result.output
+    assert "internal error" not in result.output and "Traceback" not in result.output

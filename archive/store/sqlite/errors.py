@@ -21,6 +21,7 @@ from archive.errors import (
     LockedError,
     NotAnArchiveError,
     ReadOnlyArchiveError,
+    SchemaOutOfDateError,
 )
 
 # SQLite's primary result codes (sqlite3.h); extended codes keep them in the low byte.
@@ -98,6 +99,12 @@ def classify_error(exc: BaseException, path: str | Path) -> ArchiveError | None:
         )
     if code in (SQLITE_BUSY, SQLITE_LOCKED):
         return LockedError(f"{where} is locked by another process: try again later or pass --wait SECONDS")
+    if "no such index" in reason.lower():  # statements name indexes (INDEXED BY) that a hand edit may have dropped
+        return SchemaOutOfDateError(
+            f"{where} lacks an index its schema revision has (SQLite says: {reason}): run "
+            f"`archive db check -d {where}` to see what differs, then restore the file from a copy made by "
+            "`archive backup`, or make the index again as `archive db check` names it"
+        )
     return None
 
 
