@@ -118,12 +118,23 @@ def test_disk_full_in_the_cli_is_one_line_with_the_path(
     assert "batches committed before this one are kept" in result.output
 
 
-def test_an_index_dropped_by_hand_is_one_line_naming_db_check(archive: Archive, runner: CliRunner) -> None:
+def test_an_index_dropped_by_hand_is_one_line_and_doctor_gives_the_statement_that_makes_it(
+    archive: Archive, runner: CliRunner
+) -> None:
     archive.ingest_records([RawArticle(text="Shelling hit the district overnight.", title="Shelling", outlet="Wire")])
     with archive.engine.begin() as conn:
         conn.exec_driver_sql("DROP INDEX ix_chunks_story")  # the revision still says 0007
-    with pytest.raises(SchemaOutOfDateError, match=r"lacks an index .*archive db check"):
+    with pytest.raises(SchemaOutOfDateError, match=r"lacks an index .*archive doctor"):
         archive.search("shelling district", k=3)
     result = runner.invoke(cli, ["search", "shelling district", "-d", str(archive.path)], env={"ARCHIVE_MODEL": "fake"})
-    assert result.exit_code != 0 and "archive db check" in result.output
+    assert result.exit_code != 0 and "archive doctor" in result.output
     assert "internal error" not in result.output and "Traceback" not in result.output
+    doctor = runner.invoke(cli, ["doctor", "-d", str(archive.path), "--json"])
+    schema = next(c for c in json.loads(doctor.output)["checks"] if c["name"] == "schema")
+    assert schema["status"] == "fail" and "ix_chunks_story" in schema["detail"]
+    assert "CREATE INDEX ix_chunks_story ON chunks (id, article_id, group_id)" in schema["fix"]
+    with archive.engine.begin() as conn:
+        conn.exec_driver_sql(schema["fix"].split('"')[1])  # the statement doctor gave
+    assert archive.search("shelling district", k=3)
+    again = runner.invoke(cli, ["doctor", "-d", str(archive.path), "--json"])
+    assert next(c for c in json.loads(again.output)["checks"] if c["name"] == "schema")["status"] == "ok"

@@ -102,8 +102,8 @@ def classify_error(exc: BaseException, path: str | Path) -> ArchiveError | None:
     if "no such index" in reason.lower():  # statements name indexes (INDEXED BY) that a hand edit may have dropped
         return SchemaOutOfDateError(
             f"{where} lacks an index its schema revision has (SQLite says: {reason}): run "
-            f"`archive db check -d {where}` to see what differs, then restore the file from a copy made by "
-            "`archive backup`, or make the index again as `archive db check` names it"
+            f"`archive doctor -d {where}`, which gives the statement that makes it again (or restore the file "
+            "from a copy made by `archive backup`)"
         )
     return None
 

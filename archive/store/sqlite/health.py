@@ -10,7 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateIndex
 
 from archive.config import DEFAULT_PREFILTER_MIN_ROWS
 from archive.errors import (
@@ -20,10 +22,12 @@ from archive.errors import (
     SchemaTooNewError,
 )
 from archive.store import migrate
+from archive.store.models import Base
 from archive.store.records import Check, Health
 from archive.store.sqlite import article_vectors, knn, meta, reads
 from archive.store.sqlite.engine import access_mode, create_archive_engine, engine_path, pick_driver, probe
 from archive.store.sqlite.errors import classify_error
+from archive.store.sqlite.search import STORY_INDEXES
 from archive.store.sqlite.vtables import article_table_for, table_exists, vec_table_dimension
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -183,7 +187,29 @@ def _schema(engine: Engine) -> tuple[str, str, str]:
         )
     if current != head:
         return FAIL, f"schema at revision {current}, this version needs {head}", "run `archive db upgrade`"
+    missing = _missing_indexes(engine)
+    if missing:
+        making = "; ".join(_index_ddl(name) for name in missing)
+        return (
+            FAIL,
+            f"at head revision {head}, but index {', '.join(missing)} is missing (search reads its candidates' "
+            "stories from it)",
+            f'make it again with `sqlite3 DB "{making}"`, or restore the file from a copy made by `archive backup`',
+        )
     return OK, f"at head revision {head}", ""
+
+
+def _missing_indexes(engine: Engine) -> list[str]:
+    """The indexes search statements name (``INDEXED BY``) that the file lacks."""
+    with engine.connect() as conn:
+        held = {str(r[0]) for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    return [name for name in STORY_INDEXES if name not in held]
+
+
+def _index_ddl(name: str) -> str:
+    """The statement that makes index ``name`` of the models (archive.store.models)."""
+    index = next(i for table in Base.metadata.tables.values() for i in table.indexes if i.name == name)
+    return str(CreateIndex(index).compile(dialect=sqlite.dialect())).strip()
 
 
 def _integrity(session: Session) -> tuple[str, str]:

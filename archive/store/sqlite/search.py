@@ -31,6 +31,7 @@ _PASSAGES_SQL = (
     "a.published_at, s.name FROM json_each(?) AS j CROSS JOIN chunks AS c ON c.id = j.value "
     "JOIN articles AS a ON a.id = c.article_id LEFT JOIN sources AS s ON s.id = a.source_id"
 )
+STORY_INDEXES = ("ix_chunks_story", "ix_articles_story")  # what the two statements below name (doctor checks them)
 # The stories of a search's candidates (hundreds of passages, a hundred articles) come from the two covering
 # indexes of migration 0007 alone, never from the rows: a passage's row holds its text, and an article's holds
 # canonical_id after its text, whose overflow pages reading it walked. SQLite's planner keeps the rowid lookup
